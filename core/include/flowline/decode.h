@@ -1,0 +1,103 @@
+/* flowline/decode.h: the packet decoder (DESIGN.md §2), shared by every
+ * input that sees raw frames (input.pcap, input.gen, later input.sflow).
+ *
+ * It decodes a frame straight into the next row of a packet batch: no
+ * allocation, no per-packet struct. A frame that is not IP, is malformed or
+ * truncated, or has an unsupported link type adds no row; it is counted per
+ * reason, and the input reports the counts with fl_decoder_flush().
+ *
+ * Column conventions: src/dst as seen in this packet; ports are 0 for
+ * protocols without ports; for ICMP/ICMPv6 src_port = 0 and
+ * dst_port = type << 8 | code (the IPFIX/NetFlow convention); ip_len is the
+ * IP total length (IPv6: payload length + 40); payload_len the L4 payload
+ * bytes; frame_len the wire length; vlan the outermost 802.1Q id (0 = none);
+ * flow_hash a 64-bit hash of (proto, addr/port pair) equal for both
+ * directions. Non-first IPv4/IPv6 fragments take the ports of their first
+ * fragment through a small bounded table; those that cannot be joined are
+ * counted and keep ports 0. */
+#ifndef FLOWLINE_DECODE_H
+#define FLOWLINE_DECODE_H
+
+#include <stdint.h>
+#include <flowline/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Columns of a packet batch, in this order (fl_packet_schema). */
+enum fl_pkt_col {
+    FL_PKT_TS,          /* ts   */
+    FL_PKT_SRC_ADDR,    /* addr */
+    FL_PKT_DST_ADDR,    /* addr */
+    FL_PKT_SRC_PORT,    /* u16  */
+    FL_PKT_DST_PORT,    /* u16  */
+    FL_PKT_PROTO,       /* u8   */
+    FL_PKT_IP_VERSION,  /* u8   */
+    FL_PKT_TTL,         /* u8: TTL or hop limit */
+    FL_PKT_TCP_FLAGS,   /* u8   */
+    FL_PKT_IP_LEN,      /* u32  */
+    FL_PKT_FRAME_LEN,   /* u32  */
+    FL_PKT_PAYLOAD_LEN, /* u32  */
+    FL_PKT_VLAN,        /* u16  */
+    FL_PKT_FLOW_HASH,   /* u64  */
+    FL_PKT_NCOLS
+};
+
+/* Link types (the pcap LINKTYPE_ values). */
+enum {
+    FL_DLT_NULL = 0, FL_DLT_EN10MB = 1, FL_DLT_PPP = 9, FL_DLT_RAW = 101,
+    FL_DLT_PPP_SERIAL = 50, FL_DLT_LINUX_SLL = 113, FL_DLT_LOOP = 108,
+    FL_DLT_IPV4 = 228, FL_DLT_IPV6 = 229, FL_DLT_LINUX_SLL2 = 276,
+};
+
+/* Why a frame added no row. */
+enum fl_decode_reason {
+    FL_DROP_TRUNCATED,        /* caplen shorter than a header it claims */
+    FL_DROP_NOT_IP,           /* ARP, LLDP, STP, ... */
+    FL_DROP_LINKTYPE,         /* unsupported_linktype */
+    FL_DROP_BAD_IP,           /* bad version, IHL, total length */
+    FL_DROP_BAD_L4,           /* bad TCP data offset, UDP length */
+    FL_DROP_BAD_EXTHDR,       /* IPv6 extension header chain broken */
+    FL_DROP_COUNT
+};
+
+/* Counters beyond drops, also reported by fl_decoder_flush(). */
+enum fl_decode_note {
+    FL_NOTE_FRAGMENTS,        /* fragments seen */
+    FL_NOTE_FRAG_UNJOINED,    /* non-first fragments without their first */
+    FL_NOTE_IP_TRUNCATED,     /* captured part shorter than ip_len (snaplen) */
+    FL_NOTE_COUNT
+};
+
+struct fl_decoder;
+
+struct fl_decoder_opts {
+    uint32_t frag_slots;      /* fragment table size, 0 = default (4096) */
+    int decap;                /* 1 = decapsulate GRE/VXLAN (off: outer flow) */
+};
+
+FL_API int fl_decoder_new(const struct fl_decoder_opts *opts, struct fl_decoder **out);
+FL_API void fl_decoder_destroy(struct fl_decoder **d);
+
+/* The packet schema (columns of enum fl_pkt_col). */
+FL_API int fl_packet_schema(struct fl_ctx *ctx, const struct fl_schema **out);
+
+/* Decode one frame into row b->rows of packet batch b (b->rows < b->cap).
+ * Returns 1 if a row was added (b->rows incremented, t_min/t_max updated),
+ * 0 if the frame was counted and skipped. Never reads past caplen. */
+FL_API int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
+                     const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+                     struct fl_batch *b);
+
+/* Add the counts since the last flush to the stage counters
+ * ("drop_truncated", "drop_not_ip", ..., "fragments") and reset them. */
+FL_API void fl_decoder_flush(struct fl_decoder *d, struct fl_ctx *ctx);
+/* Totals since creation (for tests): drops[FL_DROP_COUNT], notes[FL_NOTE_COUNT]. */
+FL_API void fl_decoder_totals(const struct fl_decoder *d, uint64_t *drops, uint64_t *notes);
+FL_API const char *fl_decode_reason_name(enum fl_decode_reason r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,36 @@
+/* flowline/error.h: result codes shared by every fl_ function.
+ *
+ * Functions return 0 on success or a negative -FL_E* code; results travel
+ * through out-parameters. fl_strerror() gives the text of a code. */
+#ifndef FLOWLINE_ERROR_H
+#define FLOWLINE_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_API __attribute__((visibility("default")))
+
+enum fl_error {
+    FL_OK = 0,
+    FL_ENOMEM = 1,     /* allocation failed */
+    FL_EINVAL,         /* invalid argument or value */
+    FL_EIO,            /* read/write/system call failed (errno logged) */
+    FL_ENOENT,         /* no such file, field, plugin, stage */
+    FL_EAGAIN,         /* process(): offer the same batch again later */
+    FL_ERANGE,         /* value out of range */
+    FL_EPROTO,         /* malformed input (packet, message, file) */
+    FL_EABI,           /* plugin ABI mismatch */
+    FL_ETYPE,          /* type mismatch */
+    FL_ESTOP,          /* the pipeline is stopping */
+    FL_EFULL,          /* a bounded table or buffer is full */
+    FL_ELAST
+};
+
+/* Text of a result code, positive or negative; never NULL. */
+FL_API const char *fl_strerror(int rc);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,121 @@
+/* flowline/plugin.h: the plugin ABI (DESIGN.md §3).
+ *
+ * A plugin is a shared object exporting one symbol, fl_plugin_entry, made
+ * with FL_PLUGIN_DEFINE(...). The loader reads it before calling anything and
+ * refuses a plugin whose abi_major differs from the core's or whose abi_minor
+ * is newer, with one line naming the file and both versions. The core copies
+ * struct_size bytes of the descriptor, so fields appended in later minors
+ * read as zero from older plugins.
+ *
+ * Threading contract: one instance (state) is only ever called from one
+ * thread at a time; describe() may run without init() (flowline check) and
+ * must do no I/O. A plugin keeps no mutable globals.
+ *
+ * Life of an instance: options parsed into state -> describe -> init ->
+ * start -> run (inputs) or process/tick (others) -> drain -> fini. */
+#ifndef FLOWLINE_PLUGIN_H
+#define FLOWLINE_PLUGIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <flowline/error.h>
+#include <flowline/log.h>
+#include <flowline/opts.h>
+#include <flowline/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_ABI_MAJOR 1
+#define FL_ABI_MINOR 0
+
+enum fl_kind {
+    FL_KIND_INPUT = 1, FL_KIND_TRANSFORM, FL_KIND_AGGREGATE, FL_KIND_ANALYSIS,
+    FL_KIND_OUTPUT
+};
+
+/* What describe() declares for one output port. */
+struct fl_schema_decl {
+    const struct fl_schema *schema;  /* NULL = open: fields known at run time */
+};
+
+struct fl_ctx;   /* the core's per-stage context; plugins only pass it back */
+
+struct fl_plugin {
+    uint32_t abi_major, abi_minor;   /* FL_ABI_MAJOR/MINOR the plugin was built with */
+    uint32_t struct_size;            /* sizeof(struct fl_plugin) at build time */
+    enum fl_kind kind;
+    const char *name;                /* "pcap": used as input.pcap */
+    const char *version, *summary;
+    const struct fl_opt *opts;       /* zero-terminated table, or NULL */
+    const char *const *ports;        /* named outputs, NULL-terminated; NULL = one, "out" */
+    size_t state_size;               /* the core allocates and zeroes it */
+    /* Declare the output schema of each port from the input schemas (NULL
+     * entries in `in` are open). Pure: no I/O, no threads. Report problems
+     * with fl_diag(). Returns 0 or a negative code. */
+    int  (*describe)(struct fl_ctx *, void *state,
+                     const struct fl_schema *const *in, size_t n_in,
+                     struct fl_schema_decl *out);
+    int  (*init)(struct fl_ctx *, void *state);
+    int  (*start)(struct fl_ctx *, void *state);
+    /* Non-inputs: one batch, borrowed (fl_batch_retain() to keep it).
+     * 0, -FL_EAGAIN (offer the same batch again later) or a negative code
+     * (the stage failed; the pipeline stops and drains). */
+    int  (*process)(struct fl_ctx *, void *state, struct fl_batch *in);
+    /* Inputs: read and emit until fl_stopping() or end of input; 0 at a
+     * clean end. */
+    int  (*run)(struct fl_ctx *, void *state);
+    /* The stage clock advanced to now_ns (record time for files, wall time
+     * for live input): fire timeouts and windows. */
+    int  (*tick)(struct fl_ctx *, void *state, uint64_t now_ns);
+    /* Every input has ended: emit what is still held (open flows, windows). */
+    int  (*drain)(struct fl_ctx *, void *state);
+    void (*fini)(struct fl_ctx *, void *state);
+};
+
+/* The one exported symbol. Use as:
+ *   FL_PLUGIN_DEFINE(.kind = FL_KIND_OUTPUT, .name = "csv", ...); */
+#define FL_PLUGIN_DEFINE(...)                                           \
+    FL_API const struct fl_plugin fl_plugin_entry = {                   \
+        .abi_major = FL_ABI_MAJOR, .abi_minor = FL_ABI_MINOR,           \
+        .struct_size = sizeof(struct fl_plugin), __VA_ARGS__ }
+
+/* ---- What a plugin may call with its ctx ------------------------------ */
+
+/* Hand a batch downstream on the default port. Ownership of the caller's
+ * reference moves to the core (*b is set to NULL), also on error. Blocks
+ * while the consumer is behind (backpressure). Empty batches are dropped. */
+FL_API int fl_emit(struct fl_ctx *ctx, struct fl_batch **b);
+/* The same on a named port (plugin->ports). */
+FL_API int fl_emit_port(struct fl_ctx *ctx, const char *port, struct fl_batch **b);
+
+/* Inputs: true once the pipeline is stopping (signal, or a stage failed). */
+FL_API bool fl_stopping(struct fl_ctx *ctx);
+/* Inputs: the clock of this input is now ts_ns (record time of a file, wall
+ * time of a live source). Emitted batches advance it by their t_max too.
+ * Call it while idle so downstream timeouts fire (the core forwards at most
+ * one watermark per 100 ms of clock). */
+FL_API void fl_watermark(struct fl_ctx *ctx, uint64_t ts_ns);
+/* Inputs reading a file: bytes done of total, for the progress bar. */
+FL_API void fl_progress(struct fl_ctx *ctx, uint64_t done, uint64_t total);
+
+/* Add n to this stage's counter `name` (created on first use; printed with
+ * -v and served as metrics). Call per batch, not per record. */
+FL_API void fl_counter_add(struct fl_ctx *ctx, const char *name, uint64_t n);
+
+/* In describe/init: report a configuration problem at option `opt` (NULL =
+ * the stage itself) as file:line:column. Returns -FL_EINVAL. */
+FL_API int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* This stage's id as written in the pipeline ("flows"). */
+FL_API const char *fl_stage_id(const struct fl_ctx *ctx);
+/* Wall clock, ns since the epoch. */
+FL_API uint64_t fl_now_ns(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
