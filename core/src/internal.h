@@ -52,7 +52,18 @@ struct fl_ynode {
     struct fl_ynode **items;   /* seq items; map values */
     char **keys;               /* map keys */
     struct fl_pos *key_pos;    /* map key positions */
+    bool partial;              /* cut short by a syntax error: what it lacks
+                                * may be in the unread rest of the file */
 };
+
+/* Parse one YAML document from buf into a tree (NULL for an empty
+ * document). Positions point at file names interned in d: keep d alive as
+ * long as the tree. Errors (the first syntax error, duplicate keys, unset
+ * ${ENV}) go to d; returns 0 or -FL_EINVAL, *out set to what was read. */
+int fl_ynode_parse(const char *name, const char *buf, size_t len,
+                   struct fl_diags *d, struct fl_ynode **out);
+/* A plain empty, ~ or null scalar (YAML's null). */
+bool fl_ynode_is_null(const struct fl_ynode *n);
 
 /* Value of key in a map node, or NULL (also when m is not a map). */
 const struct fl_ynode *fl_ynode_get(const struct fl_ynode *m, const char *key);
@@ -62,11 +73,15 @@ void fl_ynode_free(struct fl_ynode **n);
 struct fl_stage_conf {
     char *id;  struct fl_pos pos;       /* pos: the stage's mapping */
     struct fl_pos id_pos;
-    char *use; struct fl_pos use_pos;   /* "input.pcap" */
+    char *use; struct fl_pos use_pos;   /* "input.pcap"; NULL if missing or
+                                         * malformed (already reported): skip */
     size_t n_from;
     char **from; struct fl_pos *from_pos;   /* "id" or "id.port" */
     const struct fl_ynode *with;        /* map or NULL */
     uint32_t workers;                   /* 1 if absent */
+    char *node; struct fl_pos node_pos; /* NULL: node "local" */
+    char *dir;                          /* directory of the file that defined the
+                                         * stage: base for its relative paths */
 };
 
 struct fl_conf {
@@ -76,6 +91,8 @@ struct fl_conf {
     size_t n_stages;
     struct fl_stage_conf *stages;
     struct fl_ynode **roots; size_t n_roots;  /* owned trees (top file + includes) */
+    const struct fl_ynode *nodes;   /* the nodes: mapping, or NULL (one node "local") */
+    bool partial;                   /* a syntax error cut the file short */
 };
 
 /* Parse a pipeline from a buffer with a display name (no file needed; the
