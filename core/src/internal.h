@@ -125,4 +125,11 @@ int fl_opts_doc(const struct fl_plugin *p, bool json, FILE *out);
 
 const char *fl_kind_name(enum fl_kind k);   /* "input", ... */
 
+/* ---- Field registry (core/src/field.c) ------------------------------- */
+/* The canonical name for any name fl_field_find accepts (an alias or a
+ * mapped IANA name gives the short name; an unmapped IANA name gives
+ * itself), or NULL if the registry does not know it. The result is static
+ * and never freed, so fl_schema_find can compare it with interned names. */
+const char *fl_field_canonical(const char *name);
+
 #endif
