@@ -12,5 +12,6 @@ function(fl_add_plugin)
     PREFIX ""
     LIBRARY_OUTPUT_DIRECTORY ${FL_PLUGIN_BUILD_DIR})
   target_link_libraries(${target} PRIVATE flowline_core ${P_LIBS})
+  add_dependencies(fl_plugins ${target})
   install(TARGETS ${target} LIBRARY DESTINATION ${FL_PLUGIN_INSTALL_DIR})
 endfunction()

@@ -125,6 +125,9 @@ int fl_opts_doc(const struct fl_plugin *p, bool json, FILE *out);
 
 const char *fl_kind_name(enum fl_kind k);   /* "input", ... */
 
+/* Process-wide log threshold (log.c), set from the command line. */
+void fl_log_set_level(enum fl_log_level lvl);
+
 /* ---- Field registry (core/src/field.c) ------------------------------- */
 /* The canonical name for any name fl_field_find accepts (an alias or a
  * mapped IANA name gives the short name; an unmapped IANA name gives

@@ -1,0 +1,48 @@
+/* pipeline.h: a pipeline file bound to plugins (pipeline.c) and run as one
+ * thread per stage linked by ZeroMQ inproc PUSH/PULL (runtime.c). */
+#ifndef FL_PIPELINE_H
+#define FL_PIPELINE_H
+
+#include <stdio.h>
+#include "loader.h"
+#include "rt.h"
+
+struct fl_edge { size_t stage; int port; };   /* an upstream: stage index, its port */
+
+struct fl_stage {
+    struct fl_ctx ctx;
+    const struct fl_stage_conf *conf;
+    const struct fl_plugin *plugin;      /* NULL if it could not be loaded */
+    void *state;
+    bool opts_ok, described, inited;
+    size_t n_up;
+    struct fl_edge *up;                  /* from: entries, resolved */
+    size_t n_ports;
+    struct fl_schema_decl *out;          /* describe() result per port */
+    struct fl_link *link;                /* runtime.c */
+};
+
+struct fl_pipeline {
+    struct fl_rt rt;
+    struct fl_loader loader;
+    struct fl_conf *conf;
+    size_t n;
+    struct fl_stage *stages;
+    size_t *order;                       /* topological, sources first */
+    bool graph_ok;
+};
+
+/* Parse, check and describe a pipeline; every problem goes to d. Returns 0
+ * when the pipeline is runnable; *out is set whenever the file was read. */
+int fl_pipeline_load(const char *path, struct fl_diags *d, struct fl_pipeline **out);
+int fl_pipeline_parse(const char *name, const char *buf, size_t len, struct fl_diags *d,
+                      struct fl_pipeline **out);
+void fl_pipeline_free(struct fl_pipeline **p);
+void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out);
+
+struct fl_run_opts { int verbose; bool progress; };
+/* init, start, run every stage until the inputs end or SIGINT/SIGTERM, then
+ * drain. Returns 0 if every stage ended cleanly. */
+int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o);
+
+#endif

@@ -1,0 +1,414 @@
+/* record.c: schemas (interned per runtime) and batches (refcounted,
+ * columnar, shared by derivation). See flowline/record.h for the contract.
+ *
+ * A batch owns references to its columns and its arena; a derived batch
+ * takes references to the columns it shares, so untouched columns are never
+ * copied. Columns and arenas are immutable once the batch is emitted, except
+ * that fl_batch_put_bytes() copies a shared arena before appending
+ * (copy-on-write), so a derived batch never writes into its source's bytes. */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include "rt.h"
+
+#define BATCH_MAGIC 0xF1BA7C40u
+#define COL_ALIGN 64
+
+struct fl_column {
+    atomic_int refs;
+    uint32_t cap;
+    size_t cell;               /* bytes per row */
+    uint64_t *valid;           /* NULL = all valid */
+    void *data;                /* cap * cell bytes, COL_ALIGN-aligned */
+};
+
+struct fl_arena {
+    atomic_int refs;
+    uint32_t len, cap;
+    char *buf;
+};
+
+/* ---- types ------------------------------------------------------------ */
+static const struct { const char *name; size_t size; } type_info[FL_T_COUNT] = {
+    [FL_T_NONE] = {"none", 0},  [FL_T_U8] = {"u8", 1},    [FL_T_U16] = {"u16", 2},
+    [FL_T_U32] = {"u32", 4},    [FL_T_U64] = {"u64", 8},  [FL_T_I64] = {"i64", 8},
+    [FL_T_F64] = {"f64", 8},    [FL_T_BOOL] = {"bool", 1}, [FL_T_TS] = {"ts", 8},
+    [FL_T_DUR] = {"dur", 8},    [FL_T_ADDR] = {"addr", 16}, [FL_T_MAC] = {"mac", 6},
+    [FL_T_STR] = {"str", sizeof(struct fl_span)},
+    [FL_T_BYTES] = {"bytes", sizeof(struct fl_span)},
+};
+
+size_t fl_type_size(enum fl_type t)
+{
+    return (unsigned)t < FL_T_COUNT ? type_info[t].size : 0;
+}
+
+const char *fl_type_name(enum fl_type t)
+{
+    return (unsigned)t < FL_T_COUNT ? type_info[t].name : "?";
+}
+
+enum fl_type fl_type_from_name(const char *name)
+{
+    for (int t = 1; t < FL_T_COUNT; t++)
+        if (strcmp(type_info[t].name, name) == 0)
+            return (enum fl_type)t;
+    return FL_T_NONE;
+}
+
+/* ---- schemas ---------------------------------------------------------- */
+struct fl_schema_node {
+    struct fl_schema s;
+    uint64_t hash;
+    struct fl_col_def cols[];  /* names point into the same allocation */
+};
+
+static uint64_t schema_hash(const struct fl_col_def *cols, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;   /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        for (const char *p = cols[i].name; *p; p++)
+            h = (h ^ (uint8_t)*p) * 1099511628211ull;
+        h = (h ^ (0x100u | cols[i].type)) * 1099511628211ull;
+    }
+    return h ^ n;
+}
+
+static bool schema_equal(const struct fl_schema_node *a, const struct fl_col_def *cols, size_t n)
+{
+    if (a->s.ncols != n)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (a->cols[i].type != cols[i].type || strcmp(a->cols[i].name, cols[i].name) != 0)
+            return false;
+    return true;
+}
+
+static int schema_tab_grow(struct fl_rt *rt)
+{
+    size_t cap = rt->schema_cap ? rt->schema_cap * 2 : 64;
+    struct fl_schema_node **tab = calloc(cap, sizeof(*tab));
+    if (!tab)
+        return -FL_ENOMEM;
+    for (size_t i = 0; i < rt->schema_cap; i++) {
+        struct fl_schema_node *sn = rt->schema_tab[i];
+        if (!sn)
+            continue;
+        size_t j = sn->hash & (cap - 1);
+        while (tab[j])
+            j = (j + 1) & (cap - 1);
+        tab[j] = sn;
+    }
+    free(rt->schema_tab);
+    rt->schema_tab = tab;
+    rt->schema_cap = cap;
+    return 0;
+}
+
+int fl_schema_intern(struct fl_ctx *ctx, const struct fl_col_def *cols, size_t n,
+                     const struct fl_schema **out)
+{
+    struct fl_rt *rt = ctx->rt;
+    uint64_t h = schema_hash(cols, n);
+    int rc = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (!cols[i].name || !fl_type_size(cols[i].type))
+            return -FL_EINVAL;
+    pthread_mutex_lock(&rt->schema_lock);
+    if ((rt->schema_n + 1) * 2 > rt->schema_cap && (rc = schema_tab_grow(rt)) < 0)
+        goto out;
+    size_t j = h & (rt->schema_cap - 1);
+    for (; rt->schema_tab[j]; j = (j + 1) & (rt->schema_cap - 1)) {
+        struct fl_schema_node *sn = rt->schema_tab[j];
+        if (sn->hash == h && schema_equal(sn, cols, n)) {
+            *out = &sn->s;
+            goto out;
+        }
+    }
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++)
+        names += strlen(cols[i].name) + 1;
+    struct fl_schema_node *sn = malloc(sizeof(*sn) + n * sizeof(sn->cols[0]) + names);
+    if (!sn) {
+        rc = -FL_ENOMEM;
+        goto out;
+    }
+    char *p = (char *)&sn->cols[n];
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(cols[i].name) + 1;
+        memcpy(p, cols[i].name, len);
+        sn->cols[i] = (struct fl_col_def){ .name = p, .type = cols[i].type };
+        p += len;
+    }
+    sn->hash = h;
+    sn->s = (struct fl_schema){ .ncols = (uint32_t)n, .cols = sn->cols, .id = ++rt->schema_next_id };
+    rt->schema_tab[j] = sn;
+    rt->schema_n++;
+    *out = &sn->s;
+out:
+    pthread_mutex_unlock(&rt->schema_lock);
+    return rc;
+}
+
+int fl_schema_find(const struct fl_schema *s, const char *name)
+{
+    for (uint32_t i = 0; i < s->ncols; i++)
+        if (strcmp(s->cols[i].name, name) == 0)
+            return (int)i;
+    const char *canon = fl_field_canonical(name);
+    if (canon && strcmp(canon, name) != 0)
+        for (uint32_t i = 0; i < s->ncols; i++)
+            if (strcmp(s->cols[i].name, canon) == 0)
+                return (int)i;
+    return -1;
+}
+
+int fl_rt_init(struct fl_rt *rt)
+{
+    memset(rt, 0, sizeof(*rt));
+    pthread_mutex_init(&rt->schema_lock, NULL);
+    return schema_tab_grow(rt);
+}
+
+void fl_rt_fini(struct fl_rt *rt)
+{
+    for (size_t i = 0; i < rt->schema_cap; i++)
+        free(rt->schema_tab[i]);
+    free(rt->schema_tab);
+    pthread_mutex_destroy(&rt->schema_lock);
+    memset(rt, 0, sizeof(*rt));
+}
+
+/* ---- columns and arenas ------------------------------------------------ */
+static struct fl_column *column_new(enum fl_type t, uint32_t cap)
+{
+    struct fl_column *c = malloc(sizeof(*c));
+    if (!c)
+        return NULL;
+    c->cell = fl_type_size(t);
+    size_t bytes = ((size_t)cap * c->cell + COL_ALIGN - 1) & ~(size_t)(COL_ALIGN - 1);
+    c->data = aligned_alloc(COL_ALIGN, bytes ? bytes : COL_ALIGN);
+    if (!c->data) {
+        free(c);
+        return NULL;
+    }
+    atomic_init(&c->refs, 1);
+    c->cap = cap;
+    c->valid = NULL;
+    return c;
+}
+
+static void column_release(struct fl_column *c)
+{
+    if (c && atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) == 1) {
+        free(c->valid);
+        free(c->data);
+        free(c);
+    }
+}
+
+static void arena_release(struct fl_arena *a)
+{
+    if (a && atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) == 1) {
+        free(a->buf);
+        free(a);
+    }
+}
+
+/* ---- batches ---------------------------------------------------------- */
+static struct fl_batch *batch_alloc(const struct fl_schema *schema, uint32_t cap)
+{
+    size_t n = schema->ncols;
+    struct fl_batch *b = calloc(1, sizeof(*b) + n * (2 * sizeof(void *) + sizeof(struct fl_column *)));
+    if (!b)
+        return NULL;
+    b->data = (void **)(b + 1);
+    b->valid = (uint64_t **)(b->data + n);
+    b->col_ = (struct fl_column **)(b->valid + n);
+    b->schema = schema;
+    b->cap = cap;
+    b->refs_ = 1;
+    b->magic_ = BATCH_MAGIC;
+    return b;
+}
+
+int fl_batch_new(struct fl_ctx *ctx, const struct fl_schema *schema, uint32_t cap,
+                 struct fl_batch **out)
+{
+    (void)ctx;
+    struct fl_batch *b = batch_alloc(schema, cap);
+    if (!b)
+        return -FL_ENOMEM;
+    for (uint32_t i = 0; i < schema->ncols; i++) {
+        b->col_[i] = column_new(schema->cols[i].type, cap);
+        if (!b->col_[i]) {
+            fl_batch_release(&b);
+            return -FL_ENOMEM;
+        }
+        b->data[i] = b->col_[i]->data;
+    }
+    *out = b;
+    return 0;
+}
+
+struct fl_batch *fl_batch_retain(struct fl_batch *b)
+{
+    __atomic_fetch_add(&b->refs_, 1, __ATOMIC_RELAXED);
+    return b;
+}
+
+void fl_batch_release(struct fl_batch **bp)
+{
+    struct fl_batch *b = *bp;
+    *bp = NULL;
+    if (!b || __atomic_fetch_sub(&b->refs_, 1, __ATOMIC_ACQ_REL) != 1)
+        return;
+    for (uint32_t i = 0; i < b->schema->ncols; i++)
+        column_release(b->col_[i]);
+    arena_release(b->arena_);
+    b->magic_ = 0;
+    free(b);
+}
+
+int fl_batch_set_missing(struct fl_batch *b, uint32_t col, uint32_t row)
+{
+    struct fl_column *c = b->col_[col];
+    if (row >= b->cap)
+        return -FL_ERANGE;
+    if (!c->valid) {
+        size_t words = (b->cap + 63) / 64;
+        c->valid = malloc(words * sizeof(uint64_t));
+        if (!c->valid)
+            return -FL_ENOMEM;
+        memset(c->valid, 0xff, words * sizeof(uint64_t));
+        b->valid[col] = c->valid;
+    }
+    c->valid[row >> 6] &= ~(1ull << (row & 63));
+    return 0;
+}
+
+int fl_batch_put_bytes(struct fl_batch *b, const void *p, uint32_t len, struct fl_span *out)
+{
+    struct fl_arena *a = b->arena_;
+    if (a && atomic_load(&a->refs) > 1) {
+        /* Shared with the batch this one derives from: copy before writing. */
+        struct fl_arena *copy = calloc(1, sizeof(*copy));
+        if (!copy || !(copy->buf = malloc(a->cap))) {
+            free(copy);
+            return -FL_ENOMEM;
+        }
+        memcpy(copy->buf, a->buf, a->len);
+        copy->len = a->len;
+        copy->cap = a->cap;
+        atomic_init(&copy->refs, 1);
+        arena_release(a);
+        b->arena_ = a = copy;
+    }
+    if (!a) {
+        if (!(a = calloc(1, sizeof(*a))))
+            return -FL_ENOMEM;
+        atomic_init(&a->refs, 1);
+        b->arena_ = a;
+    }
+    if ((uint64_t)a->len + len > UINT32_MAX)
+        return -FL_ERANGE;
+    if (a->len + len > a->cap) {
+        uint64_t cap = a->cap ? a->cap : 4096;
+        while (cap < (uint64_t)a->len + len)
+            cap *= 2;
+        if (cap > UINT32_MAX)
+            cap = UINT32_MAX;
+        char *buf = realloc(a->buf, cap);
+        if (!buf)
+            return -FL_ENOMEM;
+        a->buf = buf;
+        a->cap = (uint32_t)cap;
+    }
+    if (len)
+        memcpy(a->buf + a->len, p, len);
+    *out = (struct fl_span){ .off = a->len, .len = len };
+    a->len += len;
+    return 0;
+}
+
+const char *fl_batch_bytes(const struct fl_batch *b, struct fl_span s)
+{
+    return b->arena_ ? b->arena_->buf + s.off : "";
+}
+
+int fl_batch_derive(struct fl_ctx *ctx, const struct fl_batch *src, const struct fl_schema *schema,
+                    const int *map, struct fl_batch **out)
+{
+    (void)ctx;
+    struct fl_batch *b = batch_alloc(schema, src->cap);
+    if (!b)
+        return -FL_ENOMEM;
+    b->rows = src->rows;
+    b->seq = src->seq;
+    b->t_min = src->t_min;
+    b->t_max = src->t_max;
+    for (uint32_t i = 0; i < schema->ncols; i++) {
+        if (map[i] >= 0) {
+            if ((uint32_t)map[i] >= src->schema->ncols
+                || src->schema->cols[map[i]].type != schema->cols[i].type)
+                goto inval;
+            b->col_[i] = src->col_[map[i]];
+            atomic_fetch_add_explicit(&b->col_[i]->refs, 1, memory_order_relaxed);
+        } else if (!(b->col_[i] = column_new(schema->cols[i].type, src->cap))) {
+            fl_batch_release(&b);
+            return -FL_ENOMEM;
+        }
+        b->data[i] = b->col_[i]->data;
+        b->valid[i] = b->col_[i]->valid;
+    }
+    if (src->arena_) {
+        b->arena_ = src->arena_;
+        atomic_fetch_add_explicit(&b->arena_->refs, 1, memory_order_relaxed);
+    }
+    *out = b;
+    return 0;
+inval:
+    fl_batch_release(&b);
+    return -FL_EINVAL;
+}
+
+int fl_batch_filter(struct fl_ctx *ctx, const struct fl_batch *src, const uint64_t *keep,
+                    struct fl_batch **out)
+{
+    struct fl_batch *b;
+    uint32_t kept = 0;
+    int rc = fl_batch_new(ctx, src->schema, src->cap, &b);
+    if (rc < 0)
+        return rc;
+    for (uint32_t i = 0; i < src->schema->ncols; i++) {
+        size_t cell = b->col_[i]->cell;
+        const uint8_t *from = src->data[i];
+        uint8_t *to = b->data[i];
+        kept = 0;
+        for (uint32_t r = 0; r < src->rows; r++) {
+            if (!(keep[r >> 6] >> (r & 63) & 1))
+                continue;
+            memcpy(to + (size_t)kept * cell, from + (size_t)r * cell, cell);
+            if (!fl_batch_is_valid(src, i, r) && (rc = fl_batch_set_missing(b, i, kept)) < 0)
+                goto fail;
+            kept++;
+        }
+    }
+    if (src->schema->ncols == 0)
+        for (uint32_t r = 0; r < src->rows; r++)
+            kept += keep[r >> 6] >> (r & 63) & 1;
+    b->rows = kept;
+    b->seq = src->seq;
+    b->t_min = src->t_min;
+    b->t_max = src->t_max;
+    if (src->arena_) {
+        b->arena_ = src->arena_;
+        atomic_fetch_add_explicit(&b->arena_->refs, 1, memory_order_relaxed);
+    }
+    *out = b;
+    return 0;
+fail:
+    fl_batch_release(&b);
+    return rc;
+}
