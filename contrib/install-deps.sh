@@ -4,7 +4,7 @@
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libyaml-dev libpcap-dev libzmq3-dev libcmocka-dev zlib1g-dev libfixbuf-dev
-      python3 tshark softflowd nfdump time"
+      python3 tshark softflowd nfdump time bc"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
