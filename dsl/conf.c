@@ -210,7 +210,6 @@ static void conf_from(struct conf_build *b, struct fl_stage_conf *s, const struc
     if (!(s->from = calloc(n, sizeof(*s->from))) || !(s->from_pos = calloc(n, sizeof(*s->from_pos))))
         return;
     for (size_t i = 0; i < n; i++) {
-        const char *dot;
         if (v->kind == FL_Y_SEQ)
             one = v->items[i];
         if (one->kind != FL_Y_SCALAR) {
@@ -218,9 +217,9 @@ static void conf_from(struct conf_build *b, struct fl_stage_conf *s, const struc
                          one->kind == FL_Y_MAP ? "mapping" : "list");
             continue;
         }
-        dot = strchr(one->str, '.');
-        if (!conf_is_id(one->str, dot ? (size_t)(dot - one->str) : strlen(one->str))
-            || (dot && !conf_is_id(dot + 1, strlen(dot + 1)))) {
+        /* Which stage it names is the graph's check (with a suggestion);
+         * here only that it names something. */
+        if (fl_ynode_is_null(one) || strchr(one->str, ' ')) {
             fl_diags_add(b->d, one->pos, "from: expected a stage id or id.port, got \"%s\"", one->str);
             continue;
         }
@@ -399,10 +398,10 @@ static void conf_version(struct conf_build *b, const struct fl_ynode *v)
         fl_diags_add(b->d, v->pos, "version: expected 1");
 }
 
-/* The top-level mapping of the top file (depth 0) or an included file. */
+/* The top-level mapping of the top file or of an included file. */
 static int conf_root(struct conf_build *b, const struct fl_ynode *root, const char *dir)
 {
-    bool top = b->depth == 0, has_version = false, has_stages = false;
+    bool top = b->depth == 1, has_version = false, has_stages = false;   /* conf_file counted it */
     int rc = 0;
 
     if (root->kind != FL_Y_MAP) {
