@@ -1,0 +1,99 @@
+/* core/src/decode_int.h: what the packet decoder's files share (decode.c:
+ * lifecycle, counters, fragment table; decode_pkt.c: the per-frame hot
+ * path). Not exported: plugins see flowline/decode.h only. */
+#ifndef FL_DECODE_INT_H
+#define FL_DECODE_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+#include <flowline/decode.h>
+
+#define DECODE_HIDDEN __attribute__((visibility("hidden")))
+
+/* Fragment table geometry: sets of DECODE_FRAG_WAYS slots; a new first
+ * fragment replaces the oldest slot of its set, so the table never grows and
+ * a stream of unfinished fragments only pushes out the stalest entries. */
+#define DECODE_FRAG_WAYS 4u
+#define DECODE_FRAG_DEFAULT 4096u
+#define DECODE_FRAG_MAX (1u << 24)
+
+/* One first fragment's flow identity, keyed by (src, dst, kproto, id).
+ * kproto is the protocol as every fragment of the datagram states it (IPv4:
+ * the protocol field; IPv6: the fragment header's next header), proto the
+ * upper-layer protocol the first fragment resolved to. */
+struct decode_frag {
+    struct fl_addr src, dst;
+    uint64_t stamp;          /* insertion order; 0 = empty slot */
+    uint32_t id;
+    uint16_t sport, dport;
+    uint8_t kproto, proto;
+};
+
+struct fl_decoder {
+    uint64_t drops[FL_DROP_COUNT];      /* totals since creation */
+    uint64_t notes[FL_NOTE_COUNT];
+    uint64_t drops_flushed[FL_DROP_COUNT];  /* totals at the last flush */
+    uint64_t notes_flushed[FL_NOTE_COUNT];
+    bool decap;
+    struct decode_frag *frag;           /* nsets * DECODE_FRAG_WAYS slots */
+    uint32_t frag_set_mask;             /* nsets - 1 (nsets a power of two) */
+    uint64_t frag_stamp;
+};
+
+/* The key of a fragmented datagram, as both ends of the table see it. */
+struct decode_frag_key {
+    const struct fl_addr *src, *dst;
+    uint32_t id;
+    uint8_t kproto;
+};
+
+/* Remember the ports of a first fragment (replaces the set's oldest slot). */
+DECODE_HIDDEN void decode_frag_put(struct fl_decoder *d, const struct decode_frag_key *k,
+                                   uint8_t proto, uint16_t sport, uint16_t dport);
+/* The first fragment of k's datagram, or NULL if it was never seen or has
+ * been pushed out. */
+DECODE_HIDDEN const struct decode_frag *decode_frag_get(const struct fl_decoder *d,
+                                                        const struct decode_frag_key *k);
+
+/* A 64-bit finaliser (xorshift-multiply); every input bit reaches every
+ * output bit, which the flow table's power-of-two masking relies on. */
+static inline uint64_t decode_mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+static inline uint64_t decode_load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* One endpoint (address, port) mixed to 64 bits. For IPv4-mapped addresses
+ * the first word is constant and the second holds the address in its high
+ * half, so (addr, port) -> pre-mix value is injective there. */
+static inline uint64_t decode_endpoint(const struct fl_addr *a, uint16_t port)
+{
+    uint64_t w0 = decode_load64(a->b), w1 = decode_load64(a->b + 8);
+    return decode_mix64((w0 * 0x9e3779b97f4a7c15ull) ^ w1 ^
+                        ((uint64_t)port * 0xc2b2ae3d27d4eb4full));
+}
+
+/* The symmetric flow hash: the two endpoints are combined with addition,
+ * which commutes, so both directions give one value without comparing
+ * endpoints (no branch on the hot path). */
+static inline uint64_t decode_flow_hash(const struct fl_addr *s, uint16_t sp,
+                                        const struct fl_addr *t, uint16_t tp,
+                                        uint8_t proto)
+{
+    return decode_mix64(decode_endpoint(s, sp) + decode_endpoint(t, tp) +
+                        (uint64_t)proto * 0x165667b19e3779f9ull);
+}
+
+#endif

@@ -1,0 +1,696 @@
+/* core/src/decode_pkt.c: the per-frame hot path of the packet decoder.
+ *
+ * fl_decode() walks one captured frame from its link layer through VLAN,
+ * MPLS and PPPoE shims, IPv4/IPv6 (options, extension headers, fragments)
+ * to the transport header, and writes one row of a packet batch. It never
+ * allocates and never reads past caplen: every read is preceded by a check
+ * against `end`. A frame it cannot use is counted under one reason and
+ * adds no row. Lengths come from the IP headers, not from caplen, so a
+ * capture cut short by its snaplen still counts bytes right.
+ *
+ * Not here: counters, the fragment table and the schema (decode.c). */
+#include "decode_int.h"
+
+/* Bounds on what one frame may make the decoder do; past them the frame is
+ * malformed for our purposes (real traffic stays far below). */
+#define DECODE_MAX_SHIMS 16   /* VLAN tags + MPLS labels + PPPoE + PW words */
+#define DECODE_MAX_DECAP 4    /* GRE / VXLAN / IP-in-IP levels */
+#define DECODE_MAX_EXTHDR 8   /* IPv6 extension headers in one chain */
+
+/* Internal results: 0 = a row is ready, DECODE_DROP(reason) otherwise. */
+#define DECODE_DROP(r) ((int)(r) + 1)
+
+#define DECODE_ET_IPV4 0x0800
+#define DECODE_ET_IPV6 0x86DD
+#define DECODE_ET_VLAN 0x8100
+#define DECODE_ET_QINQ 0x88A8
+#define DECODE_ET_QINQ_OLD1 0x9100   /* pre-802.1ad QinQ, still in the wild */
+#define DECODE_ET_QINQ_OLD2 0x9200
+#define DECODE_ET_MPLS 0x8847
+#define DECODE_ET_MPLS_MC 0x8848
+#define DECODE_ET_PPPOE 0x8864
+#define DECODE_ET_TEB 0x6558        /* transparent Ethernet bridging (GRE) */
+#define DECODE_ET_ERSPAN2 0x88BE
+
+#define DECODE_VXLAN_PORT 4789      /* RFC 7348 */
+
+enum {
+    DECODE_IP_HOPOPTS = 0, DECODE_IP_ICMP = 1, DECODE_IP_IPIP = 4, DECODE_IP_TCP = 6,
+    DECODE_IP_UDP = 17, DECODE_IP_IPV6 = 41, DECODE_IP_ROUTING = 43,
+    DECODE_IP_FRAGMENT = 44, DECODE_IP_GRE = 47, DECODE_IP_AH = 51,
+    DECODE_IP_ICMPV6 = 58, DECODE_IP_NONE = 59, DECODE_IP_DSTOPTS = 60,
+    DECODE_IP_SCTP = 132, DECODE_IP_MOBILITY = 135, DECODE_IP_HIP = 139,
+    DECODE_IP_SHIM6 = 140,
+};
+
+/* One frame in flight: where it may be read, and the row being built. */
+struct decode_pkt {
+    const uint8_t *frame;
+    const uint8_t *end;         /* one past the last byte that may be read */
+    uint32_t wirelen;
+    uint16_t vlan;
+    bool vlan_seen;
+    uint8_t shims, decaps;
+    uint8_t notes;              /* bit (1 << enum fl_decode_note) per note */
+    struct fl_addr src, dst;
+    uint16_t sport, dport;
+    uint8_t proto, ver, ttl, flags;
+    uint32_t ip_len, payload_len;
+};
+
+/* What the IP layer hands to the transport layer. */
+struct decode_l3 {
+    const uint8_t *l4;          /* first byte after the IP header(s) */
+    uint32_t cap;               /* bytes readable from l4 (captured, within IP) */
+    uint32_t len;               /* bytes from l4 to the end of the IP packet */
+    bool frag, later;           /* a fragment; not the first one */
+    struct decode_frag_key key; /* set when frag */
+};
+
+static int decode_ether(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
+static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
+                            const uint8_t *q);
+
+static inline uint16_t decode_rd16(const uint8_t *q)
+{
+    return (uint16_t)((unsigned)q[0] << 8 | q[1]);
+}
+
+static inline uint32_t decode_rd32(const uint8_t *q)
+{
+    return (uint32_t)q[0] << 24 | (uint32_t)q[1] << 16 | (uint32_t)q[2] << 8 | q[3];
+}
+
+static inline size_t decode_avail(const struct decode_pkt *p, const uint8_t *q)
+{
+    return (size_t)(p->end - q);
+}
+
+static inline void decode_v4mapped(struct fl_addr *a, const uint8_t *ip4)
+{
+    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(a->b, prefix, sizeof prefix);
+    memcpy(a->b + 12, ip4, 4);
+}
+
+/* ---- Transport layer and decapsulation ----------------------------------- */
+
+static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
+static int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
+
+enum decode_inner { DECODE_IN_GRE, DECODE_IN_VXLAN, DECODE_IN_IP4, DECODE_IN_IP6 };
+
+/* Decapsulation is best effort: the row describes the innermost packet that
+ * decodes cleanly, and the outer one when the inner is not IP, malformed or
+ * cut off, so an outer packet that decoded never vanishes because of what
+ * it carries. h/cap: the tunnel header and the captured bytes from it. */
+static void decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode_inner kind,
+                         const uint8_t *h, uint32_t cap)
+{
+    struct decode_pkt in;
+    int rc = DECODE_DROP(FL_DROP_NOT_IP);
+
+    if (p->decaps >= DECODE_MAX_DECAP)
+        return;
+    in = *p;
+    in.decaps++;
+    in.end = h + cap;   /* the inner packet lies within the outer payload */
+    switch (kind) {
+    case DECODE_IN_GRE: {
+        /* RFC 2784/2890: flags and version, protocol type, then optional
+         * checksum(+reserved), key and sequence words. Version 1 (PPTP) and
+         * RFC 1701 source routing are left as the outer flow. */
+        uint16_t fl, pt;
+        uint32_t hl = 4;
+        if (cap < 4)
+            return;
+        fl = decode_rd16(h);
+        pt = decode_rd16(h + 2);
+        if ((fl & 0x0007) || (fl & 0x4000))
+            return;
+        hl += (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) + (fl & 0x1000 ? 4 : 0);
+        if (pt == DECODE_ET_ERSPAN2 && (fl & 0x1000))
+            hl += 8;  /* ERSPAN type II header; type I has none */
+        if (cap < hl)
+            return;
+        if (pt == DECODE_ET_TEB || pt == DECODE_ET_ERSPAN2)
+            rc = decode_ether(d, &in, h + hl);
+        else
+            rc = decode_ethertype(d, &in, pt, h + hl);
+        break;
+    }
+    case DECODE_IN_VXLAN:
+        /* h is the UDP header; VXLAN's 8 bytes follow, with the I flag set
+         * when the VNI is valid. */
+        if (cap < 16 || !(h[8] & 0x08))
+            return;
+        rc = decode_ether(d, &in, h + 16);
+        break;
+    case DECODE_IN_IP4:
+        rc = decode_ip4(d, &in, h);
+        break;
+    case DECODE_IN_IP6:
+        rc = decode_ip6(d, &in, h);
+        break;
+    }
+    if (rc == 0)
+        *p = in;
+}
+
+static int decode_l4(struct fl_decoder *d, struct decode_pkt *p, const struct decode_l3 *l3)
+{
+    const uint8_t *h = l3->l4;
+    uint32_t cap = l3->cap, len = l3->len;
+
+    p->sport = p->dport = 0;
+    p->flags = 0;
+    p->payload_len = len;
+    if (l3->frag) {
+        p->notes |= 1u << FL_NOTE_FRAGMENTS;
+        if (l3->later) {
+            /* No transport header here: the flow is its first fragment's. */
+            const struct decode_frag *f = decode_frag_get(d, &l3->key);
+            if (f) {
+                p->proto = f->proto;
+                p->sport = f->sport;
+                p->dport = f->dport;
+            } else {
+                p->notes |= 1u << FL_NOTE_FRAG_UNJOINED;
+            }
+            return 0;
+        }
+    }
+
+    switch (p->proto) {
+    case DECODE_IP_TCP: {
+        uint32_t doff;
+        if (len < 20)
+            return DECODE_DROP(FL_DROP_BAD_L4);
+        if (cap < 14)   /* ports, data offset and flags */
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        doff = (uint32_t)(h[12] >> 4) * 4;
+        if (doff < 20 || doff > len)
+            return DECODE_DROP(FL_DROP_BAD_L4);
+        p->sport = decode_rd16(h);
+        p->dport = decode_rd16(h + 2);
+        p->flags = h[13];
+        p->payload_len = len - doff;
+        break;
+    }
+    case DECODE_IP_UDP: {
+        uint32_t ulen;
+        if (len < 8)
+            return DECODE_DROP(FL_DROP_BAD_L4);
+        if (cap < 8)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        ulen = decode_rd16(h + 4);
+        /* A first fragment's UDP length covers the whole datagram; length 0
+         * is a jumbogram's (RFC 2675). */
+        if ((ulen < 8 && !(ulen == 0 && len > 0xffff)) || (!l3->frag && ulen > len))
+            return DECODE_DROP(FL_DROP_BAD_L4);
+        p->sport = decode_rd16(h);
+        p->dport = decode_rd16(h + 2);
+        p->payload_len = len - 8;
+        break;
+    }
+    case DECODE_IP_ICMP:
+    case DECODE_IP_ICMPV6:
+        /* type, code, checksum at least; the payload is counted after the
+         * 8-byte header every ICMP message starts with. */
+        if (len < 4)
+            return DECODE_DROP(FL_DROP_BAD_L4);
+        if (cap < 2)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        p->dport = (uint16_t)(h[0] << 8 | h[1]);
+        p->payload_len = len > 8 ? len - 8 : 0;
+        break;
+    case DECODE_IP_SCTP:
+        /* RFC 9260 common header: ports, verification tag, checksum. */
+        if (len < 12)
+            return DECODE_DROP(FL_DROP_BAD_L4);
+        if (cap < 4)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        p->sport = decode_rd16(h);
+        p->dport = decode_rd16(h + 2);
+        p->payload_len = len - 12;
+        break;
+    default:
+        break;
+    }
+    if (l3->frag)
+        decode_frag_put(d, &l3->key, p->proto, p->sport, p->dport);
+    else if (d->decap) {
+        /* A fragment's inner packet is incomplete: it stays the outer flow. */
+        switch (p->proto) {
+        case DECODE_IP_GRE:
+            decode_decap(d, p, DECODE_IN_GRE, h, cap);
+            break;
+        case DECODE_IP_UDP:
+            if (p->dport == DECODE_VXLAN_PORT)
+                decode_decap(d, p, DECODE_IN_VXLAN, h, cap);
+            break;
+        case DECODE_IP_IPIP:
+            decode_decap(d, p, DECODE_IN_IP4, h, cap);
+            break;
+        case DECODE_IP_IPV6:
+            decode_decap(d, p, DECODE_IN_IP6, h, cap);
+            break;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
+
+/* ---- IP ------------------------------------------------------------------ */
+
+/* Total length 0 is what a host capture shows for a TCP segmentation
+ * offload (TSO/GSO) super-packet, and an IPv6 jumbogram says its length in
+ * a hop-by-hop option: in both cases the packet is as long as the rest of
+ * the frame on the wire. */
+static uint32_t decode_wire_rest(const struct decode_pkt *p, const uint8_t *q)
+{
+    size_t off = (size_t)(q - p->frame);
+    return p->wirelen > off ? p->wirelen - (uint32_t)off : 0;
+}
+
+static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    size_t cap = decode_avail(p, q);
+    uint32_t hl, tot, capn;
+    uint16_t fo;
+    struct decode_l3 l3;
+
+    /* The version first: a link type that promised IPv4 but carries
+     * something else is a bad IP packet however short it is. */
+    if (cap < 1)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    if ((q[0] >> 4) != 4)
+        return DECODE_DROP(FL_DROP_BAD_IP);
+    if (cap < 20)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    hl = (uint32_t)(q[0] & 15) * 4;
+    tot = decode_rd16(q + 2);
+    if (tot == 0)
+        tot = decode_wire_rest(p, q);
+    if (hl < 20 || tot < hl)
+        return DECODE_DROP(FL_DROP_BAD_IP);
+    if (cap < hl)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+
+    p->ver = 4;
+    p->ttl = q[8];
+    p->proto = q[9];
+    decode_v4mapped(&p->src, q + 12);
+    decode_v4mapped(&p->dst, q + 16);
+    p->ip_len = tot;
+    if (cap < tot) {
+        p->notes |= 1u << FL_NOTE_IP_TRUNCATED;
+        capn = (uint32_t)cap;
+    } else {
+        capn = tot;   /* bytes after the IP packet are link padding */
+    }
+
+    l3.l4 = q + hl;
+    l3.cap = capn - hl;
+    l3.len = tot - hl;
+    fo = decode_rd16(q + 6);
+    l3.frag = (fo & 0x3fff) != 0;     /* MF set or offset non-zero */
+    l3.later = (fo & 0x1fff) != 0;
+    if (l3.frag) {
+        l3.key.src = &p->src;
+        l3.key.dst = &p->dst;
+        l3.key.id = decode_rd16(q + 4);
+        l3.key.kproto = p->proto;
+    }
+    return decode_l4(d, p, &l3);
+}
+
+static int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    size_t cap = decode_avail(p, q);
+    uint32_t plen, tot, capn, pos = 40, n;
+    uint8_t nh;
+    struct decode_l3 l3;
+
+    if (cap < 1)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    if ((q[0] >> 4) != 6)
+        return DECODE_DROP(FL_DROP_BAD_IP);
+    if (cap < 40)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    plen = decode_rd16(q + 4);
+    nh = q[6];
+    if (plen == 0 && nh != DECODE_IP_NONE) {
+        plen = decode_wire_rest(p, q);
+        plen = plen > 40 ? plen - 40 : 0;
+    }
+    tot = plen + 40;
+
+    p->ver = 6;
+    p->ttl = q[7];
+    memcpy(p->src.b, q + 8, 16);
+    memcpy(p->dst.b, q + 24, 16);
+    p->ip_len = tot;
+    if (cap < tot) {
+        p->notes |= 1u << FL_NOTE_IP_TRUNCATED;
+        capn = (uint32_t)cap;
+    } else {
+        capn = tot;
+    }
+
+    /* Walk the extension headers (RFC 8200 §4) with offsets from q, so a
+     * header that claims more than was captured is caught before any
+     * pointer moves past the end. Only the bytes read are required to be
+     * captured; a header's extent is checked against the IP length. */
+    l3.frag = l3.later = false;
+    for (n = 0;; n++) {
+        uint32_t len;
+        switch (nh) {
+        case DECODE_IP_HOPOPTS:
+            if (n != 0)     /* hop-by-hop must come first */
+                return DECODE_DROP(FL_DROP_BAD_EXTHDR);
+            /* fall through */
+        case DECODE_IP_ROUTING:
+        case DECODE_IP_DSTOPTS:
+        case DECODE_IP_MOBILITY:
+        case DECODE_IP_HIP:
+        case DECODE_IP_SHIM6:
+        case DECODE_IP_AH:
+            if (n >= DECODE_MAX_EXTHDR || tot - pos < 8)
+                return DECODE_DROP(FL_DROP_BAD_EXTHDR);
+            if (capn < pos + 2)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            /* AH counts 4-byte words minus 2 (RFC 4302), the rest 8-byte
+             * words minus 1. */
+            len = nh == DECODE_IP_AH ? ((uint32_t)q[pos + 1] + 2) * 4
+                                     : ((uint32_t)q[pos + 1] + 1) * 8;
+            if (len > tot - pos)
+                return DECODE_DROP(FL_DROP_BAD_EXTHDR);
+            nh = q[pos];
+            pos += len;
+            continue;
+        case DECODE_IP_FRAGMENT: {
+            uint16_t fo;
+            if (n >= DECODE_MAX_EXTHDR || tot - pos < 8)
+                return DECODE_DROP(FL_DROP_BAD_EXTHDR);
+            if (capn < pos + 8)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            fo = decode_rd16(q + pos + 2);
+            /* Offset 0 without M is an atomic fragment (RFC 6946): not a
+             * fragment at all. */
+            if (fo & 0xfff9) {
+                if (l3.frag)
+                    return DECODE_DROP(FL_DROP_BAD_EXTHDR);
+                l3.frag = true;
+                l3.later = (fo & 0xfff8) != 0;
+                l3.key.id = decode_rd32(q + pos + 4);
+                l3.key.kproto = q[pos];
+            }
+            nh = q[pos];
+            pos += 8;
+            if (l3.later)
+                goto upper;     /* what follows is the middle of a datagram */
+            continue;
+        }
+        default:
+            goto upper;
+        }
+    }
+upper:
+    p->proto = nh;
+    l3.l4 = q + (pos < capn ? pos : capn);
+    l3.cap = capn > pos ? capn - pos : 0;
+    l3.len = tot - pos;
+    l3.key.src = &p->src;
+    l3.key.dst = &p->dst;
+    return decode_l4(d, p, &l3);
+}
+
+/* ---- Link layer and shims ------------------------------------------------ */
+
+static int decode_ip_any(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    if (decode_avail(p, q) < 1)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    switch (q[0] >> 4) {
+    case 4: return decode_ip4(d, p, q);
+    case 6: return decode_ip6(d, p, q);
+    default: return DECODE_DROP(FL_DROP_BAD_IP);
+    }
+}
+
+/* q at a PPP protocol field (RFC 1661), possibly compressed to one byte
+ * (protocol field compression: the first byte is odd). */
+static int decode_ppp(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    uint16_t proto;
+
+    if (decode_avail(p, q) < 1)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    if (q[0] & 1) {
+        proto = q[0];
+        q += 1;
+    } else {
+        if (decode_avail(p, q) < 2)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        proto = decode_rd16(q);
+        q += 2;
+    }
+    switch (proto) {
+    case 0x0021: return decode_ip4(d, p, q);
+    case 0x0057: return decode_ip6(d, p, q);
+    case 0x0281:
+    case 0x0283: return decode_ethertype(d, p, DECODE_ET_MPLS, q);
+    default: return DECODE_DROP(FL_DROP_NOT_IP);
+    }
+}
+
+/* An Ethernet payload of type et at q: peel shims until IP. */
+static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
+                            const uint8_t *q)
+{
+    for (;;) {
+        switch (et) {
+        case DECODE_ET_IPV4:
+            return decode_ip4(d, p, q);
+        case DECODE_ET_IPV6:
+            return decode_ip6(d, p, q);
+        case DECODE_ET_VLAN:
+        case DECODE_ET_QINQ:
+        case DECODE_ET_QINQ_OLD1:
+        case DECODE_ET_QINQ_OLD2:
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 4)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            if (!p->vlan_seen) {
+                p->vlan = decode_rd16(q) & 0x0fff;
+                p->vlan_seen = true;
+            }
+            et = decode_rd16(q + 2);
+            q += 4;
+            continue;
+        case DECODE_ET_MPLS:
+        case DECODE_ET_MPLS_MC:
+            /* Labels until bottom of stack; the payload type is not
+             * signalled, so guess it from the first nibble (RFC 4928 keeps
+             * pseudowire payloads from starting with 4 or 6). */
+            for (;;) {
+                if (++p->shims > DECODE_MAX_SHIMS)
+                    return DECODE_DROP(FL_DROP_NOT_IP);
+                if (decode_avail(p, q) < 4)
+                    return DECODE_DROP(FL_DROP_TRUNCATED);
+                q += 4;
+                if (q[-2] & 1)
+                    break;
+            }
+            if (decode_avail(p, q) < 1)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            switch (q[0] >> 4) {
+            case 4: return decode_ip4(d, p, q);
+            case 6: return decode_ip6(d, p, q);
+            case 0: /* pseudowire control word (RFC 4385), then Ethernet */
+                if (++p->shims > DECODE_MAX_SHIMS)
+                    return DECODE_DROP(FL_DROP_NOT_IP);
+                if (decode_avail(p, q) < 4)
+                    return DECODE_DROP(FL_DROP_TRUNCATED);
+                return decode_ether(d, p, q + 4);
+            default:
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            }
+        case DECODE_ET_PPPOE:
+            /* RFC 2516 session stage: ver/type 0x11, code 0, session id,
+             * length, then the PPP protocol. */
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 6)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            if (q[0] != 0x11 || q[1] != 0)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            return decode_ppp(d, p, q + 6);
+        default:
+            return DECODE_DROP(FL_DROP_NOT_IP);
+        }
+    }
+}
+
+static int decode_ether(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    uint16_t et;
+
+    if (decode_avail(p, q) < 14)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    et = decode_rd16(q + 12);
+    q += 14;
+    if (et <= 1500) {
+        /* 802.3 length field: IP only rides in LLC/SNAP (AA AA 03, OUI,
+         * ethertype); anything else (STP, IPX, ...) is not IP. */
+        if (decode_avail(p, q) < 3)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        if (q[0] != 0xaa || q[1] != 0xaa || q[2] != 0x03)
+            return DECODE_DROP(FL_DROP_NOT_IP);
+        if (decode_avail(p, q) < 8)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        et = decode_rd16(q + 6);
+        q += 8;
+    }
+    return decode_ethertype(d, p, et, q);
+}
+
+/* BSD loopback: a 4-byte address family in the byte order of the writing
+ * host (NULL) or network order (LOOP); accept both for both, since the
+ * family values are small. AF_INET6 differs per OS: Linux 10, NetBSD and
+ * OpenBSD 24, FreeBSD 28, Darwin 30. */
+static int decode_loop(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    uint32_t fam;
+
+    if (decode_avail(p, q) < 4)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    fam = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+    if (fam > 0xffff)
+        fam = __builtin_bswap32(fam);
+    switch (fam) {
+    case 2: return decode_ip4(d, p, q + 4);
+    case 10: case 24: case 28: case 30: return decode_ip6(d, p, q + 4);
+    default: return DECODE_DROP(FL_DROP_NOT_IP);
+    }
+}
+
+/* PPP (9): RFC 1662 HDLC-like framing (FF 03) or none; PPP_SERIAL (50) may
+ * also be Cisco HDLC (address 0F/8F, control 0, ethertype), and captures
+ * labelled PPP carry that too. */
+static int decode_ppp_link(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+{
+    if (decode_avail(p, q) < 2)
+        return DECODE_DROP(FL_DROP_TRUNCATED);
+    if (q[0] == 0xff && q[1] == 0x03)
+        return decode_ppp(d, p, q + 2);
+    if ((q[0] == 0x0f || q[0] == 0x8f) && q[1] == 0x00) {
+        if (decode_avail(p, q) < 4)
+            return DECODE_DROP(FL_DROP_TRUNCATED);
+        return decode_ethertype(d, p, decode_rd16(q + 2), q + 4);
+    }
+    return decode_ppp(d, p, q);
+}
+
+/* ---- The row ------------------------------------------------------------- */
+
+static inline void decode_commit(struct fl_decoder *d, const struct decode_pkt *p,
+                                 uint64_t ts, struct fl_batch *b)
+{
+    uint32_t r = b->rows;
+    void **col = b->data;
+
+    ((uint64_t *)col[FL_PKT_TS])[r] = ts;
+    ((struct fl_addr *)col[FL_PKT_SRC_ADDR])[r] = p->src;
+    ((struct fl_addr *)col[FL_PKT_DST_ADDR])[r] = p->dst;
+    ((uint16_t *)col[FL_PKT_SRC_PORT])[r] = p->sport;
+    ((uint16_t *)col[FL_PKT_DST_PORT])[r] = p->dport;
+    ((uint8_t *)col[FL_PKT_PROTO])[r] = p->proto;
+    ((uint8_t *)col[FL_PKT_IP_VERSION])[r] = p->ver;
+    ((uint8_t *)col[FL_PKT_TTL])[r] = p->ttl;
+    ((uint8_t *)col[FL_PKT_TCP_FLAGS])[r] = p->flags;
+    ((uint32_t *)col[FL_PKT_IP_LEN])[r] = p->ip_len;
+    ((uint32_t *)col[FL_PKT_FRAME_LEN])[r] = p->wirelen;
+    ((uint32_t *)col[FL_PKT_PAYLOAD_LEN])[r] = p->payload_len;
+    ((uint16_t *)col[FL_PKT_VLAN])[r] = p->vlan;
+    ((uint64_t *)col[FL_PKT_FLOW_HASH])[r] =
+        decode_flow_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
+    if (r == 0) {
+        b->t_min = b->t_max = ts;
+    } else {
+        if (ts < b->t_min)
+            b->t_min = ts;
+        if (ts > b->t_max)
+            b->t_max = ts;
+    }
+    b->rows = r + 1;
+    if (__builtin_expect(p->notes != 0, 0))
+        for (unsigned i = 0; i < FL_NOTE_COUNT; i++)
+            d->notes[i] += (p->notes >> i) & 1;
+}
+
+int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
+              const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
+              struct fl_batch *b)
+{
+    struct decode_pkt p;
+    int rc;
+
+    if (b->rows >= b->cap)
+        return -FL_EFULL;
+    p.frame = frame;
+    p.end = frame + caplen;
+    p.wirelen = wirelen;
+    p.vlan = 0;
+    p.vlan_seen = false;
+    p.shims = p.decaps = 0;
+    p.notes = 0;
+
+    switch (linktype) {
+    case FL_DLT_EN10MB:
+        rc = decode_ether(d, &p, frame);
+        break;
+    case FL_DLT_LINUX_SLL:
+        /* packet type, ARPHRD type, address length, 8 address bytes, then
+         * the protocol: an ethertype for everything that can carry IP. */
+        rc = caplen < 16 ? DECODE_DROP(FL_DROP_TRUNCATED)
+                         : decode_ethertype(d, &p, decode_rd16(frame + 14), frame + 16);
+        break;
+    case FL_DLT_LINUX_SLL2:
+        /* protocol first, then reserved, ifindex, ARPHRD, type, addr */
+        rc = caplen < 20 ? DECODE_DROP(FL_DROP_TRUNCATED)
+                         : decode_ethertype(d, &p, decode_rd16(frame), frame + 20);
+        break;
+    case FL_DLT_NULL:
+    case FL_DLT_LOOP:
+        rc = decode_loop(d, &p, frame);
+        break;
+    case FL_DLT_RAW:
+    case 12:    /* DLT_RAW on most systems, as libpcap reports LINKTYPE_RAW */
+    case 14:    /* DLT_RAW on OpenBSD */
+        rc = decode_ip_any(d, &p, frame);
+        break;
+    case FL_DLT_IPV4:
+        rc = decode_ip4(d, &p, frame);
+        break;
+    case FL_DLT_IPV6:
+        rc = decode_ip6(d, &p, frame);
+        break;
+    case FL_DLT_PPP:
+    case FL_DLT_PPP_SERIAL:
+        rc = decode_ppp_link(d, &p, frame);
+        break;
+    default:
+        rc = DECODE_DROP(FL_DROP_LINKTYPE);
+        break;
+    }
+    if (__builtin_expect(rc != 0, 0)) {
+        d->drops[rc - 1]++;
+        return 0;
+    }
+    decode_commit(d, &p, ts_ns, b);
+    return 1;
+}
