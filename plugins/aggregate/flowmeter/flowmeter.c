@@ -1,0 +1,404 @@
+/* flowmeter.c: aggregate.flowmeter, bidirectional flow features from packet
+ * batches (DESIGN.md §6, seed 000 Table 2). This file is the plugin: its
+ * option table, describe (input check, output schema), binding the packet
+ * columns once per input schema, the per-batch packet loop that finds each
+ * packet's flow and updates it, and the tick/drain entry points. Where flows
+ * are kept and when they end is flowmeter_table.c; the records it emits are
+ * flowmeter_emit.c. */
+#include <stddef.h>
+#include <stdio.h>
+#include "flowmeter.h"
+
+#define FLOWMETER_TCP_FIN 0x01
+#define FLOWMETER_TCP_RST 0x04
+/* Packets looked up together: their slots, then their records, are
+ * prefetched before the first of them is updated. */
+#define FLOWMETER_GROUP 32
+
+/* Defaults follow nfdump's nfpcapd (-e 300,60: active 300 s, inactive
+ * 60 s), the common ground of NetFlow/IPFIX meters; see README.md. */
+static const struct fl_opt flowmeter_opts[] = {
+    { .name = "idle_timeout", .type = FL_OPT_DURATION, .offset = offsetof(struct flowmeter, idle),
+      .def = "60s", .min = "1ms", .max = "7d",
+      .doc = "a flow ends when neither side sent a packet for this long (nfpcapd: 60s)" },
+    { .name = "active_timeout", .type = FL_OPT_DURATION,
+      .offset = offsetof(struct flowmeter, active), .def = "300s", .min = "1ms", .max = "7d",
+      .doc = "a longer flow is cut into records this long; the next one keeps its src (nfpcapd: 300s)" },
+    { .name = "tcp_end", .type = FL_OPT_BOOL, .offset = offsetof(struct flowmeter, tcp_end),
+      .def = "true", .doc = "end a TCP flow after a FIN in both directions or a RST" },
+    { .name = "linger", .type = FL_OPT_DURATION, .offset = offsetof(struct flowmeter, linger),
+      .def = "2s", .min = "0s", .max = "1h",
+      .doc = "after FIN both ways or RST, keep the flow this long so the last ACKs stay in it" },
+    { .name = "max_flows", .type = FL_OPT_UINT, .offset = offsetof(struct flowmeter, max_flows),
+      .def = "1048576", .min = "1", .max = "268435456", .unit = "flows",
+      .doc = "flows held at once (about 210 bytes each when used); beyond it the nearest to "
+             "expiry end early as \"evicted\"" },
+    { .name = "key_vlan", .type = FL_OPT_BOOL, .offset = offsetof(struct flowmeter, key_vlan),
+      .def = "false", .doc = "the outer VLAN id is part of the flow key" },
+    { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(struct flowmeter, batch_size),
+      .def = "4096", .min = "1", .max = "1048576", .unit = "rows",
+      .doc = "flow records per output batch" },
+    { .name = "flush_interval", .type = FL_OPT_DURATION,
+      .offset = offsetof(struct flowmeter, flush_interval), .def = "1s", .min = "0s", .max = "1h",
+      .doc = "emit a partial output batch once its first record waited this long (stage clock)" },
+    { 0 }
+};
+
+/* ---- input binding ---------------------------------------------------- */
+struct flowmeter_want {
+    const char *name;
+    enum fl_type type;
+    bool required;
+    size_t off;   /* in struct flowmeter_in */
+};
+
+static const struct flowmeter_want flowmeter_wants[] = {
+    { "ts", FL_T_TS, true, offsetof(struct flowmeter_in, ts) },
+    { "src_addr", FL_T_ADDR, true, offsetof(struct flowmeter_in, src) },
+    { "dst_addr", FL_T_ADDR, true, offsetof(struct flowmeter_in, dst) },
+    { "src_port", FL_T_U16, true, offsetof(struct flowmeter_in, sport) },
+    { "dst_port", FL_T_U16, true, offsetof(struct flowmeter_in, dport) },
+    { "proto", FL_T_U8, true, offsetof(struct flowmeter_in, proto) },
+    { "ip_len", FL_T_U32, true, offsetof(struct flowmeter_in, iplen) },
+    { "payload_len", FL_T_U32, true, offsetof(struct flowmeter_in, paylen) },
+    { "ip_version", FL_T_U8, false, offsetof(struct flowmeter_in, ipv) },
+    { "tcp_flags", FL_T_U8, false, offsetof(struct flowmeter_in, flags) },
+    { "vlan", FL_T_U16, false, offsetof(struct flowmeter_in, vlan) },
+    { "flow_hash", FL_T_U64, false, offsetof(struct flowmeter_in, hash) },
+};
+
+/* Resolve the packet columns of schema s. In describe (diag) problems are
+ * configuration diagnostics; at run time (a link carrying an open schema)
+ * they are logged and fail the stage. */
+static int flowmeter_bind(struct fl_ctx *ctx, const struct fl_schema *s, struct flowmeter_in *in,
+                          bool diag)
+{
+    int rc = 0;
+
+    for (size_t i = 0; i < sizeof(flowmeter_wants) / sizeof(flowmeter_wants[0]); i++) {
+        const struct flowmeter_want *w = &flowmeter_wants[i];
+        int c = fl_schema_find(s, w->name);
+        char msg[160] = "";
+        if (c < 0 && w->required)
+            snprintf(msg, sizeof(msg), "input has no field \"%s\" (%s): flowmeter reads "
+                     "packets from the packet decoder (input.pcap, input.gen)", w->name,
+                     fl_type_name(w->type));
+        else if (c >= 0 && s->cols[c].type != w->type)
+            snprintf(msg, sizeof(msg), "input field \"%s\" is %s, flowmeter needs %s", w->name,
+                     fl_type_name(s->cols[c].type), fl_type_name(w->type));
+        if (msg[0]) {
+            if (diag)
+                fl_diag(ctx, NULL, "%s", msg);
+            else
+                FL_LOG_ERROR(ctx, "%s", msg);
+            rc = diag ? -FL_EINVAL : -FL_ETYPE;
+        }
+        *(int *)((char *)in + w->off) = c;
+    }
+    in->schema = s;
+    return rc;
+}
+
+/* ---- per packet ------------------------------------------------------- */
+/* The bucket and tag come from the top bits of one multiply of the
+ * decoder's flow hash: no rehash of the key, but a hash that is weak in its
+ * high bits still spreads. The VLAN is mixed in only when it is keyed. */
+static inline uint64_t flowmeter_mix(uint64_t h, uint16_t vlan, bool key_vlan)
+{
+    if (key_vlan)
+        h ^= (uint64_t)vlan * 0xff51afd7ed558ccdull;
+    return h * 0x9e3779b97f4a7c15ull;
+}
+
+/* Only for inputs without the decoder's flow_hash column: a symmetric hash
+ * of (proto, endpoints in canonical order). */
+static uint64_t flowmeter_hash_sym(const struct flowmeter_pkt *p)
+{
+    const struct fl_addr *x = p->src, *y = p->dst;
+    uint16_t px = p->sport, py = p->dport;
+    int c = memcmp(x, y, 16);
+    if (c > 0 || (c == 0 && px > py)) {
+        x = p->dst;
+        y = p->src;
+        px = p->dport;
+        py = p->sport;
+    }
+    uint64_t w[5], h = 0x243f6a8885a308d3ull;
+    memcpy(&w[0], x, 16);
+    memcpy(&w[2], y, 16);
+    w[4] = (uint64_t)px << 32 | (uint64_t)py << 16 | p->proto;
+    for (int i = 0; i < 5; i++) {
+        h = (h ^ w[i]) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
+    }
+    return h;
+}
+
+/* FIN from both sides or a RST closes the connection: the flow lingers
+ * until close + linger (so the last ACK joins it), then ends as fin/rst. */
+static void flowmeter_tcp_end(struct flowmeter *fm, uint32_t idx, const struct flowmeter_pkt *p,
+                              int dir)
+{
+    struct flowmeter_flow *f = &fm->pool[idx];
+    enum flowmeter_reason r;
+
+    if (p->flags & FLOWMETER_TCP_RST) {
+        f->state |= FLOWMETER_CLOSED | FLOWMETER_CLOSED_RST;
+    } else {
+        f->state |= dir == 1 ? FLOWMETER_FIN_FWD : FLOWMETER_FIN_REV;
+        if ((f->state & (FLOWMETER_FIN_FWD | FLOWMETER_FIN_REV))
+            != (FLOWMETER_FIN_FWD | FLOWMETER_FIN_REV))
+            return;
+        f->state |= FLOWMETER_CLOSED;
+    }
+    f->close_ts = p->ts;
+    uint64_t d = flowmeter_deadline(fm, f, &r);
+    if (d < f->sched)
+        flowmeter_wheel_move(fm, idx, d);   /* the wheel must not see it late */
+}
+
+static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
+                                    const struct flowmeter_pkt *p, int dir)
+{
+    struct flowmeter_flow *f = &fm->pool[idx];
+
+    if (!(f->fwd_pkts + f->rev_pkts)) {
+        /* First packet of a record: a new flow or a continuation. */
+        enum flowmeter_reason r;
+        f->first_ts = f->last_ts = p->ts;
+        f->ps_min = f->pay_min = UINT32_MAX;
+        f->ps_max = f->pay_max = 0;
+        f->ipv = p->ipv;
+        f->vlan = p->vlan;
+        f->fwd_pkts = dir == 1;
+        f->rev_pkts = dir != 1;
+        uint64_t d = flowmeter_deadline(fm, f, &r);
+        if (d < f->sched)
+            flowmeter_wheel_move(fm, idx, d);
+    } else {
+        f->fwd_pkts += dir == 1;
+        f->rev_pkts += dir != 1;
+        if (p->ts > f->last_ts)
+            f->last_ts = p->ts;
+        else if (p->ts < f->first_ts)
+            f->first_ts = p->ts;
+    }
+    if (dir == 1) {
+        f->fwd_bytes += p->iplen;
+        f->fwd_flags |= p->flags;
+    } else {
+        f->rev_bytes += p->iplen;
+        f->rev_flags |= p->flags;
+    }
+    f->pay_sum += p->paylen;
+    f->nopay += !p->paylen;
+    f->ps_sq += (uint64_t)p->iplen * p->iplen;
+    f->pay_sq += (uint64_t)p->paylen * p->paylen;
+    if (p->iplen < f->ps_min)
+        f->ps_min = p->iplen;
+    if (p->iplen > f->ps_max)
+        f->ps_max = p->iplen;
+    if (p->paylen < f->pay_min)
+        f->pay_min = p->paylen;
+    if (p->paylen > f->pay_max)
+        f->pay_max = p->paylen;
+    if (fm->tcp_end && p->proto == 6 && (p->flags & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))
+        && !(f->state & FLOWMETER_CLOSED))
+        flowmeter_tcp_end(fm, idx, p, dir);
+}
+
+/* hint: the flow the prefetch stage guessed, verified here, because the
+ * packets before this one may have ended, moved or created flows. A flow
+ * found past one of its deadlines ends right here, exactly as a tick at the
+ * packet's time would have ended it, so the records do not depend on how
+ * often ticks come. */
+static int flowmeter_packet(struct flowmeter *fm, struct fl_ctx *ctx,
+                            const struct flowmeter_pkt *p, uint32_t idx)
+{
+    enum flowmeter_reason r;
+    int dir = 0, rc;
+
+    if (idx != FLOWMETER_NIL && (!(fm->pool[idx].state & FLOWMETER_LIVE)
+                                 || !(dir = flowmeter_match(fm, &fm->pool[idx], p))))
+        idx = FLOWMETER_NIL;
+    if (idx == FLOWMETER_NIL)
+        idx = flowmeter_lookup(fm, p, &dir);
+    while (idx != FLOWMETER_NIL && flowmeter_deadline(fm, &fm->pool[idx], &r) <= p->ts) {
+        if ((rc = flowmeter_expire(fm, ctx, idx, r)) < 0)
+            return rc;
+        if (!(fm->pool[idx].state & FLOWMETER_LIVE))
+            idx = FLOWMETER_NIL;
+    }
+    if (idx == FLOWMETER_NIL) {
+        if ((rc = flowmeter_insert(fm, ctx, p, &idx)) < 0)
+            return rc;
+        dir = 1;
+    }
+    flowmeter_update(fm, idx, p, dir);
+    return 0;
+}
+
+static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
+{
+    struct flowmeter *fm = state;
+    const struct flowmeter_in *in = &fm->in;
+    int rc = 0;
+
+    if (b->schema != in->schema && (rc = flowmeter_bind(ctx, b->schema, &fm->in, false)) < 0) {
+        fm->in.schema = NULL;
+        return rc;
+    }
+    if (!b->rows)
+        return 0;
+
+    const uint64_t *ts = FL_COL(b, in->ts, uint64_t);
+    const struct fl_addr *src = FL_COL(b, in->src, struct fl_addr);
+    const struct fl_addr *dst = FL_COL(b, in->dst, struct fl_addr);
+    const uint16_t *sport = FL_COL(b, in->sport, uint16_t);
+    const uint16_t *dport = FL_COL(b, in->dport, uint16_t);
+    const uint8_t *proto = FL_COL(b, in->proto, uint8_t);
+    const uint32_t *iplen = FL_COL(b, in->iplen, uint32_t);
+    const uint32_t *paylen = FL_COL(b, in->paylen, uint32_t);
+    const uint8_t *ipv = in->ipv >= 0 ? FL_COL(b, in->ipv, uint8_t) : NULL;
+    const uint8_t *flags = in->flags >= 0 ? FL_COL(b, in->flags, uint8_t) : NULL;
+    const uint16_t *vlan = in->vlan >= 0 ? FL_COL(b, in->vlan, uint16_t) : NULL;
+    const uint64_t *hash = in->hash >= 0 ? FL_COL(b, in->hash, uint64_t) : NULL;
+
+    if (!fm->started)
+        flowmeter_table_start(fm, b->t_min && b->t_min < ts[0] ? b->t_min : ts[0]);
+
+    uint64_t h[FLOWMETER_GROUP];
+    uint32_t hint[FLOWMETER_GROUP];
+    for (uint32_t g = 0; g < b->rows; g += FLOWMETER_GROUP) {
+        uint32_t n = b->rows - g < FLOWMETER_GROUP ? b->rows - g : FLOWMETER_GROUP;
+
+        /* 1: hash -> slot, prefetch the slot line. */
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = g + k;
+            uint64_t fh;
+            if (hash) {
+                fh = hash[i];
+            } else {
+                struct flowmeter_pkt q = { .src = &src[i], .dst = &dst[i], .sport = sport[i],
+                                           .dport = dport[i], .proto = proto[i] };
+                fh = flowmeter_hash_sym(&q);
+            }
+            h[k] = flowmeter_mix(fh, vlan ? vlan[i] : 0, fm->key_vlan);
+            __builtin_prefetch(&fm->slot[(uint32_t)(h[k] >> 32) >> (32 - fm->bits)]);
+        }
+        /* 2: slot -> record guess, prefetch its three lines. */
+        for (uint32_t k = 0; k < n; k++) {
+            hint[k] = flowmeter_hint(fm, h[k]);
+            if (hint[k] != FLOWMETER_NIL) {
+                const char *r = (const char *)&fm->pool[hint[k]];
+                __builtin_prefetch(r, 1);
+                __builtin_prefetch(r + 64, 1);
+                __builtin_prefetch(r + 128, 1);
+            }
+        }
+        /* 3: update, in packet order. */
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t i = g + k;
+            struct flowmeter_pkt p = {
+                .ts = ts[i], .h = h[k], .src = &src[i], .dst = &dst[i],
+                .sport = sport[i], .dport = dport[i], .vlan = vlan ? vlan[i] : 0,
+                .proto = proto[i], .flags = flags ? flags[i] : 0,
+                .iplen = iplen[i], .paylen = paylen[i],
+            };
+            p.ipv = ipv ? ipv[i] : fl_addr_is_v4(&src[i]) ? 4 : 6;
+            if (p.ts > fm->clock)
+                fm->clock = p.ts;
+            if ((rc = flowmeter_packet(fm, ctx, &p, hint[k])) < 0)
+                goto out;
+        }
+    }
+out:
+    flowmeter_count(fm, ctx);
+    return rc;
+}
+
+/* ---- lifecycle -------------------------------------------------------- */
+static int flowmeter_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
+                              size_t n_in, struct fl_schema_decl *out)
+{
+    struct flowmeter *fm = state;
+    struct flowmeter_in bound;
+    int rc = 0;
+
+    for (size_t i = 0; i < n_in; i++)
+        if (in[i] && flowmeter_bind(ctx, in[i], &bound, true) < 0)
+            rc = -FL_EINVAL;
+    if (rc < 0)
+        return rc;
+    if ((rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
+        return rc;
+    out[0].schema = fm->out_schema;
+    return 0;
+}
+
+static int flowmeter_init(struct fl_ctx *ctx, void *state)
+{
+    struct flowmeter *fm = state;
+    int rc;
+
+    if (!fm->out_schema && (rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
+        return rc;
+    if ((rc = flowmeter_table_init(fm)) < 0) {
+        FL_LOG_ERROR(ctx, "cannot reserve memory for max_flows %llu (%llu MiB of address space)",
+                     (unsigned long long)fm->max_flows,
+                     (unsigned long long)(fm->max_flows * sizeof(struct flowmeter_flow) >> 20));
+        return rc;
+    }
+    return 0;
+}
+
+static int flowmeter_tick(struct fl_ctx *ctx, void *state, uint64_t now)
+{
+    struct flowmeter *fm = state;
+    int rc = flowmeter_expire_due(fm, ctx, now);
+
+    if (rc == 0 && fm->out && fm->clock >= fm->out_since + fm->flush_interval)
+        rc = flowmeter_flush(fm, ctx);
+    flowmeter_count(fm, ctx);
+    return rc;
+}
+
+/* End of input: first whatever a tick at the last time seen would have
+ * ended (so the end reasons do not depend on when ticks came), then every
+ * open flow as "eof". */
+static int flowmeter_drain(struct fl_ctx *ctx, void *state)
+{
+    struct flowmeter *fm = state;
+    int rc = 0;
+
+    if (fm->started)
+        rc = flowmeter_expire_due(fm, ctx, fm->clock);
+    if (rc == 0)
+        rc = flowmeter_expire_all(fm, ctx);
+    if (rc == 0)
+        rc = flowmeter_flush(fm, ctx);
+    flowmeter_count(fm, ctx);
+    return rc;
+}
+
+static void flowmeter_fini(struct fl_ctx *ctx, void *state)
+{
+    struct flowmeter *fm = state;
+    fl_batch_release(&fm->out);
+    flowmeter_table_fini(fm);
+}
+
+FL_PLUGIN_DEFINE(
+    .kind = FL_KIND_AGGREGATE,
+    .name = "flowmeter",
+    .version = "0.1.0",
+    .summary = "bidirectional flow features (packets, bytes, sizes, payload, TCP flags) from packets",
+    .opts = flowmeter_opts,
+    .state_size = sizeof(struct flowmeter),
+    .describe = flowmeter_describe,
+    .init = flowmeter_init,
+    .process = flowmeter_process,
+    .tick = flowmeter_tick,
+    .drain = flowmeter_drain,
+    .fini = flowmeter_fini,
+);

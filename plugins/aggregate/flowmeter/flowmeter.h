@@ -1,0 +1,212 @@
+/* flowmeter.h: state shared by the files of aggregate.flowmeter (private to
+ * the plugin; nothing here is part of the plugin ABI).
+ *
+ *   flowmeter.c        plugin glue: options, describe, input binding, the
+ *                      per-batch packet loop, tick, drain
+ *   flowmeter_table.c  flow pool, hash slots, timing wheel, expiry, eviction
+ *   flowmeter_emit.c   output schema, one output row per ended flow, stats
+ *
+ * Memory layout (README.md has the reasoning):
+ * - pool: max_flows fixed 192-byte records in one anonymous mapping that is
+ *   never touched beyond the high-water mark, so resident memory follows the
+ *   peak number of concurrent flows, not max_flows.
+ * - slots: open addressing, linear probing over a power-of-two array of
+ *   8-byte slots (32-bit hash tag << 32 | pool index + 1), grown by doubling
+ *   at load 1/2 up to 2 * max_flows. A slot's home bucket is the top bits of
+ *   its tag, so growing and deleting (backward shift) never touch a record.
+ * - wheel: one doubly linked list per time bucket (32-bit indexes). A flow
+ *   sits in the bucket of a time at or before its deadline and is moved only
+ *   when a bucket is visited or its deadline gets earlier (FIN/RST), so
+ *   packets never touch the wheel and expiry is O(flows due + flows that
+ *   had traffic since they were scheduled). */
+#ifndef FLOWMETER_H
+#define FLOWMETER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <flowline/plugin.h>
+
+#ifndef __SIZEOF_INT128__
+#error "aggregate.flowmeter needs unsigned __int128 (exact sums of squares)"
+#endif
+typedef unsigned __int128 flowmeter_u128;
+
+#define FLOWMETER_NIL UINT32_MAX
+
+/* Why a record ended; the order is the tie-break when several deadlines
+ * coincide (an ended connection wins over idle, idle over active). */
+enum flowmeter_reason {
+    FLOWMETER_FIN, FLOWMETER_RST, FLOWMETER_IDLE, FLOWMETER_ACTIVE,
+    FLOWMETER_EOF, FLOWMETER_EVICTED, FLOWMETER_NREASONS
+};
+
+/* flowmeter_flow.state bits */
+enum {
+    FLOWMETER_LIVE = 0x01,       /* in the table (else on the free list) */
+    FLOWMETER_FIN_FWD = 0x02,    /* FIN seen from the initiator */
+    FLOWMETER_FIN_REV = 0x04,    /* FIN seen from the responder */
+    FLOWMETER_CLOSED = 0x08,     /* FIN both ways or RST: lingering */
+    FLOWMETER_CLOSED_RST = 0x10, /* ... and it was a RST */
+};
+
+/* One flow: three cache lines. Line 0 is what a lookup and the deadline
+ * check read, line 1 the per-packet counters, line 2 the rest. A flow whose
+ * counters are all zero is a continuation stub: it keeps the orientation
+ * and TCP state of a flow cut by the active timeout until its next packet
+ * (or until it idles out, silently). */
+struct flowmeter_flow {
+    uint64_t h;                  /* mixed hash (bucket + tag source) */
+    struct fl_addr a, b;         /* a: the initiator (first sender) */
+    uint16_t pa, pb;             /* ports of a and b */
+    uint16_t vlan;               /* of the record's first packet */
+    uint8_t proto, ipv;
+    uint64_t first_ts, last_ts;  /* ns; min and max packet time */
+    /* -- line 1 */
+    uint64_t fwd_pkts, rev_pkts, fwd_bytes, rev_bytes;
+    uint64_t pay_sum, nopay;
+    uint32_t ps_min, ps_max, pay_min, pay_max;
+    /* -- line 2 */
+    flowmeter_u128 ps_sq, pay_sq;  /* sums of squares, exact */
+    uint64_t close_ts;           /* time of the FIN/RST that closed it */
+    uint64_t sched;              /* time of its wheel bucket (<= deadline) */
+    uint32_t wprev, wnext;       /* wheel links; wnext = free-list link */
+    uint8_t fwd_flags, rev_flags, state, pad_;
+};
+_Static_assert(sizeof(struct flowmeter_flow) == 192, "flow record should be 3 cache lines");
+
+/* One packet as the loop hands it to the table. */
+struct flowmeter_pkt {
+    uint64_t ts, h;
+    const struct fl_addr *src, *dst;
+    uint16_t sport, dport, vlan;
+    uint8_t proto, ipv, flags;
+    uint32_t iplen, paylen;
+};
+
+/* Column indexes of a bound input schema (-1 = absent, optional ones). */
+struct flowmeter_in {
+    const struct fl_schema *schema;
+    int ts, src, dst, sport, dport, proto, ipv, flags, iplen, paylen, vlan, hash;
+};
+
+struct flowmeter {
+    /* options, written by the core from the table in flowmeter.c */
+    uint64_t idle, active, linger, max_flows, batch_size, flush_interval;
+    bool tcp_end, key_vlan;
+
+    const struct fl_schema *out_schema;
+    struct flowmeter_in in;
+
+    /* pool */
+    struct flowmeter_flow *pool;
+    size_t pool_bytes;
+    uint32_t pool_hw;            /* records ever touched */
+    uint32_t free_head;
+    uint32_t n_flows;            /* live records, stubs included */
+
+    /* slots */
+    uint64_t *slot;
+    uint32_t bits, max_bits, used;
+
+    /* timing wheel */
+    uint32_t *wheel;             /* bucket heads */
+    uint32_t wheel_mask;
+    uint64_t wheel_w;            /* bucket width, ns */
+    uint64_t wheel_now;          /* everything before this time was visited */
+    uint64_t evict_floor;        /* buckets [wheel_now / w, this) are empty */
+    bool started;
+    uint64_t clock;              /* max of packet times and ticks seen */
+
+    /* output */
+    struct fl_batch *out;
+    uint64_t out_since;          /* clock when out got its first row */
+    uint64_t n_end[FLOWMETER_NREASONS];  /* records per reason, not yet counted */
+    uint64_t n_evicted;          /* flows removed under pressure, not yet counted */
+};
+
+/* The earliest time the flow ends by itself, and why. A stub has no active
+ * deadline. Used by the packet path (due if <= packet time) and by the wheel
+ * (due if <= tick time), so both cut at the same instants. */
+static inline uint64_t flowmeter_deadline(const struct flowmeter *fm,
+                                          const struct flowmeter_flow *f,
+                                          enum flowmeter_reason *why)
+{
+    uint64_t d = f->last_ts + fm->idle;
+    enum flowmeter_reason r = FLOWMETER_IDLE;
+    if (f->state & FLOWMETER_CLOSED) {
+        uint64_t c = f->close_ts + fm->linger;
+        if (c <= d) {
+            d = c;
+            r = (f->state & FLOWMETER_CLOSED_RST) ? FLOWMETER_RST : FLOWMETER_FIN;
+        }
+    }
+    if (f->fwd_pkts + f->rev_pkts) {
+        uint64_t a = f->first_ts + fm->active;
+        if (a < d) {
+            d = a;
+            r = FLOWMETER_ACTIVE;
+        }
+    }
+    *why = r;
+    return d;
+}
+
+/* Which way a packet goes in a flow: 1 forward (from the initiator),
+ * 2 reverse, 0 not this flow's key. */
+static inline int flowmeter_match(const struct flowmeter *fm, const struct flowmeter_flow *f,
+                                  const struct flowmeter_pkt *p)
+{
+    if (f->h != p->h || f->proto != p->proto || (fm->key_vlan && f->vlan != p->vlan))
+        return 0;
+    if (f->pa == p->sport && f->pb == p->dport && memcmp(&f->a, p->src, 16) == 0
+        && memcmp(&f->b, p->dst, 16) == 0)
+        return 1;
+    if (f->pa == p->dport && f->pb == p->sport && memcmp(&f->a, p->dst, 16) == 0
+        && memcmp(&f->b, p->src, 16) == 0)
+        return 2;
+    return 0;
+}
+
+/* ---- flowmeter_table.c ----------------------------------------------- */
+int flowmeter_table_init(struct flowmeter *fm);
+void flowmeter_table_fini(struct flowmeter *fm);
+/* Forget every flow (after drain). */
+void flowmeter_table_reset(struct flowmeter *fm);
+/* Start the wheel's clock at the first time seen. */
+void flowmeter_table_start(struct flowmeter *fm, uint64_t t);
+/* Pool index of the first slot whose tag matches h, or FLOWMETER_NIL: a
+ * prefetch hint only, never trusted without flowmeter_match(). */
+uint32_t flowmeter_hint(const struct flowmeter *fm, uint64_t h);
+/* The live flow of p's key and its direction (1/2), or FLOWMETER_NIL. */
+uint32_t flowmeter_lookup(const struct flowmeter *fm, const struct flowmeter_pkt *p, int *dir);
+/* A new empty flow for p's key with p's sender as initiator; makes room
+ * first (expiring due flows, then evicting) when max_flows are live. */
+int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flowmeter_pkt *p,
+                     uint32_t *idx);
+/* End the record of flow idx for `why`: emit it (if it has packets), then
+ * keep a continuation stub (FLOWMETER_ACTIVE) or free the flow. */
+int flowmeter_expire(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
+                     enum flowmeter_reason why);
+/* Put flow idx in the wheel bucket of time t (clamped to the visited time). */
+void flowmeter_wheel_move(struct flowmeter *fm, uint32_t idx, uint64_t t);
+/* Expire every flow whose deadline is <= now and advance the wheel. */
+int flowmeter_expire_due(struct flowmeter *fm, struct fl_ctx *ctx, uint64_t now);
+/* Every live flow, in pool order: emit what holds packets ("eof", or
+ * "fin"/"rst" if the connection had closed), then forget them all. */
+int flowmeter_expire_all(struct flowmeter *fm, struct fl_ctx *ctx);
+
+/* ---- flowmeter_emit.c ------------------------------------------------ */
+int flowmeter_out_schema(struct fl_ctx *ctx, const struct fl_schema **out);
+/* Append the record of flow f ending for `why`; emits the batch when full. */
+int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct flowmeter_flow *f,
+                       enum flowmeter_reason why);
+/* Emit the partial output batch, if any. */
+int flowmeter_flush(struct flowmeter *fm, struct fl_ctx *ctx);
+/* Add the pending per-reason and eviction counts to the stage counters. */
+void flowmeter_count(struct flowmeter *fm, struct fl_ctx *ctx);
+const char *flowmeter_reason_name(enum flowmeter_reason r);
+/* Population standard deviation of n values from their exact sum and sum
+ * of squares. */
+double flowmeter_std(uint64_t n, uint64_t sum, flowmeter_u128 sumsq);
+
+#endif
