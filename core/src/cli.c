@@ -55,7 +55,7 @@ static int cmd_check(int argc, char **argv)
     for (int i = 0; i < argc; i++) {
         struct fl_pipeline *p = load_checked(argv[i], false, NULL);
         if (p)
-            printf("%s: ok\n", argv[i]);
+            printf("%s: ok\n", argv[i]), fflush(stdout);
         bad |= !p;
         fl_pipeline_free(&p);
     }

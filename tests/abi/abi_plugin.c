@@ -6,7 +6,7 @@
 
 struct state { uint64_t limit; };
 
-static int abi_process(struct fl_ctx *ctx, void *state, struct fl_batch *in)
+__attribute__((unused)) static int abi_process(struct fl_ctx *ctx, void *state, struct fl_batch *in)
 {
     struct fl_batch *b = fl_batch_retain(in);
     return fl_emit(ctx, &b);
