@@ -1,0 +1,224 @@
+/* flowline/text.h: text output support shared by output.csv, output.json
+ * and any plugin that writes records as text (DESIGN.md §7, §8).
+ *
+ * Three layers, each usable alone:
+ *  1. cell formatters: one value of any column type (record.h) as text,
+ *     hand-rolled (no printf per cell), locale-independent;
+ *  2. layouts: a list of output fields bound to one schema, which formats
+ *     whole batches as CSV rows or JSON lines into a growable buffer;
+ *  3. a buffered file writer: path or "-" (stdout), one write() per buffer,
+ *     rotation by size and/or time.
+ *
+ * Text forms (the same in CSV and JSON unless said):
+ *  - u8..u64, i64: decimal.
+ *  - f64: the shortest decimal that reads back (strtod) as the same double,
+ *    fixed notation for 1e-4 <= |v| < 1e17, otherwise %g-like exponent form
+ *    ("1.5e-07", "1e+20"); "-0" keeps its sign. Non-finite values: "nan",
+ *    "inf", "-inf" in CSV; null in JSON (JSON has no such numbers).
+ *  - bool: true / false.
+ *  - ts: RFC 3339 UTC with nanoseconds, always 9 digits so that text sorts
+ *    like time ("2026-01-01T00:00:00.123456789Z"; quoted in JSON), or epoch
+ *    nanoseconds ("1767225600123456789"), or epoch seconds with the
+ *    fraction trimmed ("1767225600.123456789", "1767225600").
+ *  - dur: seconds, fraction trimmed of trailing zeros ("1.25", "0.000001",
+ *    "3", "-0.5").
+ *  - addr: IPv4-mapped addresses as dotted quad ("192.0.2.1"), others as
+ *    RFC 5952 canonical IPv6 ("2001:db8::1"); IPv4-compatible ::a.b.c.d
+ *    (deprecated, RFC 4291 §2.5.5.1) is printed in hex ("::102:304").
+ *  - mac: "00:1a:2b:3c:4d:5e".
+ *  - str: UTF-8; each maximal invalid subsequence becomes U+FFFD (the
+ *    Unicode "best practice"), so files are always valid UTF-8. CSV quotes
+ *    (RFC 4180) a cell holding the separator, '"', CR or LF, or one that is
+ *    empty (so "" is an empty string and an empty cell is a missing value).
+ *    JSON escapes '"', '\\' and every control character below 0x20.
+ *  - bytes: lowercase hex ("0a1bff"; quoted in JSON, and in CSV when
+ *    empty, like an empty str).
+ *  - missing values (validity bitmap): an empty cell in CSV (but "" when
+ *    the row has a single column, since readers skip blank lines); null in
+ *    JSON (the key is kept, so every line of one layout has the same keys).
+ *
+ * Threading: every function works only on the objects passed in; distinct
+ * objects may be used from distinct threads. */
+#ifndef FLOWLINE_TEXT_H
+#define FLOWLINE_TEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <flowline/error.h>
+#include <flowline/opts.h>
+#include <flowline/record.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct fl_ctx;
+
+/* ---- Growable buffer --------------------------------------------------
+ * p[0..len) holds text (not NUL-terminated). Zero-initialise to start;
+ * fl_text_buf_free() releases. */
+struct fl_text_buf {
+    char *p;
+    size_t len, cap;
+};
+
+/* Make room for n more bytes after len (grows geometrically). */
+FL_API int fl_text_buf_reserve(struct fl_text_buf *b, size_t n);
+FL_API void fl_text_buf_free(struct fl_text_buf *b);
+static inline int fl_text_buf_put(struct fl_text_buf *b, const void *s, size_t n)
+{
+    if (b->cap - b->len < n) {
+        int rc = fl_text_buf_reserve(b, n);
+        if (rc < 0)
+            return rc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* ---- Cell formatters --------------------------------------------------
+ * Fixed-size forms write at p and return the end; the caller guarantees
+ * FL_TEXT_CELL_MAX bytes at p. Nothing is NUL-terminated or quoted. */
+#define FL_TEXT_CELL_MAX 64
+
+enum fl_text_time {
+    FL_TEXT_TIME_RFC3339 = 0,   /* 2026-01-01T00:00:00.123456789Z */
+    FL_TEXT_TIME_EPOCH_NS,      /* 1767225600123456789 */
+    FL_TEXT_TIME_EPOCH_S        /* 1767225600.123456789, fraction trimmed */
+};
+
+FL_API char *fl_text_u64(char *p, uint64_t v);
+FL_API char *fl_text_i64(char *p, int64_t v);
+/* Shortest round-trip text; "nan"/"inf"/"-inf" for non-finite values. */
+FL_API char *fl_text_f64(char *p, double v);
+FL_API char *fl_text_bool(char *p, bool v);
+FL_API char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf);
+FL_API char *fl_text_dur(char *p, int64_t ns);
+FL_API char *fl_text_addr(char *p, const struct fl_addr *a);
+FL_API char *fl_text_mac(char *p, const uint8_t mac[6]);
+
+/* Variable-size forms append to b (growing it). */
+/* A CSV cell: as is, or quoted with '"' doubled when it must be (see above). */
+FL_API int fl_text_csv_str(struct fl_text_buf *b, const char *s, size_t n, char sep);
+/* A JSON string with its quotes. */
+FL_API int fl_text_json_str(struct fl_text_buf *b, const char *s, size_t n);
+/* Lowercase hex of n bytes, no quotes. */
+FL_API int fl_text_hex(struct fl_text_buf *b, const void *s, size_t n);
+
+/* ---- Layouts ----------------------------------------------------------
+ * A layout is the list of output fields bound to one schema: built once per
+ * schema (compare batch->schema to fl_text_layout_schema()), then used for
+ * every batch of that schema. */
+enum fl_text_format {
+    FL_TEXT_CSV = 0,   /* cells joined by sep, rows end in "\n" */
+    FL_TEXT_JSON       /* one object per line: {"key":value,...}\n */
+};
+
+struct fl_text_style {
+    enum fl_text_format format;
+    enum fl_text_time time;
+    char sep;            /* CSV separator; 0 = ',' */
+};
+
+struct fl_text_layout;   /* opaque */
+
+/* Bind output fields to schema s. names[0..n) are the fields as the user
+ * wrote them (canonical, alias or IANA name: resolved with
+ * fl_schema_find); each is also the CSV header cell and the JSON key. A
+ * name the schema lacks is always missing (see fl_text_layout_col()).
+ * names == NULL: every column of s, in order, under its own name.
+ * The layout copies what it needs from names; s must outlive it (schemas
+ * live as long as the runtime). */
+FL_API int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s,
+                              const char *const *names, size_t n,
+                              struct fl_text_layout **out);
+FL_API void fl_text_layout_destroy(struct fl_text_layout **l);
+FL_API const struct fl_schema *fl_text_layout_schema(const struct fl_text_layout *l);
+/* Number of output fields, and the schema column of output field i (-1 if
+ * the schema lacks it). */
+FL_API size_t fl_text_layout_nfields(const struct fl_text_layout *l);
+FL_API int fl_text_layout_col(const struct fl_text_layout *l, size_t i);
+/* Append the CSV header line (names, quoted as needed). JSON: nothing. */
+FL_API int fl_text_layout_header(const struct fl_text_layout *l, struct fl_text_buf *b);
+/* Append rows *row, *row + 1, ... of batch bt (whose schema must be the
+ * layout's) until buf->len >= limit or the batch ends; *row is advanced
+ * past the rows written (always at least one if any is left). Returns 0 or
+ * a negative code (-FL_ENOMEM, -FL_EINVAL for a schema mismatch). */
+FL_API int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *bt,
+                               uint32_t *row, struct fl_text_buf *buf, size_t limit);
+
+/* In describe(): report each name in fields that schema s (non-NULL)
+ * lacks, through fl_diag(ctx, opt, "unknown field ...") with the closest
+ * column name or the list of the input's fields. 0 or -FL_EINVAL. */
+FL_API int fl_text_fields_check(struct fl_ctx *ctx, const char *opt,
+                                const struct fl_schema *s, const struct fl_strlist *fields);
+
+/* ---- Buffered file writer with rotation -------------------------------
+ * Text is appended to the writer's buffer (fl_text_file_buf) and written
+ * with one write() per buffer when it reaches buf_size, on flush, on
+ * rotation and on close; EINTR and short writes are retried, a
+ * non-blocking descriptor is waited for with poll().
+ *
+ * Rotation (a real file only; "-" never rotates): the current file is
+ * always `path`. When the file reaches rotate_size bytes (checked at row
+ * boundaries, so a file exceeds it by less than one row), or when the wall
+ * clock enters a new rotate_interval slot (slots are aligned to the Unix
+ * epoch: 1h rotates on the hour UTC), `path` is renamed to
+ * `path.YYYYMMDDThhmmssZ` (the UTC time the file was started; "-1", "-2"
+ * ... appended if that name exists, never overwriting) and a new `path` is
+ * started, which gets the header again through on_start. A file without
+ * rows is never rotated (no empty files; its start time moves instead).
+ * At open, when rotation is on and `path` already holds data, that file is
+ * first renamed aside (named by its modification time), so a restart loses
+ * nothing; without rotation an existing file is truncated.
+ *
+ * Errors are negative codes (-FL_EIO for a failed system call) with errno
+ * left as the call set it, for the caller to log with fl_text_file_path().
+ * Not thread-safe: one writer per stage. */
+struct fl_text_file;     /* opaque */
+
+struct fl_text_file_conf {
+    const char *path;           /* file to write, "-" = stdout (copied) */
+    uint64_t rotate_size;       /* bytes; 0 = off */
+    uint64_t rotate_interval;   /* ns; 0 = off */
+    uint64_t flush_interval;    /* ns: fl_text_file_tick() writes buffered
+                                   text older than this; 0 = only when full */
+    size_t buf_size;            /* bytes per write(); 0 = 1 MiB */
+    /* Called when a file is started (at open and after each rotation) with
+     * the empty buffer, e.g. to append a CSV header. NULL = nothing. */
+    int (*on_start)(void *arg, struct fl_text_buf *b);
+    void *arg;
+};
+
+/* Open (create or truncate, mode 0666 & ~umask) and start the first file.
+ * now_ns: the wall clock (fl_now_ns()), for rotation slots and names. */
+FL_API int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
+                             struct fl_text_file **out);
+/* The buffer to append text to. Append whole rows, then commit them. */
+FL_API struct fl_text_buf *fl_text_file_buf(struct fl_text_file *f);
+/* Buffered length at which the next commit writes (and rotates, if the
+ * file reached rotate_size): pass it as fl_text_layout_rows()'s limit. */
+FL_API size_t fl_text_file_limit(const struct fl_text_file *f);
+/* `rows` complete rows were appended: write if the buffer reached the
+ * limit, rotate if the file reached rotate_size. */
+FL_API int fl_text_file_commit(struct fl_text_file *f, uint64_t rows);
+/* Periodic: rotate on a new time slot, write text older than
+ * flush_interval. now_ns is the wall clock. */
+FL_API int fl_text_file_tick(struct fl_text_file *f, uint64_t now_ns);
+/* Write everything buffered now. */
+FL_API int fl_text_file_flush(struct fl_text_file *f);
+/* Flush, close and free (*f = NULL), also when the flush fails (the error
+ * is returned; text not written is lost). */
+FL_API int fl_text_file_close(struct fl_text_file **f);
+/* The path being written ("-" for stdout), for messages. */
+FL_API const char *fl_text_file_path(const struct fl_text_file *f);
+/* Bytes written with write() so far, over all files; files started. */
+FL_API uint64_t fl_text_file_bytes(const struct fl_text_file *f);
+FL_API uint64_t fl_text_file_files(const struct fl_text_file *f);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
