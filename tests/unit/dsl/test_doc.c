@@ -1,0 +1,2 @@
+#include "dsl_test.h"
+int main(void){return 0;}
