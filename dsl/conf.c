@@ -217,10 +217,10 @@ static void conf_from(struct conf_build *b, struct fl_stage_conf *s, const struc
                          one->kind == FL_Y_MAP ? "mapping" : "list");
             continue;
         }
-        /* Which stage it names is the graph's check (with a suggestion);
-         * here only that it names something. */
-        if (fl_ynode_is_null(one) || strchr(one->str, ' ')) {
-            fl_diags_add(b->d, one->pos, "from: expected a stage id or id.port, got \"%s\"", one->str);
+        /* Which stage it names, if any, is the graph's check (with a
+         * suggestion), made once the whole file is known. */
+        if (fl_ynode_is_null(one)) {
+            fl_diags_add(b->d, one->pos, "from: expected a stage id, got nothing");
             continue;
         }
         if (!(s->from[s->n_from] = strdup(one->str)))
@@ -416,7 +416,7 @@ static int conf_root(struct conf_build *b, const struct fl_ynode *root, const ch
             conf_version(b, v);
         } else if (!strcmp(k, "stages")) {
             has_stages = true;
-            if (top)
+            if (top && v->kind == FL_Y_SEQ)
                 b->stages_pos = v->pos;
             if (v->kind != FL_Y_SEQ) {
                 if (!fl_ynode_is_null(v))

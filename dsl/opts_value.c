@@ -214,6 +214,8 @@ static int optv_duration(const struct fl_opt *o, const char *text, uint64_t *out
     const char *s = text;
     uint64_t total = 0;
     char tok[32];
+    if (!text[0])
+        return optv_bad(o, text, err, len);
     if (!strcmp(text, "0")) {             /* zero is zero in any unit */
         *out = 0;
         return 0;
