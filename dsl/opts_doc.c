@@ -243,11 +243,11 @@ static void doc_json_prop(FILE *out, const struct fl_opt *o, const char *name, b
     if (o->unit && n < sizeof(desc))
         n += (size_t)snprintf(desc + n, sizeof(desc) - n, " (%s)", o->unit);
     if (o->min && o->max && n < sizeof(desc))
-        snprintf(desc + n, sizeof(desc) - n, " Range: %s to %s.", o->min, o->max);
+        snprintf(desc + n, sizeof(desc) - n, " (range: %s to %s)", o->min, o->max);
     else if (o->min && n < sizeof(desc))
-        snprintf(desc + n, sizeof(desc) - n, " At least %s.", o->min);
+        snprintf(desc + n, sizeof(desc) - n, " (at least %s)", o->min);
     else if (o->max && n < sizeof(desc))
-        snprintf(desc + n, sizeof(desc) - n, " At most %s.", o->max);
+        snprintf(desc + n, sizeof(desc) - n, " (at most %s)", o->max);
     fprintf(out, ",\n%s\"description\": ", ind);
     doc_json_str(out, desc);
     fprintf(out, ",\n%s\"x-flowline-type\": \"%s\"", ind, fl_optv_type_name(o->type));
