@@ -232,6 +232,29 @@ static void test_active(void **st)
     fl_harness_destroy(&h);
 }
 
+/* With active < idle, a continuation is due (active) before the slot its
+ * stub had in the wheel (idle): a tick must still end it on time. */
+static void test_active_short(void **st)
+{
+    struct fl_harness *h = fm_new("{idle_timeout: 10s, active_timeout: 2s, flush_interval: 0s}");
+    struct fm_pkt p[] = { pk(0, A, 1, B, 2, 17, 0, 100, 72), pk(1000, B, 2, A, 1, 17, 0, 100, 72),
+                          pk(2500, B, 2, A, 1, 17, 0, 100, 72), pk(6000, A, 7, B, 8, 17, 0, 60, 32) };
+    fm_push(h, p, 4);
+    assert_int_equal(fl_harness_tick(h, FM_T0 + 4499 * MS), 0);
+    assert_int_equal(fl_harness_out_rows(h), 1);
+    assert_int_equal(fl_harness_tick(h, FM_T0 + 6000 * MS), 0);
+    assert_int_equal(fl_harness_out_rows(h), 2);
+    size_t n;
+    struct fm_rec *r = run_drain(h, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(r[0].reason, "active");
+    assert_string_equal(r[1].reason, "active");
+    assert_int_equal(r[1].sa, A);   /* continuation keeps the initiator */
+    assert_int_equal(r[1].rev_p, 1);
+    free(r);
+    fl_harness_destroy(&h);
+}
+
 /* FIN both ways, then the final ACK within linger: one flow, ended "fin"
  * once linger has passed; the same ports afterwards are a new flow. */
 static void test_fin(void **st)
@@ -286,6 +309,20 @@ static void test_fin(void **st)
     r = run_drain(h, &n);
     assert_int_equal(n, 1);
     assert_string_equal(r[0].reason, "fin");
+    free(r);
+    fl_harness_destroy(&h);
+
+    /* When linger and idle end a flow at the same instant, the connection
+     * end is the reason. */
+    h = fm_new("{idle_timeout: 2s, linger: 2s}");
+    fm_push(h, p, 6);
+    struct fm_pkt late = p[6];
+    late.ts = FM_T0 + 3200 * MS;
+    fm_push(h, &late, 1);
+    r = run_drain(h, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(r[0].reason, "fin");
+    assert_int_equal(r[0].packets, 6);
     free(r);
     fl_harness_destroy(&h);
 
@@ -556,6 +593,7 @@ int main(void)
         cmocka_unit_test(test_features),
         cmocka_unit_test(test_idle),
         cmocka_unit_test(test_active),
+        cmocka_unit_test(test_active_short),
         cmocka_unit_test(test_fin),
         cmocka_unit_test(test_rst),
         cmocka_unit_test(test_max_flows),
