@@ -1,0 +1,208 @@
+/* pcap.c: input.pcap, packets from a capture file or a live interface,
+ * decoded by the core's packet decoder into packet batches (DESIGN.md §2,
+ * §8). This file holds the options, the plugin callbacks, the choice of
+ * reader, the batch output the readers share and the BPF filter. Reading is
+ * elsewhere: pcap_mmap.c (classic pcap files, the fast path), pcap_lib.c
+ * (libpcap: pcapng, gzip, live), pcap_gz.c (the gzip stream). */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pcap_int.h"
+
+static const char *const pcap_readers[] = { "auto", "mmap", "libpcap", NULL };
+
+static const struct fl_opt pcap_opts[] = {
+    { .name = "path", .type = FL_OPT_PATH, .offset = offsetof(struct pcap_in, path),
+      .doc = "capture file to read: classic pcap (either byte order, micro- or nanosecond), "
+             "pcapng, or either of them gzip'd" },
+    { .name = "interface", .type = FL_OPT_STRING, .offset = offsetof(struct pcap_in, interface),
+      .doc = "network interface to capture from live (needs CAP_NET_RAW); instead of path" },
+    { .name = "bpf", .type = FL_OPT_STRING, .offset = offsetof(struct pcap_in, bpf),
+      .doc = "capture filter in tcpdump syntax (pcap-filter(7)); applies to files too" },
+    { .name = "snaplen", .type = FL_OPT_UINT, .offset = offsetof(struct pcap_in, snaplen),
+      .def = "262144", .min = "64", .max = "262144", .unit = "bytes",
+      .doc = "bytes captured per packet on a live interface" },
+    { .name = "promiscuous", .type = FL_OPT_BOOL,
+      .offset = offsetof(struct pcap_in, promiscuous), .def = "true",
+      .doc = "put a live interface into promiscuous mode" },
+    { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(struct pcap_in, batch_size),
+      .def = "1024", .min = "1", .max = "65536", .unit = "rows",
+      .doc = "packets per emitted batch" },
+    { .name = "decap", .type = FL_OPT_BOOL, .offset = offsetof(struct pcap_in, decap),
+      .def = "false",
+      .doc = "describe the inner packet of GRE, VXLAN (UDP 4789) and IP-in-IP tunnels "
+             "instead of the outer one" },
+    { .name = "buffer_size", .type = FL_OPT_SIZE, .offset = offsetof(struct pcap_in, buffer_size),
+      .def = "0", .unit = "bytes",
+      .doc = "kernel buffer of a live capture; 0 = libpcap's default (2 MiB)" },
+    { .name = "reader", .type = FL_OPT_ENUM, .offset = offsetof(struct pcap_in, reader),
+      .def = "auto", .choices = pcap_readers,
+      .doc = "how files are read: auto = flowline's mmap reader for classic pcap and "
+             "libpcap for the rest; mmap or libpcap to force one" },
+    { 0 }
+};
+
+/* ---- batch output ------------------------------------------------------ */
+
+int pcap_out_ready(struct pcap_out *o)
+{
+    if (o->b)
+        return 0;
+    return fl_batch_new(o->ctx, o->st->schema, o->cap, &o->b);
+}
+
+int pcap_out_report(struct pcap_out *o, uint64_t done, uint64_t total, bool final)
+{
+    int rc = 0;
+
+    fl_decoder_flush(o->st->dec, o->ctx);
+    if (o->read)
+        fl_counter_add(o->ctx, "packets_read", o->read);
+    if (o->rejected)
+        fl_counter_add(o->ctx, "bpf_rejected", o->rejected);
+    o->read = o->rejected = 0;
+    if (total)
+        fl_progress(o->ctx, done, total);
+    /* An empty batch is kept for the next rows (pcap_out_fini frees it). */
+    if (o->b && o->b->rows && (final || o->b->rows >= o->b->cap))
+        rc = fl_emit(o->ctx, &o->b);
+    return rc;
+}
+
+void pcap_out_fini(struct pcap_out *o)
+{
+    fl_batch_release(&o->b);
+}
+
+/* ---- BPF --------------------------------------------------------------- */
+
+int pcap_filter_init(struct pcap_filter *f, struct pcap_in *st, struct fl_ctx *ctx, int dlt,
+                     uint32_t snaplen)
+{
+    pcap_t *dead;
+    int rc = 0;
+
+    memset(f, 0, sizeof *f);
+    if (!st->bpf || !*st->bpf)
+        return 0;
+    dead = pcap_open_dead(dlt, (int)snaplen);
+    if (!dead)
+        return -FL_ENOMEM;
+    if (pcap_compile(dead, &f->prog, st->bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+        FL_LOG_ERROR(ctx, "bpf \"%s\" does not compile for link type %s: %s", st->bpf,
+                     pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?",
+                     pcap_geterr(dead));
+        rc = -FL_EINVAL;
+        goto out;
+    }
+    f->on = true;
+out:
+    pcap_close(dead);
+    return rc;
+}
+
+bool pcap_filter_pass(const struct pcap_filter *f, const uint8_t *data, uint32_t caplen,
+                      uint32_t wirelen)
+{
+    struct pcap_pkthdr h;
+
+    if (!f->on)
+        return true;
+    memset(&h.ts, 0, sizeof h.ts);
+    h.caplen = caplen;
+    h.len = wirelen;
+    return pcap_offline_filter(&f->prog, &h, data) != 0;
+}
+
+void pcap_filter_fini(struct pcap_filter *f)
+{
+    if (f->on)
+        pcap_freecode(&f->prog);
+    f->on = false;
+}
+
+/* ---- callbacks --------------------------------------------------------- */
+
+static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
+                         size_t n_in, struct fl_schema_decl *out)
+{
+    struct pcap_in *st = state;
+    bool file = st->path && *st->path, live = st->interface && *st->interface;
+    int rc = 0, prc;
+
+    if (file && live)
+        rc = fl_diag(ctx, "interface", "give either path (a capture file) or interface "
+                     "(live capture), not both");
+    else if (!file && !live)
+        rc = fl_diag(ctx, NULL, "input.pcap needs path (a capture file) or interface "
+                     "(a live interface)");
+    if (live && fl_opt_given(ctx, "reader"))
+        rc = fl_diag(ctx, "reader", "reader applies to files; a live interface is read "
+                     "by libpcap");
+    if (st->bpf && *st->bpf) {
+        /* Syntax errors are caught at check time; Ethernet accepts every
+         * primitive, the link type of a file is only known when it is read. */
+        pcap_t *dead = pcap_open_dead(DLT_EN10MB, 262144);
+        struct bpf_program prog;
+        if (dead && pcap_compile(dead, &prog, st->bpf, 1, PCAP_NETMASK_UNKNOWN) < 0)
+            rc = fl_diag(ctx, "bpf", "bad filter \"%s\": %s", st->bpf, pcap_geterr(dead));
+        else if (dead)
+            pcap_freecode(&prog);
+        if (dead)
+            pcap_close(dead);
+    }
+    if ((prc = fl_packet_schema(ctx, &st->schema)) < 0)
+        return prc;
+    out[0].schema = st->schema;
+    return rc;
+}
+
+static int pcap_in_init(struct fl_ctx *ctx, void *state)
+{
+    struct pcap_in *st = state;
+    struct fl_decoder_opts o = { .decap = st->decap };
+    int rc;
+
+    if (!st->schema && (rc = fl_packet_schema(ctx, &st->schema)) < 0)
+        return rc;
+    return fl_decoder_new(&o, &st->dec);
+}
+
+static int pcap_in_run(struct fl_ctx *ctx, void *state)
+{
+    struct pcap_in *st = state;
+    int rc;
+
+    if (st->interface && *st->interface)
+        return pcap_lib_live_run(st, ctx);
+    if (st->reader != PCAP_READER_LIBPCAP) {
+        rc = pcap_mmap_run(st, ctx);
+        if (rc != PCAP_FALLBACK)
+            return rc;
+        if (st->reader == PCAP_READER_MMAP) {
+            FL_LOG_ERROR(ctx, "%s: not a classic pcap file (reader: mmap reads only those)",
+                         st->path);
+            return -FL_EPROTO;
+        }
+    }
+    return pcap_lib_file_run(st, ctx);
+}
+
+static void pcap_in_fini(struct fl_ctx *ctx, void *state)
+{
+    struct pcap_in *st = state;
+    fl_decoder_destroy(&st->dec);
+}
+
+FL_PLUGIN_DEFINE(
+    .kind = FL_KIND_INPUT,
+    .name = "pcap",
+    .version = "1.0",
+    .summary = "packets from a capture file (pcap, pcapng, gzip) or a live interface",
+    .opts = pcap_opts,
+    .state_size = sizeof(struct pcap_in),
+    .describe = pcap_in_describe,
+    .init = pcap_in_init,
+    .run = pcap_in_run,
+    .fini = pcap_in_fini,
+);

@@ -1,0 +1,94 @@
+/* pcap_int.h: what the files of input.pcap share: the instance state (options
+ * and run-time objects), the batch output every reader feeds, and the
+ * readers themselves (pcap_mmap.c: classic pcap files; pcap_lib.c: libpcap
+ * for pcapng, gzip and live interfaces; pcap_gz.c: the gzip stream). */
+#ifndef FL_PLUGIN_PCAP_INT_H
+#define FL_PLUGIN_PCAP_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <flowline/decode.h>
+#include <flowline/plugin.h>
+#include <pcap/pcap.h>
+
+/* `reader` option values. */
+enum pcap_reader { PCAP_READER_AUTO, PCAP_READER_MMAP, PCAP_READER_LIBPCAP };
+
+struct pcap_in {
+    /* options */
+    char *path;
+    char *interface;
+    char *bpf;
+    uint64_t snaplen;
+    bool promiscuous;
+    uint64_t batch_size;
+    bool decap;
+    uint64_t buffer_size;
+    int reader;                 /* enum pcap_reader */
+    /* run time */
+    const struct fl_schema *schema;
+    struct fl_decoder *dec;
+};
+
+/* The output side of a read: the batch being filled and what was read
+ * since the counters were last reported. One per run(). */
+struct pcap_out {
+    struct fl_ctx *ctx;
+    struct pcap_in *st;
+    struct fl_batch *b;
+    uint32_t cap;               /* rows per batch */
+    uint64_t read;              /* records read since the last report */
+    uint64_t rejected;          /* of which the bpf filter rejected */
+};
+
+/* A batch with room for a row in o->b (allocating one if needed). */
+int pcap_out_ready(struct pcap_out *o);
+/* Report counters and progress (done of total bytes; total 0 = unknown),
+ * and emit the batch when it is full or `final`. */
+int pcap_out_report(struct pcap_out *o, uint64_t done, uint64_t total, bool final);
+/* Release an unemitted batch (error paths). */
+void pcap_out_fini(struct pcap_out *o);
+
+/* Nanoseconds from a pcap timestamp (seconds and fraction in units of
+ * 1e9 / mult ns: mult 1000 for microseconds, 1 for nanoseconds). */
+static inline uint64_t pcap_ts(uint64_t sec, uint64_t frac, uint64_t mult)
+{
+    return sec * 1000000000ull + frac * mult;
+}
+
+/* A compiled BPF filter applied in user space to what the file readers
+ * read (libpcap's own filtering would hide the count of rejected records). */
+struct pcap_filter {
+    bool on;
+    struct bpf_program prog;
+};
+/* Compile st->bpf for a capture of DLT dlt (pcap_open_dead); logs and
+ * returns a negative code when the expression does not compile. */
+int pcap_filter_init(struct pcap_filter *f, struct pcap_in *st, struct fl_ctx *ctx, int dlt,
+                     uint32_t snaplen);
+/* true when the record passes (or there is no filter). */
+bool pcap_filter_pass(const struct pcap_filter *f, const uint8_t *data, uint32_t caplen,
+                      uint32_t wirelen);
+void pcap_filter_fini(struct pcap_filter *f);
+
+/* pcap_mmap_run() leaves a file it cannot map to libpcap. */
+#define PCAP_FALLBACK 1
+
+/* Classic pcap through mmap. Returns 0 at the end of the file (a truncated
+ * or impossible record ends it cleanly, counted), a negative code on error
+ * (logged), or PCAP_FALLBACK without side effects when the file is not a
+ * classic pcap file it can map (pcapng, gzip, a pipe, an odd header). */
+int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx);
+/* A file (pcapng, classic, gzip'd either) through libpcap. */
+int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
+/* A live interface through libpcap. */
+int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx);
+
+/* A FILE* that reads the decompressed bytes of a gzip file, and reports the
+ * compressed bytes consumed (for progress); magic gets the first 4
+ * decompressed bytes (zeros if there are fewer). NULL with errno set, or
+ * ENOTSUP when built without zlib. */
+FILE *pcap_gz_open(const char *path, uint64_t **consumed, uint8_t magic[4]);
+
+#endif

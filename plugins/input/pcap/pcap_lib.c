@@ -1,0 +1,257 @@
+/* pcap_lib.c: input.pcap's libpcap readers: files the mmap reader leaves
+ * (pcapng, gzip'd captures through pcap_gz.c, anything odd) and live
+ * interfaces. Timestamps are asked for in nanoseconds; records go through
+ * the same decoder and batch output as the mmap reader's.
+ *
+ * A live capture is non-blocking and polled with a 100 ms timeout, so the
+ * loop sees fl_stopping() and sends a watermark at least that often while
+ * the interface is quiet; a partial batch goes out as soon as the kernel
+ * has nothing more, so a slow link is not held back by batching. */
+#include <errno.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+#include "pcap_int.h"
+
+#define PCAP_LIVE_POLL_MS 100
+
+struct pcap_lib_run {
+    struct pcap_out *o;
+    const struct pcap_filter *flt;      /* files: user-space filter */
+    int dlt;
+    uint64_t mult;
+    int64_t classic_unit;   /* classic pcap file: ns per fraction unit; 0 = other */
+};
+
+/* The classic format's time fields are unsigned 32-bit (so files work past
+ * 2038), but libpcap reads those of a native-order file as signed and
+ * sign-extends them (and scales microseconds to nanoseconds after that).
+ * Undo it, so both readers give the same time for any field value. */
+static void pcap_lib_unsign(const struct pcap_lib_run *r, int64_t *sec, int64_t *frac)
+{
+    if (!r->classic_unit)
+        return;
+    if (*sec < 0)
+        *sec += (int64_t)1 << 32;
+    if (*frac < 0)
+        *frac += ((int64_t)1 << 32) * r->classic_unit;
+}
+
+static void pcap_lib_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+    struct pcap_lib_run *r = (struct pcap_lib_run *)user;
+    int64_t sec = h->ts.tv_sec, frac = h->ts.tv_usec;
+
+    r->o->read++;
+    if (r->flt->on && !pcap_filter_pass(r->flt, data, h->caplen, h->len)) {
+        r->o->rejected++;
+        return;
+    }
+    if (__builtin_expect(sec < 0 || frac < 0, 0))
+        pcap_lib_unsign(r, &sec, &frac);
+    fl_decode(r->o->st->dec, r->dlt, pcap_ts((uint64_t)sec, (uint64_t)frac, r->mult),
+              data, h->caplen, h->len, r->o->b);
+}
+
+/* ns per timestamp fraction unit of a classic pcap file from its magic;
+ * 0 for anything else (pcapng). */
+static int64_t pcap_lib_classic_unit(const uint8_t m[4])
+{
+    uint32_t magic = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3];
+    switch (magic) {
+    case 0xa1b2c3d4: case 0xd4c3b2a1: return 1000;
+    case 0xa1b23c4d: case 0x4d3cb2a1: return 1;
+    default: return 0;
+    }
+}
+
+/* What a libpcap read error means for the counters: the end of a file cut
+ * short, or a record libpcap refuses (its messages say which). */
+static void pcap_lib_read_error(struct pcap_in *st, struct fl_ctx *ctx, pcap_t *p)
+{
+    const char *msg = pcap_geterr(p);
+
+    if (strstr(msg, "truncated") || strstr(msg, "cut short"))
+        fl_counter_add(ctx, "truncated_record", 1);
+    else
+        fl_counter_add(ctx, "bad_record", 1);
+    FL_LOG_WARN(ctx, "%s: %s: the rest of the file is skipped", st->path, msg);
+}
+
+int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
+{
+    struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
+    struct pcap_filter flt;
+    struct pcap_lib_run r = { .o = &o, .flt = &flt };
+    char err[PCAP_ERRBUF_SIZE] = "";
+    uint8_t magic[4] = {0, 0, 0, 0};
+    uint64_t *gz_done = NULL, total = 0;
+    struct stat sb;
+    pcap_t *p = NULL;
+    FILE *fp;
+    int rc;
+
+    memset(&flt, 0, sizeof flt);
+    fp = fopen(st->path, "rb");
+    if (!fp) {
+        rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;
+        FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
+        return rc;
+    }
+    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode))
+        total = (uint64_t)sb.st_size;
+    if (fread(magic, 1, 4, fp) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+        fclose(fp);
+        fp = pcap_gz_open(st->path, &gz_done, magic);
+        if (!fp) {
+            FL_LOG_ERROR(ctx, "%s: %s", st->path, errno == ENOTSUP
+                         ? "gzip-compressed, and this flowline was built without zlib"
+                         : strerror(errno));
+            return -FL_EIO;
+        }
+    } else {
+        rewind(fp);
+    }
+    r.classic_unit = pcap_lib_classic_unit(magic);
+    p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!p) {
+        fclose(fp);
+        FL_LOG_ERROR(ctx, "%s is not a capture file flowline can read: %s", st->path, err);
+        return -FL_EPROTO;
+    }
+    r.dlt = pcap_datalink(p);
+    r.mult = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+    if ((rc = pcap_filter_init(&flt, st, ctx, r.dlt, (uint32_t)pcap_snapshot(p))) < 0)
+        goto out;
+
+    for (;;) {
+        bool final;
+        int n;
+        uint64_t done;
+        if ((rc = pcap_out_ready(&o)) < 0)
+            goto out;
+        /* At most the batch's free rows: each record adds at most one. */
+        n = pcap_dispatch(p, (int)(o.b->cap - o.b->rows), pcap_lib_packet, (u_char *)&r);
+        if (n == PCAP_ERROR)
+            pcap_lib_read_error(st, ctx, p);
+        final = n <= 0 || fl_stopping(ctx);
+        if (gz_done)
+            done = *gz_done;
+        else {
+            long pos = ftell(pcap_file(p));
+            done = pos > 0 ? (uint64_t)pos : 0;
+        }
+        if ((rc = pcap_out_report(&o, done, total, final)) < 0)
+            goto out;
+        if (final)
+            break;
+    }
+    rc = 0;
+out:
+    pcap_out_fini(&o);
+    pcap_filter_fini(&flt);
+    pcap_close(p);   /* closes fp (and the gzip stream behind it) */
+    return rc;
+}
+
+/* libpcap's status as text: its message when it left one, else the code's. */
+static const char *pcap_lib_status(pcap_t *p, int status)
+{
+    const char *msg = pcap_geterr(p);
+    return msg && *msg ? msg : pcap_statustostr(status);
+}
+
+int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx)
+{
+    struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
+    struct pcap_filter flt;
+    struct pcap_lib_run r = { .o = &o, .flt = &flt };
+    char err[PCAP_ERRBUF_SIZE] = "";
+    struct bpf_program prog;
+    struct pcap_stat ps;
+    struct pollfd pfd;
+    pcap_t *p;
+    int rc, status;
+
+    memset(&flt, 0, sizeof flt);   /* the kernel filters a live capture */
+    p = pcap_create(st->interface, err);
+    if (!p) {
+        FL_LOG_ERROR(ctx, "interface %s: %s", st->interface, err);
+        return -FL_EIO;
+    }
+    pcap_set_snaplen(p, (int)st->snaplen);
+    pcap_set_promisc(p, st->promiscuous);
+    pcap_set_timeout(p, PCAP_LIVE_POLL_MS);
+    if (st->buffer_size)
+        pcap_set_buffer_size(p, st->buffer_size > 0x7fffffff ? 0x7fffffff : (int)st->buffer_size);
+    /* Nanoseconds where the platform has them; r.mult follows what we got. */
+    pcap_set_tstamp_precision(p, PCAP_TSTAMP_PRECISION_NANO);
+    status = pcap_activate(p);
+    if (status < 0) {
+        FL_LOG_ERROR(ctx, "cannot capture on %s: %s (%s)", st->interface,
+                     pcap_lib_status(p, status), pcap_statustostr(status));
+        rc = status == PCAP_ERROR_NO_SUCH_DEVICE ? -FL_ENOENT : -FL_EIO;
+        pcap_close(p);
+        return rc;
+    }
+    if (status > 0)
+        FL_LOG_WARN(ctx, "capture on %s: %s", st->interface, pcap_lib_status(p, status));
+    r.dlt = pcap_datalink(p);
+    r.mult = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+    if (st->bpf && *st->bpf) {
+        if (pcap_compile(p, &prog, st->bpf, 1, PCAP_NETMASK_UNKNOWN) < 0 ||
+            pcap_setfilter(p, &prog) < 0) {
+            FL_LOG_ERROR(ctx, "bpf \"%s\" on %s: %s", st->bpf, st->interface, pcap_geterr(p));
+            rc = -FL_EINVAL;
+            goto out;
+        }
+        pcap_freecode(&prog);
+    }
+    if (pcap_setnonblock(p, 1, err) < 0) {
+        FL_LOG_ERROR(ctx, "interface %s: %s", st->interface, err);
+        rc = -FL_EIO;
+        goto out;
+    }
+    pfd.fd = pcap_get_selectable_fd(p);
+    pfd.events = POLLIN;
+    FL_LOG_INFO(ctx, "capturing on %s (%s)", st->interface,
+                pcap_datalink_val_to_name(r.dlt) ? pcap_datalink_val_to_name(r.dlt) : "?");
+
+    rc = 0;
+    while (!fl_stopping(ctx)) {
+        int n;
+        if ((rc = pcap_out_ready(&o)) < 0)
+            break;
+        n = pcap_dispatch(p, (int)(o.b->cap - o.b->rows), pcap_lib_packet, (u_char *)&r);
+        if (n == PCAP_ERROR) {
+            FL_LOG_ERROR(ctx, "capture on %s failed: %s", st->interface, pcap_geterr(p));
+            rc = -FL_EIO;
+            break;
+        }
+        if (n == PCAP_ERROR_BREAK)
+            break;
+        if (n > 0 && o.b->rows < o.b->cap)
+            continue;                   /* more may be waiting: fill the batch */
+        /* Full, or the kernel has nothing more: send what there is. */
+        if ((rc = pcap_out_report(&o, 0, 0, true)) < 0)
+            break;
+        if (n == 0) {
+            fl_watermark(ctx, fl_now_ns());
+            if (pfd.fd >= 0)
+                poll(&pfd, 1, PCAP_LIVE_POLL_MS);
+        }
+    }
+    pcap_out_report(&o, 0, 0, true);
+    if (pcap_stats(p, &ps) == 0) {
+        fl_counter_add(ctx, "kernel_drops", ps.ps_drop);
+        if (ps.ps_ifdrop)
+            fl_counter_add(ctx, "interface_drops", ps.ps_ifdrop);
+        if (ps.ps_drop)
+            FL_LOG_WARN(ctx, "%s: the kernel dropped %u packets (buffer_size may help)",
+                        st->interface, ps.ps_drop);
+    }
+out:
+    pcap_out_fini(&o);
+    pcap_close(p);
+    return rc;
+}
