@@ -29,6 +29,7 @@
 #define DECODE_ET_MPLS 0x8847
 #define DECODE_ET_MPLS_MC 0x8848
 #define DECODE_ET_PPPOE 0x8864
+#define DECODE_ET_FABRICPATH 0x8903 /* Cisco FabricPath: 2 bytes, then Ethernet */
 #define DECODE_ET_TEB 0x6558        /* transparent Ethernet bridging (GRE) */
 #define DECODE_ET_ERSPAN2 0x88BE
 
@@ -519,6 +520,14 @@ static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t
             default:
                 return DECODE_DROP(FL_DROP_NOT_IP);
             }
+        case DECODE_ET_FABRICPATH:
+            /* The outer addresses and this type are followed by the FTAG
+             * and TTL, then the original Ethernet frame. */
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 2)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            return decode_ether(d, p, q + 2);
         case DECODE_ET_PPPOE:
             /* RFC 2516 session stage: ver/type 0x11, code 0, session id,
              * length, then the PPP protocol. */
