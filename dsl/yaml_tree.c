@@ -543,6 +543,13 @@ static void ytree_on_alias(struct ytree *t, const yaml_event_t *ev)
 
     if (!src) {
         ytree_error(t, pos, "alias \"*%s\" names no anchor defined before it", name);
+        if (f && f->node->kind == FL_Y_MAP && !f->have_key) {
+            /* as a key: drop the pair it would have started */
+            f->have_key = true;
+            f->key = NULL;
+            f->action = YTREE_KEY_DROP;
+            return;
+        }
         if (!(n = ytree_node_new(t, FL_Y_SCALAR, pos)) || !(n->str = strdup(""))) {
             fl_ynode_free(&n);
             return;

@@ -217,6 +217,13 @@ static void test_aliases(void **state)
     assert_string_equal(fl_ynode_get(t.root, "b")->str, "1");
     yt_free(&t);
 
+    /* an unknown alias as a key drops its pair (found by fuzz_yaml) */
+    yt_parse(&t, "a: 1\n*with:\n  x: 1\nb: 2\n");
+    dt_assert_diags(&t.d, "t.yaml:2:1: alias \"*with\" names no anchor defined before it\n");
+    assert_int_equal(t.root->n, 2);
+    assert_string_equal(fl_ynode_get(t.root, "b")->str, "2");
+    yt_free(&t);
+
     /* an anchor is usable only once complete: no recursive structures */
     yt_parse(&t, "a: &r [1, *r]\n");
     assert_int_equal(t.rc, -FL_EINVAL);
