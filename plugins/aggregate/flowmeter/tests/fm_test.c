@@ -141,7 +141,30 @@ static uint32_t fm_v4(const struct fl_addr *a)
     return (uint32_t)a->b[12] << 24 | (uint32_t)a->b[13] << 16 | (uint32_t)a->b[14] << 8 | a->b[15];
 }
 
-#define FM_GET(b, name, T, row) (FL_COL(b, fl_schema_find((b)->schema, name), T)[row])
+/* Column of `name` in the output schema, looked up once per name. */
+static int fm_col(const struct fl_schema *s, const char *name)
+{
+    static const struct fl_schema *cached;
+    static const char *names[40];
+    static int cols[40];
+    static size_t n;
+    if (s != cached) {
+        cached = s;
+        n = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (names[i] == name)
+            return cols[i];
+    int c = fl_schema_find(s, name);
+    assert_true(c >= 0);
+    if (n < 40) {
+        names[n] = name;
+        cols[n++] = c;
+    }
+    return c;
+}
+
+#define FM_GET(b, name, T, row) (FL_COL(b, fm_col((b)->schema, name), T)[row])
 
 struct fm_rec *fm_records(struct fl_harness *h, size_t *n)
 {
