@@ -29,21 +29,22 @@ static int usage(FILE *out)
 }
 
 /* Load and check a pipeline, printing diagnostics. NULL if not runnable. */
-static struct fl_pipeline *load_checked(const char *path, bool from_buffer, const char *buf)
+static struct fl_pipeline *load_checked(const char *path, const char *buf)
 {
-    struct fl_diags d = {0};
     struct fl_pipeline *p = NULL;
-    int rc = from_buffer ? fl_pipeline_parse(path, buf, strlen(buf), &d, &p)
-                         : fl_pipeline_load(path, &d, &p);
-    fl_diags_print(&d, stderr);
-    if (rc < 0 || d.errors) {
-        if (d.errors)
-            fprintf(stderr, "%zu error%s\n", d.errors, d.errors == 1 ? "" : "s");
+    int rc = buf ? fl_pipeline_parse(path, buf, strlen(buf), &p) : fl_pipeline_load(path, &p);
+    if (!p) {
+        fprintf(stderr, "%s: %s\n", path, fl_strerror(rc));
+        return NULL;
+    }
+    fl_diags_print(&p->diags, stderr);
+    if (rc < 0 || p->diags.errors) {
+        if (p->diags.errors)
+            fprintf(stderr, "%zu error%s\n", p->diags.errors, p->diags.errors == 1 ? "" : "s");
         else
             fprintf(stderr, "%s: %s\n", path, fl_strerror(rc));
         fl_pipeline_free(&p);
     }
-    fl_diags_free(&d);
     return p;
 }
 
@@ -53,7 +54,7 @@ static int cmd_check(int argc, char **argv)
     if (argc < 1)
         return usage(stderr);
     for (int i = 0; i < argc; i++) {
-        struct fl_pipeline *p = load_checked(argv[i], false, NULL);
+        struct fl_pipeline *p = load_checked(argv[i], NULL);
         if (p)
             printf("%s: ok\n", argv[i]), fflush(stdout);
         bad |= !p;
@@ -74,7 +75,7 @@ static int cmd_graph(int argc, char **argv)
     }
     if (!file)
         return usage(stderr);
-    struct fl_pipeline *p = load_checked(file, false, NULL);
+    struct fl_pipeline *p = load_checked(file, NULL);
     if (!p)
         return 1;
     fl_pipeline_graph(p, dot, stdout);
@@ -113,7 +114,7 @@ static int cmd_run(int argc, char **argv)
         fl_log_set_level(FL_LOG_LEVEL_DEBUG);
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
-    struct fl_pipeline *p = load_checked(file, false, NULL);
+    struct fl_pipeline *p = load_checked(file, NULL);
     return p ? run_pipeline(p, verbose, progress) : 1;
 }
 
@@ -161,7 +162,7 @@ static int cmd_gen(int argc, char **argv)
     }
     fprintf(f, "}\n");
     fclose(f);
-    struct fl_pipeline *p = load_checked("flowline gen", true, buf);
+    struct fl_pipeline *p = load_checked("flowline gen", buf);
     free(buf);
     if (!p)
         return 1;

@@ -20,17 +20,6 @@
 /* Size of the 1.0 descriptor: everything up to and including fini. */
 #define FL_PLUGIN_SIZE_1_0 (offsetof(struct fl_plugin, fini) + sizeof(void (*)(void)))
 
-static const char *const kind_names[] = {
-    [FL_KIND_INPUT] = "input", [FL_KIND_TRANSFORM] = "transform",
-    [FL_KIND_AGGREGATE] = "aggregate", [FL_KIND_ANALYSIS] = "analysis",
-    [FL_KIND_OUTPUT] = "output",
-};
-
-const char *fl_kind_name(enum fl_kind k)
-{
-    return k >= FL_KIND_INPUT && k <= FL_KIND_OUTPUT ? kind_names[k] : "?";
-}
-
 static int add_dir(struct fl_loader *ld, const char *dir)
 {
     char **d = realloc(ld->dirs, (ld->n_dirs + 1) * sizeof(*d));

@@ -169,33 +169,32 @@ static int pipeline_new(struct fl_pipeline **out)
     return 0;
 }
 
-int fl_pipeline_load(const char *path, struct fl_diags *d, struct fl_pipeline **out)
+/* From a buffer when buf is set, else from the file `name`. */
+static int pipeline_read(const char *name, const char *buf, size_t len, struct fl_pipeline **out)
 {
     struct fl_pipeline *p;
     int rc = pipeline_new(&p);
     if (rc < 0)
         return rc;
     *out = p;
-    fl_conf_load(path, d, &p->conf);
+    if (buf)
+        fl_conf_parse(name, buf, len, &p->diags, &p->conf);
+    else
+        fl_conf_load(name, &p->diags, &p->conf);
     if (!p->conf)
         return -FL_EINVAL;
-    rc = pipeline_bind(p, d);
-    return d->errors ? -FL_EINVAL : rc;
+    rc = pipeline_bind(p, &p->diags);
+    return p->diags.errors ? -FL_EINVAL : rc;
 }
 
-int fl_pipeline_parse(const char *name, const char *buf, size_t len, struct fl_diags *d,
-                      struct fl_pipeline **out)
+int fl_pipeline_load(const char *path, struct fl_pipeline **out)
 {
-    struct fl_pipeline *p;
-    int rc = pipeline_new(&p);
-    if (rc < 0)
-        return rc;
-    *out = p;
-    fl_conf_parse(name, buf, len, d, &p->conf);
-    if (!p->conf)
-        return -FL_EINVAL;
-    rc = pipeline_bind(p, d);
-    return d->errors ? -FL_EINVAL : rc;
+    return pipeline_read(path, NULL, 0, out);
+}
+
+int fl_pipeline_parse(const char *name, const char *buf, size_t len, struct fl_pipeline **out)
+{
+    return pipeline_read(name, buf, len, out);
 }
 
 void fl_pipeline_free(struct fl_pipeline **pp)
@@ -220,6 +219,7 @@ void fl_pipeline_free(struct fl_pipeline **pp)
     fl_conf_free(&p->conf);
     fl_loader_fini(&p->loader);
     fl_rt_fini(&p->rt);
+    fl_diags_free(&p->diags);
     free(p);
 }
 

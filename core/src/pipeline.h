@@ -23,6 +23,7 @@ struct fl_stage {
 };
 
 struct fl_pipeline {
+    struct fl_diags diags;               /* owns the file names positions point at */
     struct fl_rt rt;
     struct fl_loader loader;
     struct fl_conf *conf;
@@ -32,11 +33,11 @@ struct fl_pipeline {
     bool graph_ok;
 };
 
-/* Parse, check and describe a pipeline; every problem goes to d. Returns 0
- * when the pipeline is runnable; *out is set whenever the file was read. */
-int fl_pipeline_load(const char *path, struct fl_diags *d, struct fl_pipeline **out);
-int fl_pipeline_parse(const char *name, const char *buf, size_t len, struct fl_diags *d,
-                      struct fl_pipeline **out);
+/* Parse, check and describe a pipeline; every problem goes to (*out)->diags,
+ * which lives as long as the pipeline (positions point into it). Returns 0
+ * when the pipeline is runnable; *out is set unless memory ran out. */
+int fl_pipeline_load(const char *path, struct fl_pipeline **out);
+int fl_pipeline_parse(const char *name, const char *buf, size_t len, struct fl_pipeline **out);
 void fl_pipeline_free(struct fl_pipeline **p);
 void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <flowline/text.h>
+#include "text_int.h"
 
 /* ---- Buffer ------------------------------------------------------------ */
 
@@ -51,30 +52,37 @@ static const uint64_t text_pow10[20] = {
     1000000000000000000ull, 10000000000000000000ull
 };
 
-static unsigned text_ndigits(uint64_t v)
+/* Decimal digits of v: floor(log10) estimated from the bit length
+ * (1233 / 4096 ~ log10(2)), then corrected by one comparison. */
+static inline unsigned text_ndigits(uint64_t v)
 {
-    unsigned n = 1;
-    for (;;) {
-        if (v < 10) return n;
-        if (v < 100) return n + 1;
-        if (v < 1000) return n + 2;
-        if (v < 10000) return n + 3;
-        v /= 10000;
-        n += 4;
-    }
+    unsigned t = ((64 - (unsigned)__builtin_clzll(v | 1)) * 1233) >> 12;
+    return t + 1 - (v < text_pow10[t]);
 }
 
-/* Exactly n digits of v (v < 10^n), zero-padded, at p; returns the end. */
+/* Exactly n digits of v (v < 10^n), zero-padded, at p; returns the end.
+ * 32-bit arithmetic where it fits: dividing a 64-bit value by a constant
+ * costs a wide multiply per step. */
 static char *text_digits_n(char *p, uint64_t v, unsigned n)
 {
     char *end = p + n, *q = end;
+    while (v > UINT32_MAX) {
+        uint32_t lo = (uint32_t)(v % 100000000u);
+        v /= 100000000u;
+        for (int i = 0; i < 4; i++) {
+            q -= 2;
+            memcpy(q, text_digits2 + 2 * (lo % 100), 2);
+            lo /= 100;
+        }
+    }
+    uint32_t w = (uint32_t)v;
     while (q - p >= 2) {
         q -= 2;
-        memcpy(q, text_digits2 + 2 * (v % 100), 2);
-        v /= 100;
+        memcpy(q, text_digits2 + 2 * (w % 100), 2);
+        w /= 100;
     }
     if (q > p)
-        *--q = (char)('0' + v % 10);
+        *--q = (char)('0' + w % 10);
     return end;
 }
 
@@ -113,11 +121,17 @@ static char *text_fixed(char *p, uint64_t v, unsigned fd)
     }
     unsigned n = text_ndigits(v);
     if (n > fd) {
-        char *int_end = text_digits_n(p, v / text_pow10[fd], n - fd);
+        /* All digits at once (no division by a variable power of ten),
+         * then the point slid in. */
+        char tmp[24];
+        text_digits_n(tmp, v, n);
+        memcpy(p, tmp, n - fd);
+        p += n - fd;
         if (!fd)
-            return int_end;
-        *int_end = '.';
-        return text_digits_n(int_end + 1, v % text_pow10[fd], fd);
+            return p;
+        *p++ = '.';
+        memcpy(p, tmp + n - fd, fd);
+        return p + fd;
     }
     *p++ = '0';
     *p++ = '.';
@@ -148,29 +162,52 @@ static char *text_f64_fast(char *p, uint64_t bits)
     int q = k >= 0 ? (k * 78913) >> 18 : -((-k * 78913 + (1 << 18) - 1) >> 18);
     int d = 16 - q;                      /* 1 ... 21 */
     unsigned s = (unsigned)(2 - e);      /* 3 ... 68 */
-    text_u128 p10 = d > 19 ? (text_u128)text_pow10[19] * text_pow10[d - 19]
-                           : (text_u128)text_pow10[d];
     /* Scaled by 4 so that both midpoints are integers; the lower gap is half
-     * as wide at a power of two. Largest product: (2^55 + 2) * 10^21 < 2^126. */
-    text_u128 lnum = (4 * (text_u128)m - (fr == 0 && bexp > 1 ? 1 : 2)) * p10;
-    text_u128 hnum = (4 * (text_u128)m + 2) * p10;
-    text_u128 vnum = 4 * (text_u128)m * p10;
+     * as wide at a power of two. Largest product: (2^55 + 2) * 10^21 < 2^126.
+     * Up to 10^19 the factors are 64-bit: one multiply instruction each. */
+    uint64_t lm = 4 * m - (fr == 0 && bexp > 1 ? 1 : 2), hm = 4 * m + 2, vm = 4 * m;
+    text_u128 lnum, hnum, vnum;
+    if (d <= 19) {
+        uint64_t p10 = text_pow10[d];
+        lnum = (text_u128)lm * p10;
+        hnum = (text_u128)hm * p10;
+        vnum = (text_u128)vm * p10;
+    } else {
+        uint64_t p10 = text_pow10[d - 19];
+        lnum = (text_u128)(lm * p10) * text_pow10[19];   /* lm * 100 < 2^62 */
+        hnum = (text_u128)(hm * p10) * text_pow10[19];
+        vnum = (text_u128)(vm * p10) * text_pow10[19];
+    }
     text_u128 mask = ((text_u128)1 << s) - 1;
     uint64_t lo = (uint64_t)(lnum >> s) + 1;                    /* > L */
     uint64_t hi = (uint64_t)(hnum >> s) - ((hnum & mask) == 0); /* < H */
     uint64_t r = (uint64_t)((vnum + ((text_u128)1 << (s - 1))) >> s);
+    /* Drop as many trailing digits as the interval allows. "Can drop k" is
+     * monotone in k and at most 18, so try 16, 8, 4, 2, 1 in turn; constant
+     * divisors compile to multiplications. */
     unsigned cut = 0;
-    for (;;) {
-        uint64_t a = lo / 10 + (lo % 10 != 0), b = hi / 10;
-        if (a > b)
-            break;
-        lo = a;
-        hi = b;
-        cut++;
+#define TEXT_DROP(k, pw)                                      \
+    do {                                                      \
+        uint64_t a_ = (lo + (pw) - 1) / (pw), b_ = hi / (pw); \
+        if (a_ <= b_) {                                       \
+            lo = a_;                                          \
+            hi = b_;                                          \
+            cut += (k);                                       \
+        }                                                     \
+    } while (0)
+    TEXT_DROP(16, 10000000000000000ull);
+    TEXT_DROP(8, 100000000u);
+    TEXT_DROP(4, 10000u);
+    TEXT_DROP(2, 100u);
+    TEXT_DROP(1, 10u);
+#undef TEXT_DROP
+    /* Several candidates left (fewer than ten): the one nearest v. */
+    uint64_t t = lo;
+    if (lo != hi) {
+        t = cut ? (r + text_pow10[cut] / 2) / text_pow10[cut] : r;
+        if (t < lo) t = lo;
+        if (t > hi) t = hi;
     }
-    uint64_t t = cut ? (r + text_pow10[cut] / 2) / text_pow10[cut] : r;
-    if (t < lo) t = lo;
-    if (t > hi) t = hi;
     if ((int)cut >= d) {   /* an integer: cannot happen for non-integral v */
         p = fl_text_u64(p, t);
         for (int i = 0; i < (int)cut - d; i++)
@@ -250,26 +287,33 @@ static void text_civil(uint64_t days, unsigned *y, unsigned *mo, unsigned *d)
     *y = (unsigned)(era * 400 + yoe) + (*mo <= 2);
 }
 
-static char *text_rfc3339(char *p, uint64_t ns)
+static char *text_rfc3339(char *p, uint64_t ns, struct text_day_cache *c)
 {
     uint64_t secs = ns / 1000000000u;
-    unsigned frac = (unsigned)(ns % 1000000000u);
-    unsigned y, mo, d;
-    text_civil(secs / 86400, &y, &mo, &d);
-    unsigned sod = (unsigned)(secs % 86400);
-    p = text_digits_n(p, y, 4);
-    *p++ = '-';
-    p = text_digits_n(p, mo, 2);
-    *p++ = '-';
-    p = text_digits_n(p, d, 2);
+    uint32_t frac = (uint32_t)(ns % 1000000000u);
+    uint64_t day = secs / 86400;
+    uint32_t sod = (uint32_t)(secs % 86400);
+    if (day != c->day) {
+        unsigned y, mo, d;
+        char *q = c->ymd;
+        text_civil(day, &y, &mo, &d);
+        q = text_digits_n(q, y, 4);
+        *q++ = '-';
+        q = text_digits_n(q, mo, 2);
+        *q++ = '-';
+        text_digits_n(q, d, 2);
+        c->day = day;
+    }
+    memcpy(p, c->ymd, 10);
+    p += 10;
     *p++ = 'T';
-    p = text_digits_n(p, sod / 3600, 2);
-    *p++ = ':';
-    p = text_digits_n(p, sod / 60 % 60, 2);
-    *p++ = ':';
-    p = text_digits_n(p, sod % 60, 2);
-    *p++ = '.';
-    p = text_digits_n(p, frac, 9);
+    memcpy(p, text_digits2 + 2 * (sod / 3600), 2);
+    p[2] = ':';
+    memcpy(p + 3, text_digits2 + 2 * (sod / 60 % 60), 2);
+    p[5] = ':';
+    memcpy(p + 6, text_digits2 + 2 * (sod % 60), 2);
+    p[8] = '.';
+    p = text_digits_n(p + 9, frac, 9);
     *p++ = 'Z';
     return p;
 }
@@ -289,7 +333,8 @@ static char *text_frac9(char *p, unsigned frac)
     return text_digits_n(p, frac, fd);
 }
 
-char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf)
+char *fl_text_ts_cached(char *p, uint64_t ns, enum fl_text_time tf,
+                        struct text_day_cache *c)
 {
     switch (tf) {
     case FL_TEXT_TIME_EPOCH_NS:
@@ -299,8 +344,14 @@ char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf)
         return text_frac9(p, (unsigned)(ns % 1000000000u));
     case FL_TEXT_TIME_RFC3339:
     default:
-        return text_rfc3339(p, ns);
+        return text_rfc3339(p, ns, c);
     }
+}
+
+char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf)
+{
+    struct text_day_cache c = { .day = UINT64_MAX };
+    return fl_text_ts_cached(p, ns, tf, &c);
 }
 
 char *fl_text_dur(char *p, int64_t ns)
@@ -318,7 +369,8 @@ char *fl_text_dur(char *p, int64_t ns)
 
 static const char text_hexdig[16] = "0123456789abcdef";
 
-static char *text_dec8(char *p, unsigned v)
+/* A byte in decimal: 1 to 3 digits. */
+static inline char *text_dec8(char *p, unsigned v)
 {
     if (v >= 100) {
         *p++ = (char)('0' + v / 100);

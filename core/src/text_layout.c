@@ -9,6 +9,9 @@
 #include <flowline/plugin.h>
 #include <flowline/text.h>
 #include "internal.h"
+#include "text_int.h"
+
+#define TEXT_LIT_FAST 16
 
 struct text_field {
     int col;             /* schema column, -1 = always missing */
@@ -88,7 +91,11 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
     if (!json && (rc = text_lit_add(l, "\n", 1)) < 0)
         goto fail;
     l->end_len = (uint32_t)(l->lit.len - l->end);
-    l->row_max += l->end_len;
+    l->row_max += l->end_len + TEXT_LIT_FAST;
+    /* Padding, so fixed-size copies of the last literals stay inside. */
+    if ((rc = fl_text_buf_reserve(&l->lit, TEXT_LIT_FAST)) < 0)
+        goto fail;
+    memset(l->lit.p + l->lit.len, 0, TEXT_LIT_FAST);
     *out = l;
     return 0;
 fail:
@@ -163,7 +170,7 @@ static int text_var_cell(const struct fl_text_layout *l, const struct fl_batch *
 
 /* One fixed-size cell at p (room guaranteed by row_max). */
 static char *text_cell(const struct fl_text_layout *l, const void *col,
-                       enum fl_type t, uint32_t row, char *p)
+                       enum fl_type t, uint32_t row, char *p, struct text_day_cache *dc)
 {
     bool json = l->st.format == FL_TEXT_JSON;
     switch (t) {
@@ -185,7 +192,7 @@ static char *text_cell(const struct fl_text_layout *l, const void *col,
     case FL_T_TS: {
         bool q = json && l->st.time == FL_TEXT_TIME_RFC3339;
         if (q) *p++ = '"';
-        p = fl_text_ts(p, ((const uint64_t *)col)[row], l->st.time);
+        p = fl_text_ts_cached(p, ((const uint64_t *)col)[row], l->st.time, dc);
         if (q) *p++ = '"';
         return p;
     }
@@ -213,13 +220,19 @@ int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *b
     bool json = l->st.format == FL_TEXT_JSON;
     uint32_t r = *row;
     int rc = 0;
+    struct text_day_cache dc = { .day = UINT64_MAX };
     while (r < bt->rows) {
         if ((rc = fl_text_buf_reserve(buf, l->row_max)) < 0)
             break;
         char *p = buf->p + buf->len;
         for (size_t i = 0; i < l->n; i++) {
             const struct text_field *f = &l->f[i];
-            memcpy(p, lit + f->pre, f->pre_len);
+            /* Separators and short keys: a fixed-size copy the compiler
+             * inlines (the literal buffer and row_max have the slack). */
+            if (f->pre_len <= TEXT_LIT_FAST)
+                memcpy(p, lit + f->pre, TEXT_LIT_FAST);
+            else
+                memcpy(p, lit + f->pre, f->pre_len);
             p += f->pre_len;
             if (f->col < 0 || !fl_batch_is_valid(bt, (uint32_t)f->col, r)) {
                 if (json) {
@@ -239,7 +252,7 @@ int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *b
                 p = buf->p + buf->len;
                 continue;
             }
-            p = text_cell(l, bt->data[f->col], f->type, r, p);
+            p = text_cell(l, bt->data[f->col], f->type, r, p, &dc);
         }
         memcpy(p, lit + l->end, l->end_len);
         p += l->end_len;

@@ -10,6 +10,7 @@
 #include "rt.h"
 
 struct fl_harness {
+    struct fl_diags diags;      /* owns the file names in conf positions */
     struct fl_rt rt;
     struct fl_loader ld;
     struct fl_conf *conf;
@@ -51,12 +52,14 @@ int fl_harness_new(const char *use, const char *with_yaml, const struct fl_schem
                    struct fl_harness **out)
 {
     struct fl_harness *h = calloc(1, sizeof(*h));
-    struct fl_diags d = {0};
     const struct fl_plugin_lib *lib;
     char err[512], *doc = NULL;
     int rc = -FL_ENOMEM;
 
-    if (!h || fl_rt_init(&h->rt) < 0 || fl_loader_init(&h->ld) < 0)
+    if (!h)
+        return -FL_ENOMEM;
+    struct fl_diags *d = &h->diags;
+    if (fl_rt_init(&h->rt) < 0 || fl_loader_init(&h->ld) < 0)
         goto fail;
     if ((rc = fl_loader_get(&h->ld, use, &lib, err, sizeof(err))) < 0) {
         fprintf(stderr, "harness: %s\n", err);
@@ -69,7 +72,7 @@ int fl_harness_new(const char *use, const char *with_yaml, const struct fl_schem
         rc = -FL_ENOMEM;
         goto fail;
     }
-    fl_conf_parse("harness.yaml", doc, strlen(doc), &d, &h->conf);
+    fl_conf_parse("harness.yaml", doc, strlen(doc), d, &h->conf);
     if (!h->conf || h->conf->n_stages != 1) {
         rc = -FL_EINVAL;
         goto fail;
@@ -84,30 +87,28 @@ int fl_harness_new(const char *use, const char *with_yaml, const struct fl_schem
     }
     char cwd[4096];
     if ((rc = fl_opts_parse(h->p->opts, h->conf->stages[0].with, getcwd(cwd, sizeof(cwd)) ? cwd : ".",
-                            "stage \"test\"", h->state, &d)) < 0)
+                            "stage \"test\"", h->state, d)) < 0)
         goto fail;
-    h->rt.diags = &d;
+    h->rt.diags = d;
     if (h->p->describe) {
         const struct fl_schema *ins[1] = { in };
         rc = h->p->describe(&h->ctx, h->state, ins, in ? 1 : 0, h->out);
     }
     h->rt.diags = NULL;
-    if (rc < 0 || d.errors)
+    if (rc < 0 || d->errors)
         goto fail;
     if (h->p->init && (rc = h->p->init(&h->ctx, h->state)) < 0)
         goto fail;
     h->inited = true;
     if (h->p->start && (rc = h->p->start(&h->ctx, h->state)) < 0)
         goto fail;
-    fl_diags_free(&d);
     free(doc);
     *out = h;
     return 0;
 fail:
-    fl_diags_print(&d, stderr);
+    fl_diags_print(d, stderr);
     if (rc >= 0)
         rc = -FL_EINVAL;
-    fl_diags_free(&d);
     free(doc);
     fl_harness_destroy(&h);
     return rc;
@@ -169,6 +170,7 @@ void fl_harness_destroy(struct fl_harness **hp)
     fl_conf_free(&h->conf);
     fl_loader_fini(&h->ld);
     fl_rt_fini(&h->rt);
+    fl_diags_free(&h->diags);
     free(h);
 }
 
