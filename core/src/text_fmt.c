@@ -56,7 +56,8 @@ static const uint64_t text_pow10[20] = {
  * (1233 / 4096 ~ log10(2)), then corrected by one comparison. */
 static inline unsigned text_ndigits(uint64_t v)
 {
-    unsigned t = ((64 - (unsigned)__builtin_clzll(v | 1)) * 1233) >> 12;
+    v |= 1;   /* 0 has one digit; no power of ten above 1 is odd */
+    unsigned t = ((64 - (unsigned)__builtin_clzll(v)) * 1233) >> 12;
     return t + 1 - (v < text_pow10[t]);
 }
 
