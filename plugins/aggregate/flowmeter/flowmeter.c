@@ -11,9 +11,12 @@
 
 #define FLOWMETER_TCP_FIN 0x01
 #define FLOWMETER_TCP_RST 0x04
-/* Packets looked up together: their slots, then their records, are
- * prefetched before the first of them is updated. */
-#define FLOWMETER_GROUP 32
+/* How many packets ahead of its update a packet's slot is prefetched (its
+ * record: half as many). Long enough to cover a DRAM miss with the work of
+ * the packets in between, short enough not to overrun the line fill
+ * buffers (4 lines per packet). */
+#define FLOWMETER_AHEAD 16u
+#define FLOWMETER_RING 32u   /* power of two > FLOWMETER_AHEAD */
 
 /* Defaults follow nfdump's nfpcapd (-e 300,60: active 300 s, inactive
  * 60 s), the common ground of NetFlow/IPFIX meters; see README.md. */
@@ -267,14 +270,15 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     if (!fm->started)
         flowmeter_table_start(fm, b->t_min && b->t_min < ts[0] ? b->t_min : ts[0]);
 
-    uint64_t h[FLOWMETER_GROUP];
-    uint32_t hint[FLOWMETER_GROUP];
-    for (uint32_t g = 0; g < b->rows; g += FLOWMETER_GROUP) {
-        uint32_t n = b->rows - g < FLOWMETER_GROUP ? b->rows - g : FLOWMETER_GROUP;
-
-        /* 1: hash -> slot, prefetch the slot line. */
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = g + k;
+    /* A software pipeline over the batch: packet i's slot line is
+     * prefetched FLOWMETER_AHEAD packets before its update, its record's
+     * lines FLOWMETER_AHEAD / 2 before, so both arrive while earlier packets
+     * are being updated. */
+    uint64_t h[FLOWMETER_RING];
+    uint32_t hint[FLOWMETER_RING];
+    const uint32_t rows = b->rows, probe_at = FLOWMETER_AHEAD / 2;
+    for (uint32_t i = 0; i < rows + FLOWMETER_AHEAD; i++) {
+        if (i < rows) {
             uint64_t fh;
             if (hash) {
                 fh = hash[i];
@@ -283,34 +287,35 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
                                            .dport = dport[i], .proto = proto[i] };
                 fh = flowmeter_hash_sym(&q);
             }
-            h[k] = flowmeter_mix(fh, vlan ? vlan[i] : 0, fm->key_vlan);
-            __builtin_prefetch(&fm->slot[(uint32_t)(h[k] >> 32) >> (32 - fm->bits)]);
+            uint64_t m = flowmeter_mix(fh, vlan ? vlan[i] : 0, fm->key_vlan);
+            h[i % FLOWMETER_RING] = m;
+            __builtin_prefetch(&fm->slot[(uint32_t)(m >> 32) >> (32 - fm->bits)]);
         }
-        /* 2: slot -> record guess, prefetch its three lines. */
-        for (uint32_t k = 0; k < n; k++) {
-            hint[k] = flowmeter_hint(fm, h[k]);
-            if (hint[k] != FLOWMETER_NIL) {
-                const char *r = (const char *)&fm->pool[hint[k]];
+        uint32_t j = i - probe_at;
+        if (i >= probe_at && j < rows) {
+            uint32_t x = flowmeter_hint(fm, h[j % FLOWMETER_RING]);
+            hint[j % FLOWMETER_RING] = x;
+            if (x != FLOWMETER_NIL) {
+                const char *r = (const char *)&fm->pool[x];
                 __builtin_prefetch(r, 1);
                 __builtin_prefetch(r + 64, 1);
                 __builtin_prefetch(r + 128, 1);
             }
         }
-        /* 3: update, in packet order. */
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t i = g + k;
-            struct flowmeter_pkt p = {
-                .ts = ts[i], .h = h[k], .src = &src[i], .dst = &dst[i],
-                .sport = sport[i], .dport = dport[i], .vlan = vlan ? vlan[i] : 0,
-                .proto = proto[i], .flags = flags ? flags[i] : 0,
-                .iplen = iplen[i], .paylen = paylen[i],
-            };
-            p.ipv = ipv ? ipv[i] : fl_addr_is_v4(&src[i]) ? 4 : 6;
-            if (p.ts > fm->clock)
-                fm->clock = p.ts;
-            if ((rc = flowmeter_packet(fm, ctx, &p, hint[k])) < 0)
-                goto out;
-        }
+        if (i < FLOWMETER_AHEAD)
+            continue;
+        uint32_t k = i - FLOWMETER_AHEAD;
+        struct flowmeter_pkt p = {
+            .ts = ts[k], .h = h[k % FLOWMETER_RING], .src = &src[k], .dst = &dst[k],
+            .sport = sport[k], .dport = dport[k], .vlan = vlan ? vlan[k] : 0,
+            .proto = proto[k], .flags = flags ? flags[k] : 0,
+            .iplen = iplen[k], .paylen = paylen[k],
+        };
+        p.ipv = ipv ? ipv[k] : fl_addr_is_v4(&src[k]) ? 4 : 6;
+        if (p.ts > fm->clock)
+            fm->clock = p.ts;
+        if ((rc = flowmeter_packet(fm, ctx, &p, hint[k % FLOWMETER_RING])) < 0)
+            goto out;
     }
 out:
     flowmeter_count(fm, ctx);

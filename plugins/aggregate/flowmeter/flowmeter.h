@@ -167,6 +167,21 @@ static inline int flowmeter_match(const struct flowmeter *fm, const struct flowm
     return 0;
 }
 
+/* Pool index of the first slot whose tag matches h, or FLOWMETER_NIL: a
+ * prefetch hint only, never trusted without flowmeter_match(). Slots hold
+ * tag << 32 | index + 1; a slot's home is the top bits of its tag. */
+static inline uint32_t flowmeter_hint(const struct flowmeter *fm, uint64_t h)
+{
+    uint32_t mask = (1u << fm->bits) - 1, tag = (uint32_t)(h >> 32);
+    for (uint32_t i = tag >> (32 - fm->bits);; i = (i + 1) & mask) {
+        uint64_t s = fm->slot[i];
+        if (!s)
+            return FLOWMETER_NIL;
+        if ((uint32_t)(s >> 32) == tag)
+            return (uint32_t)s - 1;
+    }
+}
+
 /* ---- flowmeter_table.c ----------------------------------------------- */
 int flowmeter_table_init(struct flowmeter *fm);
 void flowmeter_table_fini(struct flowmeter *fm);
@@ -174,9 +189,6 @@ void flowmeter_table_fini(struct flowmeter *fm);
 void flowmeter_table_reset(struct flowmeter *fm);
 /* Start the wheel's clock at the first time seen. */
 void flowmeter_table_start(struct flowmeter *fm, uint64_t t);
-/* Pool index of the first slot whose tag matches h, or FLOWMETER_NIL: a
- * prefetch hint only, never trusted without flowmeter_match(). */
-uint32_t flowmeter_hint(const struct flowmeter *fm, uint64_t h);
 /* The live flow of p's key and its direction (1/2), or FLOWMETER_NIL. */
 uint32_t flowmeter_lookup(const struct flowmeter *fm, const struct flowmeter_pkt *p, int *dir);
 /* A new empty flow for p's key with p's sender as initiator; makes room

@@ -14,6 +14,28 @@
 #define FLOWMETER_WHEEL_MAX 65536u
 #define FLOWMETER_WHEEL_MIN 64u
 #define FLOWMETER_MS 1000000ull
+#define FLOWMETER_HUGE (2u << 20)
+
+/* ---- memory ----------------------------------------------------------- */
+/* Zeroed memory straight from the kernel: untouched pages cost no resident
+ * memory, and big random-access arrays ask for transparent huge pages, since
+ * with 4 KiB pages nearly every lookup in a large table is a TLB miss too. */
+static void *flowmeter_map(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (bytes >= FLOWMETER_HUGE)
+        madvise(p, bytes, MADV_HUGEPAGE);   /* a hint: failure changes nothing */
+    return p;
+}
+
+static void flowmeter_unmap(void *p, size_t bytes)
+{
+    if (p)
+        munmap(p, bytes);
+}
 
 /* ---- sizes ------------------------------------------------------------ */
 static uint32_t flowmeter_log2_ceil(uint64_t v)
@@ -60,19 +82,15 @@ int flowmeter_table_init(struct flowmeter *fm)
     /* Slots at most half full at max_flows; the pool holds max_flows. */
     fm->max_bits = flowmeter_log2_ceil(fm->max_flows) + 1;
     fm->bits = fm->max_bits < FLOWMETER_MIN_BITS ? fm->max_bits : FLOWMETER_MIN_BITS;
-    if (!(fm->slot = calloc(1ull << fm->bits, sizeof(*fm->slot))))
+    if (!(fm->slot = flowmeter_map(sizeof(*fm->slot) << fm->bits)))
         goto fail;
 
     /* Reserved, not touched: pages become resident only as the high-water
      * mark of concurrent flows rises (MAP_NORESERVE: no commit charge for
      * the untouched part). */
     fm->pool_bytes = (size_t)fm->max_flows * sizeof(struct flowmeter_flow);
-    fm->pool = mmap(NULL, fm->pool_bytes, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (fm->pool == MAP_FAILED) {
-        fm->pool = NULL;
+    if (!(fm->pool = flowmeter_map(fm->pool_bytes)))
         goto fail;
-    }
     fm->pool_hw = 0;
     fm->free_head = FLOWMETER_NIL;
 
@@ -89,10 +107,9 @@ fail:
 
 void flowmeter_table_fini(struct flowmeter *fm)
 {
-    free(fm->slot);
+    flowmeter_unmap(fm->slot, sizeof(*fm->slot) << fm->bits);
     fm->slot = NULL;
-    if (fm->pool)
-        munmap(fm->pool, fm->pool_bytes);
+    flowmeter_unmap(fm->pool, fm->pool_bytes);
     fm->pool = NULL;
     free(fm->wheel);
     fm->wheel = NULL;
@@ -121,18 +138,6 @@ void flowmeter_table_start(struct flowmeter *fm, uint64_t t)
 static inline uint32_t flowmeter_home(const struct flowmeter *fm, uint64_t tagged)
 {
     return (uint32_t)(tagged >> 32) >> (32 - fm->bits);
-}
-
-uint32_t flowmeter_hint(const struct flowmeter *fm, uint64_t h)
-{
-    uint32_t mask = (1u << fm->bits) - 1, tag = (uint32_t)(h >> 32);
-    for (uint32_t i = tag >> (32 - fm->bits);; i = (i + 1) & mask) {
-        uint64_t s = fm->slot[i];
-        if (!s)
-            return FLOWMETER_NIL;
-        if ((uint32_t)(s >> 32) == tag)
-            return (uint32_t)s - 1;
-    }
 }
 
 uint32_t flowmeter_lookup(const struct flowmeter *fm, const struct flowmeter_pkt *p, int *dir)
@@ -166,13 +171,13 @@ static void flowmeter_slot_put(uint64_t *slot, uint32_t bits, uint64_t s)
 static int flowmeter_slots_grow(struct flowmeter *fm)
 {
     uint32_t nb = fm->bits + 1;
-    uint64_t *ns = calloc(1ull << nb, sizeof(*ns));
+    uint64_t *ns = flowmeter_map(sizeof(*ns) << nb);
     if (!ns)
         return -FL_ENOMEM;
     for (size_t i = 0; i < (1ull << fm->bits); i++)
         if (fm->slot[i])
             flowmeter_slot_put(ns, nb, fm->slot[i]);
-    free(fm->slot);
+    flowmeter_unmap(fm->slot, sizeof(*fm->slot) << fm->bits);
     fm->slot = ns;
     fm->bits = nb;
     return 0;
