@@ -7,7 +7,6 @@
  *
  * What follows a header (the body, the media, the ciphertext) is filler
  * from gen_frame.c's pad. */
-#include <stdio.h>
 #include <string.h>
 #include "gen.h"
 
@@ -107,44 +106,73 @@ uint16_t gen_ntp_payload(struct gen *g, const struct gen_flow *f, bool response,
     return 48;
 }
 
+/* Small appenders: HTTP heads are built per request, so no printf. */
+static char *gen_cat(char *q, const char *s)
+{
+    size_t n = strlen(s);
+    memcpy(q, s, n);
+    return q + n;
+}
+
+static int gen_ndigits(uint32_t v)
+{
+    int n = 1;
+    while (v >= 10) {
+        v /= 10;
+        n++;
+    }
+    return n;
+}
+
+static char *gen_dec(char *q, uint32_t v)
+{
+    int n = gen_ndigits(v);
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        q[i] = (char)('0' + v % 10);
+    return q + n;
+}
+
 uint16_t gen_http_request(struct gen *g, const struct gen_flow *f, uint16_t len)
 {
     static const char *const dirs[] = { "static", "api/v1", "img", "assets", "video", "dl" };
-    char *d = (char *)g->scratch;
+    static const char hex[] = "0123456789abcdef";
+    char *d = (char *)g->scratch, *q = d;
     uint64_t h = gen_hash((uint64_t)f->client << 24 ^ (uint64_t)f->cseq << 1 ^ g->seed);
-    int n = snprintf(d, GEN_SCRATCH, "GET /%s/%08x HTTP/1.1\r\nHost: www%u.example.com\r\n"
-                     "User-Agent: flowline-gen/0.1\r\nAccept: */*\r\n",
-                     dirs[h % (sizeof(dirs) / sizeof(dirs[0]))], (unsigned)(h >> 32),
-                     (unsigned)(f->server % 100));
-    /* pad to the exact size with one header: "X-Pad: xxx\r\n\r\n" */
-    int pad = (int)len - n - 11;
+
+    q = gen_cat(q, "GET /");
+    q = gen_cat(q, dirs[h % (sizeof(dirs) / sizeof(dirs[0]))]);
+    *q++ = '/';
+    for (int i = 0; i < 8; i++)
+        *q++ = hex[(h >> (32 + 4 * i)) & 15];
+    q = gen_cat(q, " HTTP/1.1\r\nHost: www");
+    q = gen_dec(q, f->server % 100);
+    q = gen_cat(q, ".example.com\r\nUser-Agent: flowline-gen/0.1\r\nAccept: */*\r\nX-Pad: ");
+    /* pad to the exact size inside the last header, then the blank line */
+    long pad = (long)len - (q - d) - 4;
     if (pad < 1)
         pad = 1;
-    memcpy(d + n, "X-Pad: ", 7);
-    memset(d + n + 7, 'x', (size_t)pad);
-    memcpy(d + n + 7 + pad, "\r\n\r\n", 4);
-    return (uint16_t)(n + 7 + pad + 4);
+    memset(q, 'x', (size_t)pad);
+    q = gen_cat(q + pad, "\r\n\r\n");
+    return (uint16_t)(q - d);
 }
 
 uint16_t gen_http_response(struct gen *g, uint32_t total)
 {
-    /* The head's length depends on the digits of the body's length, and
-     * must be even (gen_frame.c): try both Server values, each digit count. */
-    for (int odd = 0; odd < 2; odd++) {
-        for (int digits = 1; digits <= 10; digits++) {
-            int head = 91 - (odd ? 0 : 1) + digits;
-            char num[16];
-            if ((uint32_t)head >= total || (head & 1))
-                continue;
-            int nd = snprintf(num, sizeof(num), "%u", total - (uint32_t)head);
-            if (nd != digits)
-                continue;
-            int n = snprintf((char *)g->scratch, GEN_SCRATCH,
-                             "HTTP/1.1 200 OK\r\nServer: gen%s\r\nContent-Type: application/octet-stream\r\n"
-                             "Content-Length: %s\r\n\r\n", odd ? "1" : "", num);
-            if (n == head)
-                return (uint16_t)n;
-        }
+    /* 17 + 13 (+1 for "gen1") + 40 + 16 + digits + 2 + 2 bytes: the head's
+     * length depends on the digits of the body's, and must be even
+     * (gen_frame.c), so pick the Server value that makes it so. */
+    for (int digits = 1; digits <= 10; digits++) {
+        uint32_t head = 90 + (uint32_t)digits;
+        int odd = head & 1;
+        head += (uint32_t)odd;
+        if (head >= total || gen_ndigits(total - head) != digits)
+            continue;
+        char *d = (char *)g->scratch, *q = d;
+        q = gen_cat(q, odd ? "HTTP/1.1 200 OK\r\nServer: gen1\r\n" : "HTTP/1.1 200 OK\r\nServer: gen\r\n");
+        q = gen_cat(q, "Content-Type: application/octet-stream\r\nContent-Length: ");
+        q = gen_dec(q, total - head);
+        q = gen_cat(q, "\r\n\r\n");
+        return (uint16_t)(q - d);
     }
     return 0;   /* total too small for a head: the caller keeps it above GEN_HTTP_RESP_MAX */
 }

@@ -19,42 +19,52 @@
 
 static const uint8_t gen_gw_mac[6] = { 0x02, 0x1f, 0x10, 0x00, 0x00, 0x01 };
 
-/* Ones'-complement sum (RFC 1071) of big-endian 16-bit words, added to s
- * (unfolded). The sum is independent of byte order up to a final swap
- * (RFC 1071 2(B)), so it adds native 32-bit words and swaps once. */
-static uint64_t gen_sum(uint64_t s, const uint8_t *p, size_t n)
+/* Ones'-complement sums (RFC 1071) are kept in host byte order: the sum
+ * of native 16-bit words equals the sum of big-endian words up to one byte
+ * swap at the end (RFC 1071 2(B)), so bytes are added 4 at a time as
+ * native words, big-endian constants are swapped once into host order, and
+ * gen_csum folds, swaps and complements once per checksum. */
+static inline uint64_t gen_sum(uint64_t s, const uint8_t *p, size_t n)
 {
-    uint64_t a = 0;
     uint32_t w;
     uint16_t h;
     for (; n >= 4; p += 4, n -= 4) {
         memcpy(&w, p, 4);
-        a += w;
+        s += w;
     }
     if (n >= 2) {
         memcpy(&h, p, 2);
-        a += h;
+        s += h;
         p += 2;
         n -= 2;
     }
     if (n) {
         uint8_t last[2] = { p[0], 0 };
         memcpy(&h, last, 2);
-        a += h;
+        s += h;
     }
-    while (a >> 16)
-        a = (a & 0xffff) + (a >> 16);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    a = ((a & 0xff) << 8) | (a >> 8);
-#endif
-    return s + a;
+    return s;
 }
 
-static uint16_t gen_fold(uint64_t s)
+/* A big-endian 16-bit value as the host-order sum sees it. */
+static inline uint64_t gen_be(uint32_t v)
+{
+    uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
+    uint16_t h;
+    memcpy(&h, b, 2);
+    return h;
+}
+
+/* Fold a host-order sum and return the checksum to store big-endian. */
+static inline uint16_t gen_csum(uint64_t s)
 {
     while (s >> 16)
         s = (s & 0xffff) + (s >> 16);
-    return (uint16_t)~s;
+    uint16_t h = (uint16_t)~s, be;
+    uint8_t b[2];
+    memcpy(b, &h, 2);             /* host bytes, already in wire order */
+    be = (uint16_t)(b[0] << 8 | b[1]);
+    return be;
 }
 
 int gen_pad_init(struct gen *g)
@@ -70,19 +80,22 @@ int gen_pad_init(struct gen *g)
         uint64_t v = gen_rand(&r);
         memcpy(g->pad + i, &v, 8);
     }
-    /* 8192 words of at most 0xffff: the prefix sums fit 32 bits. */
+    /* host-order words; at most 0xffff each, so the sums fit 32 bits */
     g->pad_sum[0] = 0;
-    for (uint32_t i = 0; i < words; i++)
-        g->pad_sum[i + 1] = g->pad_sum[i] + ((uint32_t)g->pad[2 * i] << 8 | g->pad[2 * i + 1]);
+    for (uint32_t i = 0; i < words; i++) {
+        uint16_t h;
+        memcpy(&h, g->pad + 2 * i, 2);
+        g->pad_sum[i + 1] = g->pad_sum[i] + h;
+    }
     return 0;
 }
 
-/* Sum of pad[off, off + len) with off even. */
-static uint64_t gen_pad_sumof(const struct gen *g, uint32_t off, uint32_t len)
+/* Host-order sum of pad[off, off + len) with off even. */
+static inline uint64_t gen_pad_sumof(const struct gen *g, uint32_t off, uint32_t len)
 {
     uint64_t s = g->pad_sum[(off + len) / 2] - g->pad_sum[off / 2];
     if (len & 1)
-        s += (uint32_t)g->pad[off + len - 1] << 8;
+        s = gen_sum(s, g->pad + off + len - 1, 1);
     return s;
 }
 
@@ -158,7 +171,7 @@ uint32_t gen_frame_build(const struct gen *g, const struct gen_flow *f, const st
         memset(ip + 10, 0, 2);
         memcpy(ip + 12, src, 4);
         memcpy(ip + 16, dst, 4);
-        gen_put16(ip + 10, gen_fold(gen_sum(0, ip, 20)));
+        gen_put16(ip + 10, gen_csum(gen_sum(0, ip, 20)));
         l4 = ip + 20;
     } else {
         /* each end picks its own flow label for the connection */
@@ -174,7 +187,7 @@ uint32_t gen_frame_build(const struct gen *g, const struct gen_flow *f, const st
         l4 = ip + 40;
     }
     /* pseudo-header (RFC 793/768; RFC 8200 8.1); ICMPv4 has none */
-    sum = pc == GEN_P_ICMP ? 0 : gen_sum(gen_sum(proto + (uint64_t)l4len, src, alen), dst, alen);
+    sum = pc == GEN_P_ICMP ? 0 : gen_sum(gen_sum(gen_be(proto) + gen_be(l4len), src, alen), dst, alen);
 
     uint16_t p0 = p->dir ? f->sport : f->cport, p1 = p->dir ? f->cport : f->sport;
     uint8_t *pay = l4 + l4h;
@@ -221,12 +234,14 @@ uint32_t gen_frame_build(const struct gen *g, const struct gen_flow *f, const st
          * aligned for the prefix sums), then filler. Copy only what the
          * snaplen keeps; the sum covers all of it. */
         uint32_t keep = room - (uint32_t)(pay - out) - p->pre_len, fill = p->pay_len - p->pre_len;
-        memcpy(pay, p->pre, p->pre_len);
-        sum = gen_sum(sum, pay, p->pre_len);
+        if (p->pre_len) {
+            memcpy(pay, p->pre, p->pre_len);
+            sum = gen_sum(sum, pay, p->pre_len);
+        }
         memcpy(pay + p->pre_len, g->pad + p->pay_off, fill < keep ? fill : keep);
         sum += gen_pad_sumof(g, p->pay_off, fill);
     }
-    uint16_t cs = gen_fold(sum);
+    uint16_t cs = gen_csum(sum);
     if (pc == GEN_P_UDP && cs == 0)
         cs = 0xffff;   /* 0 means "no checksum" in UDP */
     gen_put16(l4 + (pc == GEN_P_TCP ? 16 : pc == GEN_P_UDP ? 6 : 2), cs);

@@ -296,6 +296,25 @@ static void test_same_seed_same_bytes(void **state)
     free(pa); free(pb);
 }
 
+/* Writing a file or not, the emitted packets are the same. */
+static void test_emit_same_with_file(void **state)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/w.pcap", dir);
+    struct fl_harness *a = run_gen("{packets: 20000, seed: 12, ipv6: 0.5, vlan: 0.5}");
+    struct fl_harness *b = run_gen("{packets: 20000, seed: 12, ipv6: 0.5, vlan: 0.5, path: %s}", path);
+    assert_int_equal(fl_harness_n_out(a), fl_harness_n_out(b));
+    for (size_t i = 0; i < fl_harness_n_out(a); i++) {
+        const struct fl_batch *x = fl_harness_out(a, i), *y = fl_harness_out(b, i);
+        assert_int_equal(x->rows, y->rows);
+        assert_int_equal(x->schema->ncols, y->schema->ncols);   /* each harness has its own runtime */
+        for (uint32_t c = 0; c < x->schema->ncols; c++)
+            assert_memory_equal(x->data[c], y->data[c], x->rows * fl_type_size(x->schema->cols[c].type));
+    }
+    fl_harness_destroy(&a);
+    fl_harness_destroy(&b);
+}
+
 /* The truth equals what the decoder saw, and the pcap holds what was emitted. */
 static void check_truth(const char *opts, uint64_t packets)
 {
@@ -477,6 +496,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_same_seed_same_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_emit_same_with_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truth_default_mix, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truth_many_open, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truth_all_v6_vlan, setup, teardown),
