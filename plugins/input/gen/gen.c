@@ -201,8 +201,9 @@ static int gen_init(struct fl_ctx *ctx, void *state)
     for (g->wshift = 0; (2ull << g->wshift) <= wmax; g->wshift++)
         ;
     g->width = 1ull << g->wshift;
-    /* Gaps are drawn up to 4 mean gaps (rate feedback included); beyond
-     * the wheel's span they are cut, so the wheel is at most ~4 x slots. */
+    /* Gaps are drawn up to twice the scaled mean (about 3 plain mean gaps
+     * for the default mix, see gen_one); the wheel spans 4 and cuts longer
+     * ones, so it has at most about 4 x slots buckets. */
     g->cap = g->max_gap - 2 * g->width - 1;
     uint64_t span = 4 * slots * g->period + 4 * g->width;
     if (span > g->cap)
@@ -218,7 +219,6 @@ static int gen_init(struct fl_ctx *ctx, void *state)
     g->n_servers = (uint32_t)(g->flows / 64 + 16 > 131070 ? 131070 : g->flows / 64 + 16);
     g->corr = 1u << 16;
     g->unassigned = g->packets;
-    g->truth.complete = true;
 
     uint64_t x = g->seed;
     for (int i = 0; i < 4; i++)
@@ -390,11 +390,7 @@ static int gen_run(struct fl_ctx *ctx, void *state)
 
     /* `active` only runs out early if flow sizes did not add up: never loop
      * on an empty wheel */
-    while (g->emitted < g->packets && g->active) {
-        if (fl_stopping(ctx)) {
-            g->truth.complete = false;
-            break;
-        }
+    while (g->emitted < g->packets && g->active && !fl_stopping(ctx)) {
         if (g->emit && (rc = fl_batch_new(ctx, g->schema, (uint32_t)g->batch_size, &b)) < 0)
             goto fail;
         /* without a batch, check for a stop every 64 Ki packets */
@@ -404,13 +400,17 @@ static int gen_run(struct fl_ctx *ctx, void *state)
                 goto fail;
         if (b) {
             fl_decoder_flush(g->dec, ctx);
-            if ((rc = fl_emit(ctx, &b)) < 0)
+            if ((rc = fl_emit(ctx, &b)) == -FL_ESTOP)
+                break;
+            if (rc < 0)
                 goto fail;
         } else {
             fl_watermark(ctx, g->start_ns + g->now);
         }
         fl_progress(ctx, g->emitted, g->packets);
     }
+    /* Stopped early: the file and its truth still describe what was written. */
+    g->truth.complete = g->emitted == g->packets;
     fl_watermark(ctx, g->start_ns + g->now);
     if ((rc = gen_pcap_close(ctx, g)) < 0)
         goto fail;
@@ -419,8 +419,6 @@ static int gen_run(struct fl_ctx *ctx, void *state)
     return 0;
 fail:
     fl_batch_release(&b);
-    if (rc == -FL_ESTOP)
-        rc = 0;
     return rc;
 }
 
