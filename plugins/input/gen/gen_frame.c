@@ -24,13 +24,20 @@ static const uint8_t gen_gw_mac[6] = { 0x02, 0x1f, 0x10, 0x00, 0x00, 0x01 };
  * swap at the end (RFC 1071 2(B)), so bytes are added 4 at a time as
  * native words, big-endian constants are swapped once into host order, and
  * gen_csum folds, swaps and complements once per checksum. */
-static inline uint64_t gen_sum(uint64_t s, const uint8_t *p, size_t n)
+static inline __attribute__((always_inline)) uint64_t gen_sum(uint64_t s, const uint8_t *p, size_t n)
 {
+    uint64_t v;
     uint32_t w;
     uint16_t h;
-    for (; n >= 4; p += 4, n -= 4) {
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&v, p, 8);
+        s += (v & 0xffffffffu) + (v >> 32);
+    }
+    if (n >= 4) {
         memcpy(&w, p, 4);
         s += w;
+        p += 4;
+        n -= 4;
     }
     if (n >= 2) {
         memcpy(&h, p, 2);
