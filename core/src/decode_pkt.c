@@ -32,6 +32,7 @@
 #define DECODE_ET_FABRICPATH 0x8903 /* Cisco FabricPath: 2 bytes, then Ethernet */
 #define DECODE_ET_TEB 0x6558        /* transparent Ethernet bridging (GRE) */
 #define DECODE_ET_ERSPAN2 0x88BE
+#define DECODE_ET_PPP 0x880B         /* PPP in enhanced GRE (PPTP) */
 
 #define DECODE_VXLAN_PORT 4789      /* RFC 7348 */
 
@@ -98,6 +99,7 @@ static inline void decode_v4mapped(struct fl_addr *a, const uint8_t *ip4)
 
 static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
 static int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
+static int decode_ppp_link(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
 
 enum decode_inner { DECODE_IN_GRE, DECODE_IN_VXLAN, DECODE_IN_IP4, DECODE_IN_IP6 };
 
@@ -119,22 +121,32 @@ static void decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode
     switch (kind) {
     case DECODE_IN_GRE: {
         /* RFC 2784/2890: flags and version, protocol type, then optional
-         * checksum(+reserved), key and sequence words. Version 1 (PPTP) and
-         * RFC 1701 source routing are left as the outer flow. */
+         * checksum(+reserved), key and sequence words. Version 1 is PPTP's
+         * enhanced GRE (RFC 2637): always a key (payload length, call id),
+         * optional sequence and acknowledgment numbers, then PPP. RFC 1701
+         * source routing is left as the outer flow. */
         uint16_t fl, pt;
         uint32_t hl = 4;
         if (cap < 4)
             return;
         fl = decode_rd16(h);
         pt = decode_rd16(h + 2);
-        if ((fl & 0x0007) || (fl & 0x4000))
+        if (fl & 0x4000)
             return;
-        hl += (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) + (fl & 0x1000 ? 4 : 0);
-        if (pt == DECODE_ET_ERSPAN2 && (fl & 0x1000))
-            hl += 8;  /* ERSPAN type II header; type I has none */
+        if ((fl & 0x0007) == 0) {
+            hl += (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) + (fl & 0x1000 ? 4 : 0);
+            if (pt == DECODE_ET_ERSPAN2 && (fl & 0x1000))
+                hl += 8;  /* ERSPAN type II header; type I has none */
+        } else if ((fl & 0x0007) == 1 && pt == DECODE_ET_PPP && (fl & 0x2000)) {
+            hl += 4 + (fl & 0x1000 ? 4 : 0) + (fl & 0x0080 ? 4 : 0);
+        } else {
+            return;
+        }
         if (cap < hl)
             return;
-        if (pt == DECODE_ET_TEB || pt == DECODE_ET_ERSPAN2)
+        if (pt == DECODE_ET_PPP)
+            rc = decode_ppp_link(d, &in, h + hl);
+        else if (pt == DECODE_ET_TEB || pt == DECODE_ET_ERSPAN2)
             rc = decode_ether(d, &in, h + hl);
         else
             rc = decode_ethertype(d, &in, pt, h + hl);

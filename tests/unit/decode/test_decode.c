@@ -1343,9 +1343,27 @@ static void test_decap_gre(void **state)
     gre_frame(&f, 0, 0x0800, 0);
     assert_int_equal(fl_decode(t->d, 1, 1, f.b, 18 + 20 + 4 + 30, (uint32_t)f.n, t->b), 1);
     last_is(t, 4, 47, "10.0.0.1", 0, "10.0.0.2", 0);
-    gre_frame(&f, 0x0001, 0x880b, 0);            /* version 1 (PPTP) */
+    gre_frame(&f, 0x0001, 0x880b, 0);            /* version 1 without its key */
     assert_int_equal(dec(t, &f), 1);
     last_is(t, 4, 47, "10.0.0.1", 0, "10.0.0.2", 0);
+
+    /* PPTP: enhanced GRE with key, sequence and acknowledgment, then PPP */
+    memset(&f, 0, sizeof f);
+    eth(&f, 0x0800);
+    ip4(&f, 47, "10.0.0.1", "10.0.0.2");
+    put16(&f, 0x3081);
+    put16(&f, 0x880b);
+    put32(&f, 0x00200001);
+    put32(&f, 5);
+    put32(&f, 4);
+    put8(&f, 0xff);
+    put8(&f, 0x03);
+    put16(&f, 0x0021);
+    ip4(&f, 17, "192.168.10.1", "192.168.103.40");
+    udp(&f, 5060, 5060);
+    fin(&f);
+    assert_int_equal(dec(t, &f), 1);
+    last_is(t, 4, 17, "192.168.10.1", 5060, "192.168.103.40", 5060);
     uint64_t d[FL_DROP_COUNT];
     fl_decoder_totals(t->d, d, NULL);
     for (int r = 0; r < FL_DROP_COUNT; r++)
