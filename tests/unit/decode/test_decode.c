@@ -24,7 +24,7 @@
 struct fr {
     uint8_t b[4096];
     size_t n;
-    size_t ip4[8], ip6[8], udp[8];
+    size_t ip4[16], ip6[16], udp[16];
     int n4, n6, nu;
 };
 
@@ -57,6 +57,7 @@ static void ip4x(struct fr *f, unsigned proto, const char *src, const char *dst,
                  unsigned optwords, unsigned fo, unsigned id)
 {
     uint8_t a[4];
+    assert_true(f->n4 < 16);
     f->ip4[f->n4++] = f->n;
     put8(f, 0x40 | (5 + optwords));
     put8(f, 0);
@@ -80,6 +81,7 @@ static void ip4(struct fr *f, unsigned proto, const char *src, const char *dst)
 static void ip6(struct fr *f, unsigned nh, const char *src, const char *dst)
 {
     uint8_t a[16];
+    assert_true(f->n6 < 16);
     f->ip6[f->n6++] = f->n;
     put32(f, 0x60000000);
     put16(f, 0);            /* payload length: fin() */
@@ -119,6 +121,7 @@ static void tcp(struct fr *f, unsigned sp, unsigned dp, unsigned flags, unsigned
 }
 static void udp(struct fr *f, unsigned sp, unsigned dp)
 {
+    assert_true(f->nu < 16);
     f->udp[f->nu++] = f->n;
     put16(f, sp);
     put16(f, dp);
