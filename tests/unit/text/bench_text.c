@@ -1,5 +1,7 @@
 /* bench_text.c: how fast flow records become text (DESIGN.md §8). Not a
- * test (timings do not belong in ctest): run build/bench_text [seconds].
+ * test (timings do not belong in ctest): run build/bench_text [seconds],
+ * or build/bench_text 0 N for exactly N batches per case (for instruction
+ * counts under callgrind, which a loaded machine does not skew).
  *
  * A 4096-row batch of 24 flow-feature columns (times, mixed IPv4/IPv6
  * addresses, ports, counters, float statistics, a duration, a string) is
@@ -33,6 +35,12 @@ static const struct fl_col_def bench_cols[] = {
 #define NCOLS (sizeof bench_cols / sizeof *bench_cols)
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
+static long fixed_batches;   /* > 0: run this many batches instead of timing */
+
+static int more(double t, double secs, uint64_t rows)
+{
+    return fixed_batches ? rows < (uint64_t)fixed_batches * ROWS : t < secs;
+}
 static uint64_t rnd(void)
 {
     rng ^= rng >> 12;
@@ -113,7 +121,7 @@ static void bench_layout(const char *what, enum fl_text_format fmt, const struct
             exit(1);
         rows += r;
         bytes += buf.len;
-    } while ((t = now_s() - t0) < secs);
+    } while (more(t = now_s() - t0, secs, rows));
     printf("%-28s %8.2f M rows/s  %7.1f MB/s  %5.1f bytes/row\n", what, (double)rows / t / 1e6,
            (double)bytes / t / 1e6, (double)bytes / (double)rows);
     fl_text_layout_destroy(&l);
@@ -135,7 +143,7 @@ static void bench_plugin(const char *use, const struct fl_schema *s, double secs
         if (fl_harness_push(h, b) < 0)
             exit(1);
         rows += b->rows;
-    } while ((t = now_s() - t0) < secs);
+    } while (more(t = now_s() - t0, secs, rows));
     fl_harness_drain(h);
     uint64_t bytes = fl_harness_counter(h, "bytes_written");
     printf("%-28s %8.2f M rows/s  %7.1f MB/s  (%" PRIu64 " rows)\n", use,
@@ -174,7 +182,7 @@ static void bench_printf(struct fl_batch *b, double secs)
                 fl_batch_bytes(b, FL_COL(b, 23, struct fl_span)[i]));
         }
         rows += b->rows;
-    } while ((t = now_s() - t0) < secs);
+    } while (more(t = now_s() - t0, secs, rows));
     printf("%-28s %8.2f M rows/s\n", "snprintf per cell (CSV)", (double)rows / t / 1e6);
     free(buf);
 }
@@ -182,6 +190,7 @@ static void bench_printf(struct fl_batch *b, double secs)
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
+    fixed_batches = argc > 2 ? atol(argv[2]) : 0;
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *s;
     struct fl_batch *b;
