@@ -353,6 +353,12 @@ int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flow
 {
     int rc;
 
+    /* Full: first end what is due anyway at the packet clock (a tick there
+     * would have), which also brings the wheel's time up to date for the
+     * victim search; then evict. */
+    if (fm->n_flows >= fm->max_flows && fm->clock > fm->wheel_now
+        && (rc = flowmeter_expire_due(fm, ctx, fm->clock)) < 0)
+        return rc;
     while (fm->n_flows >= fm->max_flows)
         if ((rc = flowmeter_evict(fm, ctx)) < 0)
             return rc;

@@ -416,6 +416,43 @@ static void test_max_flows(void **st)
     fl_harness_destroy(&h);
 }
 
+/* A long stream over many more flows than max_flows and no ticks at all:
+ * nothing is lost (packets and bytes add up), every eviction is counted,
+ * and the table never holds more than max_flows. */
+static void test_pressure_no_ticks(void **st)
+{
+    enum { N = 50000 };
+    struct fl_harness *h = fm_new("{max_flows: 100, idle_timeout: 30s}");
+    struct fm_pkt *p = calloc(N, sizeof(*p));
+    unsigned seed = 7;
+    uint64_t bytes = 0;
+    assert_non_null(p);
+    for (int i = 0; i < N; i++) {
+        uint16_t f = (uint16_t)(rand_r(&seed) % 5000);
+        p[i] = rand_r(&seed) % 2 ? pk((uint64_t)i, A, f, B, 80, 6, 0x10, 40 + f % 1000, f % 1000)
+                                 : pk((uint64_t)i, B, 80, A, f, 6, 0x10, 40 + f % 1000, f % 1000);
+        bytes += p[i].iplen;
+    }
+    fm_push_split(h, p, N, 512, 0, 3);
+    size_t n;
+    struct fm_rec *r = run_drain(h, &n);
+    uint64_t pk_total = 0, b_total = 0, ev = 0, eof = 0;
+    for (size_t i = 0; i < n; i++) {
+        pk_total += r[i].packets;
+        b_total += r[i].bytes;
+        ev += strcmp(r[i].reason, "evicted") == 0;
+        eof += strcmp(r[i].reason, "eof") == 0;
+    }
+    assert_int_equal(pk_total, N);
+    assert_int_equal(b_total, bytes);
+    assert_int_equal(fl_harness_counter(h, "evicted"), ev);
+    assert_true(ev > 10000);
+    assert_int_equal(eof, 100);   /* a full table at the end */
+    free(r);
+    free(p);
+    fl_harness_destroy(&h);
+}
+
 /* key_vlan: the same 5-tuple on two VLANs is one flow or two. */
 static void test_vlan_key(void **st)
 {
@@ -597,6 +634,7 @@ int main(void)
         cmocka_unit_test(test_fin),
         cmocka_unit_test(test_rst),
         cmocka_unit_test(test_max_flows),
+        cmocka_unit_test(test_pressure_no_ticks),
         cmocka_unit_test(test_vlan_key),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_schema),
