@@ -101,7 +101,7 @@ enum gen_proto { GEN_P_TCP, GEN_P_UDP, GEN_P_ICMP, GEN_P_ICMP6, GEN_P_COUNT };
 
 #define GEN_NIL UINT32_MAX
 
-/* One active flow ("session"), in a fixed slot; about 80 bytes, no
+/* One active flow ("session"), in a fixed slot: 88 bytes, no
  * pointers, so a million of them is one allocation. Addresses are derived
  * from (client, server) indexes when a frame is written. */
 struct gen_flow {
