@@ -221,7 +221,9 @@ int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *b
     uint32_t r = *row;
     int rc = 0;
     struct text_day_cache dc = { .day = UINT64_MAX };
+    size_t row_start = buf->len;
     while (r < bt->rows) {
+        row_start = buf->len;
         if ((rc = fl_text_buf_reserve(buf, l->row_max)) < 0)
             break;
         char *p = buf->p + buf->len;
@@ -262,6 +264,8 @@ int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *b
             break;
     }
 out:
+    if (rc < 0)
+        buf->len = row_start;   /* never leave half a row to be written */
     *row = r;
     return rc;
 }
