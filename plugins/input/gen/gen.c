@@ -110,6 +110,12 @@ static int gen_derive(struct fl_ctx *ctx, struct gen *g)
     if (gen_parse_time(g->start, &ns) < 0)
         rc = fl_diag(ctx, "start", "\"%s\" is not an RFC 3339 time such as 2026-01-01T00:00:00Z "
                      "(1970 to 2500)", g->start ? g->start : "");
+    /* pcap keeps seconds in 32 bits: a file must end before 2106 (twice
+     * the expected length, as slack for the ramp at both ends) */
+    else if (g->path && ns / 1000000000u + 2 * (double)g->packets / g->rate >= 4294967296.0)
+        rc = fl_diag(ctx, "packets", "%llu packets at %g/s from %s run past 2106, the end of pcap's "
+                     "32-bit time: raise rate or start earlier", (unsigned long long)g->packets,
+                     g->rate, g->start);
     return rc;
 }
 

@@ -525,6 +525,11 @@ static void test_bad_options(void **state)
     assert_true(fl_harness_new("input.gen", "{packets: 100000, flows: 100000, hosts: 3}", NULL, &h) < 0);
     assert_true(fl_harness_new("input.gen", "{ipv6: 1.5}", NULL, &h) < 0);
     assert_true(fl_harness_new("input.gen", "{packts: 10}", NULL, &h) < 0);
+    /* a pcap cannot hold times past 2106 */
+    unlink("/tmp/fl_gen_never.pcap");
+    assert_true(fl_harness_new("input.gen", "{packets: 100000, rate: 1, start: \"2106-02-07T00:00:00Z\", "
+                               "path: /tmp/fl_gen_never.pcap}", NULL, &h) < 0);
+    assert_int_equal(access("/tmp/fl_gen_never.pcap", F_OK), -1);
     assert_null(h);
 }
 
