@@ -11,11 +11,14 @@ CAPTURES = [
     "ndpi_bot.pcap",            # 802.1Q VLAN-tagged TCP
     "ndpi_reddit.pcap",         # IPv6 only, 60 TCP connections
     "ndpi_KakaoTalk_talk.pcap", # Linux SLL link type
-    "ndpi_ajp.pcap",            # VLAN, small
+    "ndpi_smtp-starttls.pcap",  # IPv4 and VLAN-tagged IPv6
+    "ndpi_quic-v2.pcapng",      # pcapng (read through libpcap), IPv6 UDP
+    "ndpi_dnp3.pcap",           # 8 TCP connections over three hours
 ]
 FIELDS = ["frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.proto",
           "ipv6.nxt", "ip.len", "ipv6.plen", "tcp.srcport", "tcp.dstport", "tcp.len",
-          "udp.srcport", "udp.dstport", "udp.length", "ip.flags.mf", "ip.frag_offset"]
+          "udp.srcport", "udp.dstport", "udp.length", "ip.flags.mf", "ip.frag_offset",
+          "ip.hdr_len", "tcp.hdr_len"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -37,7 +40,12 @@ def tshark_flows(path):
         else:
             continue
         if proto == 6 and v["tcp.srcport"]:
-            sp, dp, pay = int(v["tcp.srcport"]), int(v["tcp.dstport"]), int(v["tcp.len"] or 0)
+            sp, dp = int(v["tcp.srcport"]), int(v["tcp.dstport"])
+            if v["tcp.len"]:
+                pay = int(v["tcp.len"])
+            else:   # a segment cut by the snaplen: tshark gives no tcp.len; count from the IP length
+                ip_hdr = int(v["ip.hdr_len"]) if v["ip.src"] else 40
+                pay = max(0, size - ip_hdr - int(v["tcp.hdr_len"]))
         elif proto == 17 and v["udp.srcport"]:
             sp, dp, pay = int(v["udp.srcport"]), int(v["udp.dstport"]), int(v["udp.length"]) - 8
         else:
@@ -46,7 +54,7 @@ def tshark_flows(path):
         key = (proto,) + tuple(sorted([(str(a[0]), a[1]), (str(b[0]), b[1])]))
         ts = float(v["frame.time_epoch"])
         f = flows.setdefault(key, {"src": (str(a[0]), sp), "first": ts, "last": ts, "sizes": [], "pays": []})
-        f["last"] = ts
+        f["first"], f["last"] = min(f["first"], ts), max(f["last"], ts)   # timestamps may go backwards
         f["sizes"].append(size)
         f["pays"].append(pay)
     return flows
