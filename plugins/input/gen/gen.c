@@ -161,11 +161,14 @@ static inline uint64_t gen_gap(struct gen *g, enum gen_gap kind, bool icmp)
     g->gapn[kind]++;
     switch (kind) {
     case GEN_GAP_TURN:  lo = mean / 8; span = mean - lo; break;   /* a response: [M/8, M) */
-    case GEN_GAP_BURST: span = mean / 2; break;                   /* back to back: [0, M/2) */
+    case GEN_GAP_BURST:                                           /* back to back: [0, M/2) */
+    case GEN_GAP_CLOSE: span = mean / 2; break;
     default:            span = 2 * mean; break;                   /* [0, 2M) */
     }
     uint64_t gap = lo + (uint64_t)(((unsigned __int128)span * r32) >> 32);
     uint64_t cap = icmp ? g->cap_icmp : g->cap;
+    if (kind == GEN_GAP_CLOSE && cap > GEN_CLOSE_MAX_NS)
+        cap = GEN_CLOSE_MAX_NS;
     return gap < cap ? gap : cap;
 }
 
@@ -380,8 +383,9 @@ static int gen_one(struct fl_ctx *ctx, struct gen *g, struct fl_batch *b)
      * the inverse of the mean multiplier drawn so far (NORMAL 1, TURN 9/16,
      * BURST 1/4), so the trace runs at `rate` whatever the traffic mix. */
     if (g->emitted % GEN_FEEDBACK_EVERY == 0) {
-        uint64_t n = g->gapn[0] + g->gapn[1] + g->gapn[2];
-        uint64_t w = 16 * g->gapn[GEN_GAP_NORMAL] + 9 * g->gapn[GEN_GAP_TURN] + 4 * g->gapn[GEN_GAP_BURST];
+        uint64_t burst = g->gapn[GEN_GAP_BURST] + g->gapn[GEN_GAP_CLOSE];
+        uint64_t n = g->gapn[GEN_GAP_NORMAL] + g->gapn[GEN_GAP_TURN] + burst;
+        uint64_t w = 16 * g->gapn[GEN_GAP_NORMAL] + 9 * g->gapn[GEN_GAP_TURN] + 4 * burst;
         if (w)
             g->corr = (uint32_t)((n << 20) / w);
     }

@@ -129,8 +129,12 @@ struct gen_flow {
     uint16_t vlan;          /* VLAN id */
 };
 
-/* Gap classes: how long until a flow's next packet, relative to the mean. */
-enum gen_gap { GEN_GAP_NORMAL, GEN_GAP_TURN, GEN_GAP_BURST };
+/* Gap classes: how long until a flow's next packet, relative to the mean.
+ * CLOSE is BURST cut at GEN_CLOSE_MAX_NS: the last ACK of a TCP close
+ * follows the second FIN within a round trip, so a flow meter that lingers
+ * longer than that after a close keeps it in the flow. */
+enum gen_gap { GEN_GAP_NORMAL, GEN_GAP_TURN, GEN_GAP_BURST, GEN_GAP_CLOSE, GEN_GAP_COUNT };
+#define GEN_CLOSE_MAX_NS 100000000u
 
 /* One packet as the state machine decides it; gen_frame_build writes it. */
 struct gen_pkt {
@@ -199,7 +203,7 @@ struct gen {
     uint64_t started;               /* flows started */
     uint64_t active;                /* slots with a flow */
     uint32_t corr;                  /* gap scale, 16.16 fixed point (see gen_one) */
-    uint64_t gapn[3];               /* gaps drawn per enum gen_gap */
+    uint64_t gapn[GEN_GAP_COUNT];   /* gaps drawn per enum gen_gap */
     uint8_t *pad;                   /* GEN_PAD_BYTES of seeded filler */
     uint32_t *pad_sum;              /* prefix sums of the pad's 16-bit words */
     uint8_t scratch[GEN_SCRATCH];
@@ -241,7 +245,7 @@ uint16_t gen_http_request(struct gen *g, const struct gen_flow *f, uint16_t len)
  * length, at most GEN_HTTP_RESP_MAX. */
 uint16_t gen_http_response(struct gen *g, uint32_t total);
 #define GEN_HTTP_REQ_MIN 120u
-#define GEN_HTTP_RESP_MAX 100u
+#define GEN_HTTP_RESP_MAX 104u
 /* RTP (RFC 3550) and ESP-in-UDP (RFC 3948) headers for the bulk UDP kinds. */
 uint16_t gen_rtp_header(struct gen *g, const struct gen_flow *f, uint8_t dir, uint32_t seq);
 uint16_t gen_esp_header(struct gen *g, const struct gen_flow *f, uint8_t dir, uint32_t seq);

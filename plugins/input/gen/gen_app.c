@@ -158,21 +158,24 @@ uint16_t gen_http_request(struct gen *g, const struct gen_flow *f, uint16_t len)
 
 uint16_t gen_http_response(struct gen *g, uint32_t total)
 {
-    /* 17 + 13 (+1 for "gen1") + 40 + 16 + digits + 2 + 2 bytes: the head's
-     * length depends on the digits of the body's, and must be even
-     * (gen_frame.c), so pick the Server value that makes it so. */
+    /* 17 + 13 + 40 + 16 + digits + 2 + 2 bytes with "Server: gen"; the
+     * head's length depends on the digits of the body's, and must be even
+     * (gen_frame.c): lengthen the Server value by 0-3 characters until both
+     * hold (some digit count always fits: the lengths it tries overlap). */
+    static const char *const server[4] = { "gen", "gen1", "gen12", "gen123" };
     for (int digits = 1; digits <= 10; digits++) {
-        uint32_t head = 90 + (uint32_t)digits;
-        int odd = head & 1;
-        head += (uint32_t)odd;
-        if (head >= total || gen_ndigits(total - head) != digits)
-            continue;
-        char *d = (char *)g->scratch, *q = d;
-        q = gen_cat(q, odd ? "HTTP/1.1 200 OK\r\nServer: gen1\r\n" : "HTTP/1.1 200 OK\r\nServer: gen\r\n");
-        q = gen_cat(q, "Content-Type: application/octet-stream\r\nContent-Length: ");
-        q = gen_dec(q, total - head);
-        q = gen_cat(q, "\r\n\r\n");
-        return (uint16_t)(q - d);
+        for (uint32_t k = 0; k < 4; k++) {
+            uint32_t head = 90 + (uint32_t)digits + k;
+            if ((head & 1) || head >= total || gen_ndigits(total - head) != digits)
+                continue;
+            char *d = (char *)g->scratch, *q = d;
+            q = gen_cat(q, "HTTP/1.1 200 OK\r\nServer: ");
+            q = gen_cat(q, server[k]);
+            q = gen_cat(q, "\r\nContent-Type: application/octet-stream\r\nContent-Length: ");
+            q = gen_dec(q, total - head);
+            q = gen_cat(q, "\r\n\r\n");
+            return (uint16_t)(q - d);
+        }
     }
     return 0;   /* total too small for a head: the caller keeps it above GEN_HTTP_RESP_MAX */
 }

@@ -279,8 +279,9 @@ static void gen_tcp_data(struct gen *g, struct gen_flow *f, struct gen_pkt *p)
         if (lim > 2000)
             lim = 2000;
         f->burst = (uint16_t)gen_range(r, 1, lim);
-        /* an HTTP head must fit in a one-segment response */
-        f->last_len = (uint16_t)gen_range(r, http && f->burst == 1 ? GEN_HTTP_RESP_MAX + 10 : 1, mss);
+        /* an HTTP head must fit in a one-segment response; and tiny last
+         * segments read as broken records to an SSH or TLS dissector */
+        f->last_len = (uint16_t)gen_range(r, http && f->burst == 1 ? GEN_HTTP_RESP_MAX + 10 : 64, mss);
         f->unacked = 0;
         f->aux = 1;
         p->gap = GEN_GAP_TURN;
@@ -354,6 +355,7 @@ static void gen_tcp_step(struct gen *g, struct gen_flow *f, struct gen_pkt *p)
     case TP_FIN2:
         gen_tcp_seg(f, p, !closer, TCP_FIN | TCP_ACK, 0);
         f->phase = TP_FINACK2;
+        p->gap = GEN_GAP_CLOSE;
         break;
     case TP_FINACK2:
         gen_tcp_seg(f, p, closer, TCP_ACK, 0);
