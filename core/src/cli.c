@@ -143,6 +143,7 @@ static int cmd_gen(int argc, char **argv)
     char *buf = NULL;
     size_t len = 0;
     const char *path = NULL;
+    bool emit_given = false;
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return 1;
@@ -157,9 +158,13 @@ static int cmd_gen(int argc, char **argv)
         }
         if (strcmp(a + 2, "path") == 0 || strcmp(a + 2, "o") == 0)
             path = argv[i + 1];
+        emit_given |= strcmp(a + 2, "emit") == 0;
         fprintf(f, "%s%s: ", i ? ", " : "", strcmp(a + 2, "o") == 0 ? "path" : a + 2);
         yaml_scalar(f, argv[++i]);
     }
+    /* Nothing consumes the records here: only the file is wanted. */
+    if (!emit_given)
+        fprintf(f, "%semit: false", argc ? ", " : "");
     fprintf(f, "}\n");
     fclose(f);
     struct fl_pipeline *p = load_checked("flowline gen", buf);
