@@ -117,8 +117,11 @@ void fl_decoder_totals(const struct fl_decoder *d, uint64_t *drops, uint64_t *no
 static struct decode_frag *decode_frag_set(const struct fl_decoder *d,
                                            const struct decode_frag_key *k)
 {
-    uint64_t h = decode_flow_hash(k->src, 0, k->dst, 0, k->kproto) ^
-                 decode_mix64(k->id + 0x9e3779b97f4a7c15ull);
+    uint64_t s[2], t[2], h;
+
+    decode_addr_words(k->src, s);
+    decode_addr_words(k->dst, t);
+    h = decode_flow_hash(s, 0, t, 0, k->kproto) ^ decode_mix64(k->id + 0x9e3779b97f4a7c15ull);
     return d->frag + (size_t)(decode_mix64(h) & d->frag_set_mask) * DECODE_FRAG_WAYS;
 }
 

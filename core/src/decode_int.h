@@ -75,25 +75,31 @@ static inline uint64_t decode_load64(const uint8_t *p)
     return v;
 }
 
-/* One endpoint (address, port) mixed to 64 bits. For IPv4-mapped addresses
- * the first word is constant and the second holds the address in its high
- * half, so (addr, port) -> pre-mix value is injective there. */
-static inline uint64_t decode_endpoint(const struct fl_addr *a, uint16_t port)
+/* One endpoint (address as its two 64-bit words in memory order, port)
+ * mixed to 64 bits. For IPv4-mapped addresses the first word is 0 and the
+ * second holds the address in one half, so (addr, port) -> pre-mix value
+ * is injective there. */
+static inline uint64_t decode_endpoint(uint64_t w0, uint64_t w1, uint16_t port)
 {
-    uint64_t w0 = decode_load64(a->b), w1 = decode_load64(a->b + 8);
     return decode_mix64((w0 * 0x9e3779b97f4a7c15ull) ^ w1 ^
                         ((uint64_t)port * 0xc2b2ae3d27d4eb4full));
 }
 
 /* The symmetric flow hash: the two endpoints are combined with addition,
  * which commutes, so both directions give one value without comparing
- * endpoints (no branch on the hot path). */
-static inline uint64_t decode_flow_hash(const struct fl_addr *s, uint16_t sp,
-                                        const struct fl_addr *t, uint16_t tp,
-                                        uint8_t proto)
+ * endpoints (no branch on the hot path). s and t: address words. */
+static inline uint64_t decode_flow_hash(const uint64_t s[2], uint16_t sp,
+                                        const uint64_t t[2], uint16_t tp, uint8_t proto)
 {
-    return decode_mix64(decode_endpoint(s, sp) + decode_endpoint(t, tp) +
+    return decode_mix64(decode_endpoint(s[0], s[1], sp) + decode_endpoint(t[0], t[1], tp) +
                         (uint64_t)proto * 0x165667b19e3779f9ull);
+}
+
+/* The words of an address cell, as decode_flow_hash takes them. */
+static inline void decode_addr_words(const struct fl_addr *a, uint64_t w[2])
+{
+    w[0] = decode_load64(a->b);
+    w[1] = decode_load64(a->b + 8);
 }
 
 #endif

@@ -20,6 +20,12 @@
 /* Internal results: 0 = a row is ready, DECODE_DROP(reason) otherwise. */
 #define DECODE_DROP(r) ((int)(r) + 1)
 
+/* The parser is written for inlining: one loop over "what comes next"
+ * (decode_net) into the IP and transport functions, all inlined into
+ * fl_decode. The only recursion, into a tunnel's inner packet, goes
+ * through decode_decap, which is kept out of line. */
+#define DECODE_INLINE static inline __attribute__((always_inline))
+
 #define DECODE_ET_IPV4 0x0800
 #define DECODE_ET_IPV6 0x86DD
 #define DECODE_ET_VLAN 0x8100
@@ -30,9 +36,14 @@
 #define DECODE_ET_MPLS_MC 0x8848
 #define DECODE_ET_PPPOE 0x8864
 #define DECODE_ET_FABRICPATH 0x8903 /* Cisco FabricPath: 2 bytes, then Ethernet */
-#define DECODE_ET_TEB 0x6558        /* transparent Ethernet bridging (GRE) */
+#define DECODE_ET_TEB 0x6558        /* an Ethernet header follows (GRE's TEB) */
 #define DECODE_ET_ERSPAN2 0x88BE
-#define DECODE_ET_PPP 0x880B         /* PPP in enhanced GRE (PPTP) */
+#define DECODE_ET_PPP 0x880B        /* a PPP frame follows (PPTP's GRE type) */
+/* Not on the wire: "an IP header, version by its first nibble" (raw IP
+ * link types). Types below 0x0600 read from a frame become DECODE_ET_BAD,
+ * so neither can be forged. */
+#define DECODE_ET_RAW 0x05FE
+#define DECODE_ET_BAD 0x05FF
 
 #define DECODE_VXLAN_PORT 4789      /* RFC 7348 */
 
@@ -54,7 +65,10 @@ struct decode_pkt {
     bool vlan_seen;
     uint8_t shims, decaps;
     uint8_t notes;              /* bit (1 << enum fl_decode_note) per note */
-    struct fl_addr src, dst;
+    /* Addresses as the two 64-bit words of their 16-byte cells: written
+     * and read whole, so the row copy and the hash load what was stored
+     * (no store-forwarding stall from byte-wise building). */
+    uint64_t src[2], dst[2];
     uint16_t sport, dport;
     uint8_t proto, ver, ttl, flags;
     uint32_t ip_len, payload_len;
@@ -68,10 +82,6 @@ struct decode_l3 {
     bool frag, later;           /* a fragment; not the first one */
     struct decode_frag_key key; /* set when frag */
 };
-
-static int decode_ether(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
-static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
-                            const uint8_t *q);
 
 static inline uint16_t decode_rd16(const uint8_t *q)
 {
@@ -88,18 +98,42 @@ static inline size_t decode_avail(const struct decode_pkt *p, const uint8_t *q)
     return (size_t)(p->end - q);
 }
 
-static inline void decode_v4mapped(struct fl_addr *a, const uint8_t *ip4)
+/* An ethertype read from a frame (2 readable bytes at q). */
+static inline uint16_t decode_et(const uint8_t *q)
 {
-    static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    memcpy(a->b, prefix, sizeof prefix);
-    memcpy(a->b + 12, ip4, 4);
+    uint16_t et = decode_rd16(q);
+    return et < 0x0600 ? DECODE_ET_BAD : et;
+}
+
+/* ::ffff:a.b.c.d as address words. */
+static inline void decode_v4mapped(uint64_t w[2], const uint8_t *ip4)
+{
+    uint32_t a;
+    memcpy(&a, ip4, 4);
+    w[0] = 0;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    w[1] = 0xffff0000ull | (uint64_t)a << 32;
+#else
+    w[1] = 0x0000ffff00000000ull | a;
+#endif
+}
+
+static inline void decode_v6words(uint64_t w[2], const uint8_t *ip6)
+{
+    memcpy(&w[0], ip6, 8);
+    memcpy(&w[1], ip6 + 8, 8);
+}
+
+static inline void decode_addr_cell(struct fl_addr *a, const uint64_t w[2])
+{
+    memcpy(a->b, &w[0], 8);
+    memcpy(a->b + 8, &w[1], 8);
 }
 
 /* ---- Transport layer and decapsulation ----------------------------------- */
 
-static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
-static int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
-static int decode_ppp_link(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q);
+DECODE_INLINE int decode_net(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
+                             const uint8_t *q);
 
 enum decode_inner { DECODE_IN_GRE, DECODE_IN_VXLAN, DECODE_IN_IP4, DECODE_IN_IP6 };
 
@@ -107,11 +141,13 @@ enum decode_inner { DECODE_IN_GRE, DECODE_IN_VXLAN, DECODE_IN_IP4, DECODE_IN_IP6
  * decodes cleanly, and the outer one when the inner is not IP, malformed or
  * cut off, so an outer packet that decoded never vanishes because of what
  * it carries. h/cap: the tunnel header and the captured bytes from it. */
-static void decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode_inner kind,
-                         const uint8_t *h, uint32_t cap)
+static __attribute__((noinline)) void
+decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode_inner kind,
+             const uint8_t *h, uint32_t cap)
 {
     struct decode_pkt in;
-    int rc = DECODE_DROP(FL_DROP_NOT_IP);
+    uint16_t et;
+    const uint8_t *q;
 
     if (p->decaps >= DECODE_MAX_DECAP)
         return;
@@ -144,12 +180,8 @@ static void decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode
         }
         if (cap < hl)
             return;
-        if (pt == DECODE_ET_PPP)
-            rc = decode_ppp_link(d, &in, h + hl);
-        else if (pt == DECODE_ET_TEB || pt == DECODE_ET_ERSPAN2)
-            rc = decode_ether(d, &in, h + hl);
-        else
-            rc = decode_ethertype(d, &in, pt, h + hl);
+        et = pt == DECODE_ET_ERSPAN2 ? DECODE_ET_TEB : pt < 0x0600 ? DECODE_ET_BAD : pt;
+        q = h + hl;
         break;
     }
     case DECODE_IN_VXLAN:
@@ -157,29 +189,37 @@ static void decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode
          * when the VNI is valid. */
         if (cap < 16 || !(h[8] & 0x08))
             return;
-        rc = decode_ether(d, &in, h + 16);
+        et = DECODE_ET_TEB;
+        q = h + 16;
         break;
     case DECODE_IN_IP4:
-        rc = decode_ip4(d, &in, h);
+        et = DECODE_ET_IPV4;
+        q = h;
         break;
-    case DECODE_IN_IP6:
-        rc = decode_ip6(d, &in, h);
+    default:
+        et = DECODE_ET_IPV6;
+        q = h;
         break;
     }
-    if (rc == 0)
+    if (decode_net(d, &in, et, q) == 0)
         *p = in;
 }
 
-static int decode_l4(struct fl_decoder *d, struct decode_pkt *p, const struct decode_l3 *l3)
+DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct decode_l3 *l3)
 {
     const uint8_t *h = l3->l4;
     uint32_t cap = l3->cap, len = l3->len;
+    struct fl_addr src, dst;
 
     p->sport = p->dport = 0;
     p->flags = 0;
     p->payload_len = len;
     if (l3->frag) {
         p->notes |= 1u << FL_NOTE_FRAGMENTS;
+        decode_addr_cell(&src, p->src);
+        decode_addr_cell(&dst, p->dst);
+        l3->key.src = &src;
+        l3->key.dst = &dst;
         if (l3->later) {
             /* No transport header here: the flow is its first fragment's. */
             const struct decode_frag *f = decode_frag_get(d, &l3->key);
@@ -281,13 +321,13 @@ static int decode_l4(struct fl_decoder *d, struct decode_pkt *p, const struct de
  * offload (TSO/GSO) super-packet, and an IPv6 jumbogram says its length in
  * a hop-by-hop option: in both cases the packet is as long as the rest of
  * the frame on the wire. */
-static uint32_t decode_wire_rest(const struct decode_pkt *p, const uint8_t *q)
+static inline uint32_t decode_wire_rest(const struct decode_pkt *p, const uint8_t *q)
 {
     size_t off = (size_t)(q - p->frame);
     return p->wirelen > off ? p->wirelen - (uint32_t)off : 0;
 }
 
-static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+DECODE_INLINE int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
 {
     size_t cap = decode_avail(p, q);
     uint32_t hl, tot, capn;
@@ -314,8 +354,8 @@ static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t 
     p->ver = 4;
     p->ttl = q[8];
     p->proto = q[9];
-    decode_v4mapped(&p->src, q + 12);
-    decode_v4mapped(&p->dst, q + 16);
+    decode_v4mapped(p->src, q + 12);
+    decode_v4mapped(p->dst, q + 16);
     p->ip_len = tot;
     if (cap < tot) {
         p->notes |= 1u << FL_NOTE_IP_TRUNCATED;
@@ -331,15 +371,13 @@ static int decode_ip4(struct fl_decoder *d, struct decode_pkt *p, const uint8_t 
     l3.frag = (fo & 0x3fff) != 0;     /* MF set or offset non-zero */
     l3.later = (fo & 0x1fff) != 0;
     if (l3.frag) {
-        l3.key.src = &p->src;
-        l3.key.dst = &p->dst;
         l3.key.id = decode_rd16(q + 4);
         l3.key.kproto = p->proto;
     }
     return decode_l4(d, p, &l3);
 }
 
-static int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+DECODE_INLINE int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
 {
     size_t cap = decode_avail(p, q);
     uint32_t plen, tot, capn, pos = 40, n;
@@ -362,8 +400,8 @@ static int decode_ip6(struct fl_decoder *d, struct decode_pkt *p, const uint8_t 
 
     p->ver = 6;
     p->ttl = q[7];
-    memcpy(p->src.b, q + 8, 16);
-    memcpy(p->dst.b, q + 24, 16);
+    decode_v6words(p->src, q + 8);
+    decode_v6words(p->dst, q + 24);
     p->ip_len = tot;
     if (cap < tot) {
         p->notes |= 1u << FL_NOTE_IP_TRUNCATED;
@@ -435,53 +473,17 @@ upper:
     l3.l4 = q + (pos < capn ? pos : capn);
     l3.cap = capn > pos ? capn - pos : 0;
     l3.len = tot - pos;
-    l3.key.src = &p->src;
-    l3.key.dst = &p->dst;
     return decode_l4(d, p, &l3);
 }
 
 /* ---- Link layer and shims ------------------------------------------------ */
 
-static int decode_ip_any(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
-{
-    if (decode_avail(p, q) < 1)
-        return DECODE_DROP(FL_DROP_TRUNCATED);
-    switch (q[0] >> 4) {
-    case 4: return decode_ip4(d, p, q);
-    case 6: return decode_ip6(d, p, q);
-    default: return DECODE_DROP(FL_DROP_BAD_IP);
-    }
-}
-
-/* q at a PPP protocol field (RFC 1661), possibly compressed to one byte
- * (protocol field compression: the first byte is odd). */
-static int decode_ppp(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
-{
-    uint16_t proto;
-
-    if (decode_avail(p, q) < 1)
-        return DECODE_DROP(FL_DROP_TRUNCATED);
-    if (q[0] & 1) {
-        proto = q[0];
-        q += 1;
-    } else {
-        if (decode_avail(p, q) < 2)
-            return DECODE_DROP(FL_DROP_TRUNCATED);
-        proto = decode_rd16(q);
-        q += 2;
-    }
-    switch (proto) {
-    case 0x0021: return decode_ip4(d, p, q);
-    case 0x0057: return decode_ip6(d, p, q);
-    case 0x0281:
-    case 0x0283: return decode_ethertype(d, p, DECODE_ET_MPLS, q);
-    default: return DECODE_DROP(FL_DROP_NOT_IP);
-    }
-}
-
-/* An Ethernet payload of type et at q: peel shims until IP. */
-static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
-                            const uint8_t *q)
+/* What follows at q is named by et: an ethertype, or DECODE_ET_TEB (an
+ * Ethernet header), DECODE_ET_PPP (a PPP frame), DECODE_ET_RAW (IP of
+ * either version). Peel headers until IP; every shim counts towards
+ * DECODE_MAX_SHIMS so no frame loops long. */
+DECODE_INLINE int decode_net(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
+                             const uint8_t *q)
 {
     for (;;) {
         switch (et) {
@@ -489,6 +491,30 @@ static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t
             return decode_ip4(d, p, q);
         case DECODE_ET_IPV6:
             return decode_ip6(d, p, q);
+        case DECODE_ET_TEB: {
+            uint16_t len;
+            if (decode_avail(p, q) < 14)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            len = decode_rd16(q + 12);
+            q += 14;
+            if (len >= 0x0600) {
+                et = len;
+                continue;
+            }
+            /* 802.3 length field: IP only rides in LLC/SNAP (AA AA 03,
+             * OUI, ethertype); anything else (STP, IPX, ...) is not IP. */
+            if (len > 1500)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 3)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            if (q[0] != 0xaa || q[1] != 0xaa || q[2] != 0x03)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 8)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            et = decode_et(q + 6);
+            q += 8;
+            continue;
+        }
         case DECODE_ET_VLAN:
         case DECODE_ET_QINQ:
         case DECODE_ET_QINQ_OLD1:
@@ -501,7 +527,7 @@ static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t
                 p->vlan = decode_rd16(q) & 0x0fff;
                 p->vlan_seen = true;
             }
-            et = decode_rd16(q + 2);
+            et = decode_et(q + 2);
             q += 4;
             continue;
         case DECODE_ET_MPLS:
@@ -521,17 +547,18 @@ static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t
             if (decode_avail(p, q) < 1)
                 return DECODE_DROP(FL_DROP_TRUNCATED);
             switch (q[0] >> 4) {
-            case 4: return decode_ip4(d, p, q);
-            case 6: return decode_ip6(d, p, q);
+            case 4: et = DECODE_ET_IPV4; break;
+            case 6: et = DECODE_ET_IPV6; break;
             case 0: /* pseudowire control word (RFC 4385), then Ethernet */
-                if (++p->shims > DECODE_MAX_SHIMS)
-                    return DECODE_DROP(FL_DROP_NOT_IP);
                 if (decode_avail(p, q) < 4)
                     return DECODE_DROP(FL_DROP_TRUNCATED);
-                return decode_ether(d, p, q + 4);
+                q += 4;
+                et = DECODE_ET_TEB;
+                break;
             default:
                 return DECODE_DROP(FL_DROP_NOT_IP);
             }
+            continue;
         case DECODE_ET_FABRICPATH:
             /* The outer addresses and this type are followed by the FTAG
              * and TTL, then the original Ethernet frame. */
@@ -539,81 +566,91 @@ static int decode_ethertype(struct fl_decoder *d, struct decode_pkt *p, uint16_t
                 return DECODE_DROP(FL_DROP_NOT_IP);
             if (decode_avail(p, q) < 2)
                 return DECODE_DROP(FL_DROP_TRUNCATED);
-            return decode_ether(d, p, q + 2);
+            q += 2;
+            et = DECODE_ET_TEB;
+            continue;
         case DECODE_ET_PPPOE:
             /* RFC 2516 session stage: ver/type 0x11, code 0, session id,
-             * length, then the PPP protocol. */
+             * length, then a PPP protocol field. */
             if (++p->shims > DECODE_MAX_SHIMS)
                 return DECODE_DROP(FL_DROP_NOT_IP);
             if (decode_avail(p, q) < 6)
                 return DECODE_DROP(FL_DROP_TRUNCATED);
             if (q[0] != 0x11 || q[1] != 0)
                 return DECODE_DROP(FL_DROP_NOT_IP);
-            return decode_ppp(d, p, q + 6);
+            q += 6;
+            et = DECODE_ET_PPP;
+            continue;
+        case DECODE_ET_PPP: {
+            /* RFC 1662 HDLC-like framing (FF 03) or none; Cisco HDLC
+             * (address 0F/8F, control 0, ethertype) turns up in captures
+             * labelled PPP too. Neither FF nor 0F/8F 00 can start a PPP
+             * protocol field, so the three are told apart safely. Then the
+             * protocol, compressed to one byte when the first is odd. */
+            uint16_t proto;
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 2)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            if (q[0] == 0xff && q[1] == 0x03) {
+                q += 2;
+            } else if ((q[0] == 0x0f || q[0] == 0x8f) && q[1] == 0x00) {
+                if (decode_avail(p, q) < 4)
+                    return DECODE_DROP(FL_DROP_TRUNCATED);
+                et = decode_et(q + 2);
+                q += 4;
+                continue;
+            }
+            if (decode_avail(p, q) < 1)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            if (q[0] & 1) {
+                proto = q[0];
+                q += 1;
+            } else {
+                if (decode_avail(p, q) < 2)
+                    return DECODE_DROP(FL_DROP_TRUNCATED);
+                proto = decode_rd16(q);
+                q += 2;
+            }
+            switch (proto) {
+            case 0x0021: et = DECODE_ET_IPV4; break;
+            case 0x0057: et = DECODE_ET_IPV6; break;
+            case 0x0281:
+            case 0x0283: et = DECODE_ET_MPLS; break;
+            default: return DECODE_DROP(FL_DROP_NOT_IP);
+            }
+            continue;
+        }
+        case DECODE_ET_RAW:
+            if (decode_avail(p, q) < 1)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            switch (q[0] >> 4) {
+            case 4: et = DECODE_ET_IPV4; break;
+            case 6: et = DECODE_ET_IPV6; break;
+            default: return DECODE_DROP(FL_DROP_BAD_IP);
+            }
+            continue;
         default:
             return DECODE_DROP(FL_DROP_NOT_IP);
         }
     }
 }
 
-static int decode_ether(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
-{
-    uint16_t et;
-
-    if (decode_avail(p, q) < 14)
-        return DECODE_DROP(FL_DROP_TRUNCATED);
-    et = decode_rd16(q + 12);
-    q += 14;
-    if (et <= 1500) {
-        /* 802.3 length field: IP only rides in LLC/SNAP (AA AA 03, OUI,
-         * ethertype); anything else (STP, IPX, ...) is not IP. */
-        if (decode_avail(p, q) < 3)
-            return DECODE_DROP(FL_DROP_TRUNCATED);
-        if (q[0] != 0xaa || q[1] != 0xaa || q[2] != 0x03)
-            return DECODE_DROP(FL_DROP_NOT_IP);
-        if (decode_avail(p, q) < 8)
-            return DECODE_DROP(FL_DROP_TRUNCATED);
-        et = decode_rd16(q + 6);
-        q += 8;
-    }
-    return decode_ethertype(d, p, et, q);
-}
-
 /* BSD loopback: a 4-byte address family in the byte order of the writing
  * host (NULL) or network order (LOOP); accept both for both, since the
  * family values are small. AF_INET6 differs per OS: Linux 10, NetBSD and
  * OpenBSD 24, FreeBSD 28, Darwin 30. */
-static int decode_loop(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
+static inline uint16_t decode_loop_family(const uint8_t *q)
 {
-    uint32_t fam;
-
-    if (decode_avail(p, q) < 4)
-        return DECODE_DROP(FL_DROP_TRUNCATED);
-    fam = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+    uint32_t fam = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 |
+                   (uint32_t)q[3] << 24;
     if (fam > 0xffff)
         fam = __builtin_bswap32(fam);
     switch (fam) {
-    case 2: return decode_ip4(d, p, q + 4);
-    case 10: case 24: case 28: case 30: return decode_ip6(d, p, q + 4);
-    default: return DECODE_DROP(FL_DROP_NOT_IP);
+    case 2: return DECODE_ET_IPV4;
+    case 10: case 24: case 28: case 30: return DECODE_ET_IPV6;
+    default: return DECODE_ET_BAD;
     }
-}
-
-/* PPP (9): RFC 1662 HDLC-like framing (FF 03) or none; PPP_SERIAL (50) may
- * also be Cisco HDLC (address 0F/8F, control 0, ethertype), and captures
- * labelled PPP carry that too. */
-static int decode_ppp_link(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *q)
-{
-    if (decode_avail(p, q) < 2)
-        return DECODE_DROP(FL_DROP_TRUNCATED);
-    if (q[0] == 0xff && q[1] == 0x03)
-        return decode_ppp(d, p, q + 2);
-    if ((q[0] == 0x0f || q[0] == 0x8f) && q[1] == 0x00) {
-        if (decode_avail(p, q) < 4)
-            return DECODE_DROP(FL_DROP_TRUNCATED);
-        return decode_ethertype(d, p, decode_rd16(q + 2), q + 4);
-    }
-    return decode_ppp(d, p, q);
 }
 
 /* ---- The row ------------------------------------------------------------- */
@@ -625,8 +662,8 @@ static inline void decode_commit(struct fl_decoder *d, const struct decode_pkt *
     void **col = b->data;
 
     ((uint64_t *)col[FL_PKT_TS])[r] = ts;
-    ((struct fl_addr *)col[FL_PKT_SRC_ADDR])[r] = p->src;
-    ((struct fl_addr *)col[FL_PKT_DST_ADDR])[r] = p->dst;
+    decode_addr_cell((struct fl_addr *)col[FL_PKT_SRC_ADDR] + r, p->src);
+    decode_addr_cell((struct fl_addr *)col[FL_PKT_DST_ADDR] + r, p->dst);
     ((uint16_t *)col[FL_PKT_SRC_PORT])[r] = p->sport;
     ((uint16_t *)col[FL_PKT_DST_PORT])[r] = p->dport;
     ((uint8_t *)col[FL_PKT_PROTO])[r] = p->proto;
@@ -638,7 +675,7 @@ static inline void decode_commit(struct fl_decoder *d, const struct decode_pkt *
     ((uint32_t *)col[FL_PKT_PAYLOAD_LEN])[r] = p->payload_len;
     ((uint16_t *)col[FL_PKT_VLAN])[r] = p->vlan;
     ((uint64_t *)col[FL_PKT_FLOW_HASH])[r] =
-        decode_flow_hash(&p->src, p->sport, &p->dst, p->dport, p->proto);
+        decode_flow_hash(p->src, p->sport, p->dst, p->dport, p->proto);
     if (r == 0) {
         b->t_min = b->t_max = ts;
     } else {
@@ -658,6 +695,8 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
               struct fl_batch *b)
 {
     struct decode_pkt p;
+    const uint8_t *q;
+    uint16_t et;
     int rc;
 
     if (b->rows >= b->cap)
@@ -670,48 +709,65 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
     p.shims = p.decaps = 0;
     p.notes = 0;
 
+    /* Each link type says where its payload starts and what it is. */
     switch (linktype) {
     case FL_DLT_EN10MB:
-        rc = decode_ether(d, &p, frame);
+        et = DECODE_ET_TEB;
+        q = frame;
         break;
     case FL_DLT_LINUX_SLL:
         /* packet type, ARPHRD type, address length, 8 address bytes, then
          * the protocol: an ethertype for everything that can carry IP. */
-        rc = caplen < 16 ? DECODE_DROP(FL_DROP_TRUNCATED)
-                         : decode_ethertype(d, &p, decode_rd16(frame + 14), frame + 16);
+        if (caplen < 16)
+            goto truncated;
+        et = decode_et(frame + 14);
+        q = frame + 16;
         break;
     case FL_DLT_LINUX_SLL2:
         /* protocol first, then reserved, ifindex, ARPHRD, type, addr */
-        rc = caplen < 20 ? DECODE_DROP(FL_DROP_TRUNCATED)
-                         : decode_ethertype(d, &p, decode_rd16(frame), frame + 20);
+        if (caplen < 20)
+            goto truncated;
+        et = decode_et(frame);
+        q = frame + 20;
         break;
     case FL_DLT_NULL:
     case FL_DLT_LOOP:
-        rc = decode_loop(d, &p, frame);
+        if (caplen < 4)
+            goto truncated;
+        et = decode_loop_family(frame);
+        q = frame + 4;
         break;
     case FL_DLT_RAW:
     case 12:    /* DLT_RAW on most systems, as libpcap reports LINKTYPE_RAW */
     case 14:    /* DLT_RAW on OpenBSD */
-        rc = decode_ip_any(d, &p, frame);
+        et = DECODE_ET_RAW;
+        q = frame;
         break;
     case FL_DLT_IPV4:
-        rc = decode_ip4(d, &p, frame);
+        et = DECODE_ET_IPV4;
+        q = frame;
         break;
     case FL_DLT_IPV6:
-        rc = decode_ip6(d, &p, frame);
+        et = DECODE_ET_IPV6;
+        q = frame;
         break;
     case FL_DLT_PPP:
     case FL_DLT_PPP_SERIAL:
-        rc = decode_ppp_link(d, &p, frame);
+        et = DECODE_ET_PPP;
+        q = frame;
         break;
     default:
-        rc = DECODE_DROP(FL_DROP_LINKTYPE);
-        break;
+        d->drops[FL_DROP_LINKTYPE]++;
+        return 0;
     }
+    rc = decode_net(d, &p, et, q);
     if (__builtin_expect(rc != 0, 0)) {
         d->drops[rc - 1]++;
         return 0;
     }
     decode_commit(d, &p, ts_ns, b);
     return 1;
+truncated:
+    d->drops[FL_DROP_TRUNCATED]++;
+    return 0;
 }
