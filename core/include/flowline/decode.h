@@ -85,7 +85,9 @@ FL_API int fl_packet_schema(struct fl_ctx *ctx, const struct fl_schema **out);
 
 /* Decode one frame into row b->rows of packet batch b (b->rows < b->cap).
  * Returns 1 if a row was added (b->rows incremented, t_min/t_max updated),
- * 0 if the frame was counted and skipped. Never reads past caplen. */
+ * 0 if the frame was counted and skipped, -FL_EFULL (nothing counted) if b
+ * was already full. Never reads past caplen. linktype is a LINKTYPE_ value
+ * or the DLT_ value libpcap reports for it (DLT_RAW is 12 or 14). */
 FL_API int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
                      const uint8_t *frame, uint32_t caplen, uint32_t wirelen,
                      struct fl_batch *b);
