@@ -122,6 +122,7 @@ struct flowmeter {
     uint64_t out_since;          /* clock when out got its first row */
     uint64_t n_end[FLOWMETER_NREASONS];  /* records per reason, not yet counted */
     uint64_t n_evicted;          /* flows removed under pressure, not yet counted */
+    uint64_t n_evict_scanned;    /* wheel buckets eviction walked, not yet counted */
 };
 
 /* The earliest time the flow ends by itself, and why. A stub has no active

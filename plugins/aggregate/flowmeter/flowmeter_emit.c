@@ -171,4 +171,8 @@ void flowmeter_count(struct flowmeter *fm, struct fl_ctx *ctx)
         fl_counter_add(ctx, "evicted", fm->n_evicted);
         fm->n_evicted = 0;
     }
+    if (fm->n_evict_scanned) {   /* cost of eviction: should stay a few per flow */
+        fl_counter_add(ctx, "evict_scanned", fm->n_evict_scanned);
+        fm->n_evict_scanned = 0;
+    }
 }

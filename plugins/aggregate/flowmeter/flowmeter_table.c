@@ -67,6 +67,11 @@ static void flowmeter_wheel_size(const struct flowmeter *fm, uint64_t *w, uint32
         width = FLOWMETER_MS;
     if (width > 1000 * FLOWMETER_MS)
         width = 1000 * FLOWMETER_MS;
+    /* The wheel must span the longest timeout: a deadline that wraps lands
+     * in a bucket it is not due in, and every eviction scan would move it
+     * round and round (quadratic under table pressure with long timeouts). */
+    if (tmax / width + 2 > FLOWMETER_WHEEL_MAX)
+        width = tmax / (FLOWMETER_WHEEL_MAX - 2) + 1;
     uint64_t need = tmax / width + 2;
     uint32_t buckets = FLOWMETER_WHEEL_MIN;
     while (buckets < need && buckets < FLOWMETER_WHEEL_MAX)
@@ -322,6 +327,7 @@ static int flowmeter_evict(struct flowmeter *fm, struct fl_ctx *ctx)
         fm->evict_floor = base;
     for (uint64_t p = fm->evict_floor - base; p < n && victim == FLOWMETER_NIL; p++) {
         uint32_t b = (uint32_t)(base + p) & fm->wheel_mask;
+        fm->n_evict_scanned++;
         for (uint32_t idx = fm->wheel[b], next; idx != FLOWMETER_NIL; idx = next) {
             next = fm->pool[idx].wnext;
             uint64_t d = flowmeter_deadline(fm, &fm->pool[idx], &r);
@@ -437,7 +443,10 @@ int flowmeter_expire_due(struct flowmeter *fm, struct fl_ctx *ctx, uint64_t now)
         n = (uint64_t)fm->wheel_mask + 1;   /* a whole turn visits every flow */
     /* Moves made while visiting land at or after now. */
     fm->wheel_now = now;
-    fm->evict_floor = b1;
+    /* Buckets before the floor stay empty (a link before it lowers it), so
+     * never move it back: eviction scans would restart from now each time. */
+    if (fm->evict_floor < b1)
+        fm->evict_floor = b1;
     for (uint64_t k = 0; k < n; k++)
         if ((rc = flowmeter_visit(fm, ctx, (uint32_t)(b0 + k) & fm->wheel_mask, now)) < 0)
             return rc;

@@ -453,6 +453,33 @@ static void test_pressure_no_ticks(void **st)
     fl_harness_destroy(&h);
 }
 
+/* Pressure with timeouts longer than the wheel's default span (a day):
+ * eviction must not rescan the wheel for every new flow. Regression: the
+ * wheel once wrapped such deadlines and reset its scan floor on every clock
+ * step, which made each eviction walk ~65k buckets. */
+static void test_pressure_long_timeouts(void **st)
+{
+    enum { N = 20000 };
+    struct fl_harness *h = fm_new("{max_flows: 100, idle_timeout: 1d, active_timeout: 1d}");
+    struct fm_pkt *p = calloc(N, sizeof(*p));
+    assert_non_null(p);
+    for (int i = 0; i < N; i++)   /* a new flow every millisecond */
+        p[i] = pk((uint64_t)i, A, (uint16_t)(1024 + i % 60000), B, 80, 17, 0, 60, 32);
+    fm_push_split(h, p, N, 512, 0, 3);
+    size_t n;
+    struct fm_rec *r = run_drain(h, &n);
+    assert_int_equal(n, N);
+    assert_int_equal(fl_harness_counter(h, "evicted"), N - 100);
+    uint64_t scanned = fl_harness_counter(h, "evict_scanned");
+    /* The first eviction walks up to one turn of the wheel (65536 buckets)
+     * to the first deadline; after that a few buckets each. Before the fix
+     * every eviction walked a turn: about 1.3e9 here. */
+    assert_true(scanned <= 65536 + 2 * (uint64_t)N);
+    free(r);
+    free(p);
+    fl_harness_destroy(&h);
+}
+
 /* key_vlan: the same 5-tuple on two VLANs is one flow or two. */
 static void test_vlan_key(void **st)
 {
@@ -635,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_rst),
         cmocka_unit_test(test_max_flows),
         cmocka_unit_test(test_pressure_no_ticks),
+        cmocka_unit_test(test_pressure_long_timeouts),
         cmocka_unit_test(test_vlan_key),
         cmocka_unit_test(test_ipv6),
         cmocka_unit_test(test_schema),
