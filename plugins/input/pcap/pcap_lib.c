@@ -88,6 +88,7 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
     uint64_t *gz_done = NULL, total = 0;
     struct stat sb;
     pcap_t *p = NULL;
+    bool regular;
     FILE *fp;
     int rc;
 
@@ -98,9 +99,12 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
         FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
         return rc;
     }
-    if (fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode))
+    regular = fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
+    if (regular)
         total = (uint64_t)sb.st_size;
-    if (fread(magic, 1, 4, fp) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    /* Peek at the magic only where the stream can go back: a pipe goes to
+     * libpcap untouched (so it cannot be gzip'd). */
+    if (regular && fread(magic, 1, 4, fp) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
         fclose(fp);
         fp = pcap_gz_open(st->path, &gz_done, magic);
         if (!fp) {
@@ -109,7 +113,7 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
                          : strerror(errno));
             return -FL_EIO;
         }
-    } else {
+    } else if (regular) {
         rewind(fp);
     }
     r.classic_unit = pcap_lib_classic_unit(magic);

@@ -170,6 +170,10 @@ int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx)
 
     memset(&flt, 0, sizeof flt);
     memset(&w, 0, sizeof w);
+    /* A pipe or a device is libpcap's: opening it here would take the
+     * writer's rendezvous and lose what it writes. */
+    if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return PCAP_FALLBACK;
     fd = open(st->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;

@@ -8,7 +8,7 @@
  *   and the same counters.
  * - Files written here: every byte order and timestamp resolution, a cut
  *   last record, an impossible record length, gzip, empty and non-capture
- *   files, batch sizes, BPF filters.
+ *   files, a named pipe, batch sizes, BPF filters.
  * - A live capture on the loopback interface (root only). */
 #include <stdarg.h>
 #include <stddef.h>
@@ -650,6 +650,46 @@ static void test_gzip(void **state)
 }
 #endif
 
+/* A capture through a named pipe: libpcap reads it as it comes (the mmap
+ * reader must leave it alone, or the writer's data is lost). */
+struct pipe_writer {
+    const char *fifo, *from;
+};
+
+static void *pipe_write(void *arg)
+{
+    struct pipe_writer *w = arg;
+    size_t n;
+    uint8_t *p = read_file(w->from, &n);
+    FILE *f = fopen(w->fifo, "wb");
+    if (f) {
+        fwrite(p, 1, n, f);
+        fclose(f);
+    }
+    free(p);
+    return NULL;
+}
+
+static void test_pipe(void **state)
+{
+    char path[1024], fifo[512];
+    struct pipe_writer w = {fifo, path};
+    struct fl_harness *a = NULL, *b = NULL;
+    pthread_t th;
+    (void)state;
+    data_path(path, sizeof path, "ndpi_1kxun.pcap");
+    tmp_path(fifo, sizeof fifo, "fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    assert_int_equal(pthread_create(&th, NULL, pipe_write, &w), 0);
+    assert_int_equal(open_run(fifo, NULL, &a), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(open_run(path, NULL, &b), 0);
+    assert_true(fl_harness_out_rows(a) > 1000);
+    assert_null(same_output(a, b));
+    fl_harness_destroy(&a);
+    fl_harness_destroy(&b);
+}
+
 /* ---- live ------------------------------------------------------------- */
 
 struct live {
@@ -738,6 +778,7 @@ int main(void)
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_batch_size),
         cmocka_unit_test(test_bpf),
+        cmocka_unit_test(test_pipe),
 #ifdef PCAP_TEST_ZLIB
         cmocka_unit_test(test_gzip),
 #endif
