@@ -64,12 +64,14 @@ struct fl_field {
     enum fl_type type;
     uint32_t pen;           /* 0 = IANA; FL_PEN = flowline's own */
     uint16_t ie;            /* element id, 0 = none */
-    uint16_t ie_alt;        /* second element (IPv6 variant of an addr), 0 = none */
+    uint16_t ie_alt;        /* second element: the IPv6 variant of an addr, or the same
+                             * quantity in another unit; 0 = none */
     const char *doc;        /* one line */
 };
 
 /* flowline's private enterprise number for its own elements in exported
- * templates. 0xF10E is not an IANA-assigned PEN: see docs/fields.md. */
+ * templates. 61678 (0xF0EE) is not
+ * registered with IANA for flowline: see docs/fields.md. */
 #define FL_PEN 61678u
 
 /* Look a name up: canonical, alias or IANA name. NULL if unknown. */
