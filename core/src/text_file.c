@@ -217,6 +217,20 @@ size_t fl_text_file_limit(const struct fl_text_file *f)
     return lim;
 }
 
+int fl_text_file_write(struct fl_text_file *f, const struct fl_text_layout *l,
+                       const struct fl_batch *b, uint32_t *rows)
+{
+    uint32_t row = 0;
+    int rc = 0;
+    while (row < b->rows && rc == 0) {
+        uint32_t from = row;
+        if ((rc = fl_text_layout_rows(l, b, &row, fl_text_file_buf(f), fl_text_file_limit(f))) == 0)
+            rc = fl_text_file_commit(f, row - from);
+    }
+    *rows = row;
+    return rc;
+}
+
 int fl_text_file_commit(struct fl_text_file *f, uint64_t rows)
 {
     f->file_rows += rows;

@@ -204,6 +204,11 @@ FL_API size_t fl_text_file_limit(const struct fl_text_file *f);
 /* `rows` complete rows were appended: write if the buffer reached the
  * limit, rotate if the file reached rotate_size. */
 FL_API int fl_text_file_commit(struct fl_text_file *f, uint64_t rows);
+/* Format every row of a batch with layout l into the file, committing as
+ * the buffer fills. *rows is set to the rows written, also on error (an I/O
+ * error from a commit is -FL_EIO with errno set). */
+FL_API int fl_text_file_write(struct fl_text_file *f, const struct fl_text_layout *l,
+                              const struct fl_batch *b, uint32_t *rows);
 /* Periodic: rotate on a new time slot, write text older than
  * flush_interval. now_ns is the wall clock. */
 FL_API int fl_text_file_tick(struct fl_text_file *f, uint64_t now_ns);

@@ -216,25 +216,16 @@ static int csv_process(struct fl_ctx *ctx, void *state, struct fl_batch *in)
 {
     struct csv *c = state;
     struct fl_text_layout *l;
-    struct fl_text_buf *buf = fl_text_file_buf(c->file);
     int rc = csv_bind(ctx, c, in->schema, &l);
     if (rc < 0)
         return rc;
-    if (c->header_due && (rc = csv_write_header(c, buf)) < 0)
+    if (c->header_due && (rc = csv_write_header(c, fl_text_file_buf(c->file))) < 0)
         return rc;
-    uint32_t row = 0;
-    while (row < in->rows) {
-        uint32_t from = row;
-        if ((rc = fl_text_layout_rows(l, in, &row, buf, fl_text_file_limit(c->file))) < 0)
-            break;
-        if ((rc = fl_text_file_commit(c->file, row - from)) < 0) {
-            csv_io_error(ctx, c, rc, "cannot write");
-            break;
-        }
-    }
-    csv_count(ctx, c, row);
+    uint32_t rows;
+    rc = fl_text_file_write(c->file, l, in, &rows);
+    csv_count(ctx, c, rows);
     if (rc < 0)
-        return rc;
+        return csv_io_error(ctx, c, rc, "cannot write");
     if ((rc = fl_text_file_tick(c->file, fl_now_ns())) < 0)
         return csv_io_error(ctx, c, rc, "cannot write or rotate");
     return 0;

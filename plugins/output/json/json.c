@@ -135,23 +135,14 @@ static int json_process(struct fl_ctx *ctx, void *state, struct fl_batch *in)
 {
     struct json *j = state;
     struct fl_text_layout *l;
-    struct fl_text_buf *buf = fl_text_file_buf(j->file);
     int rc = json_bind(ctx, j, in->schema, &l);
     if (rc < 0)
         return rc;
-    uint32_t row = 0;
-    while (row < in->rows) {
-        uint32_t from = row;
-        if ((rc = fl_text_layout_rows(l, in, &row, buf, fl_text_file_limit(j->file))) < 0)
-            break;
-        if ((rc = fl_text_file_commit(j->file, row - from)) < 0) {
-            json_io_error(ctx, j, rc, "cannot write");
-            break;
-        }
-    }
-    json_count(ctx, j, row);
+    uint32_t rows;
+    rc = fl_text_file_write(j->file, l, in, &rows);
+    json_count(ctx, j, rows);
     if (rc < 0)
-        return rc;
+        return json_io_error(ctx, j, rc, "cannot write");
     if ((rc = fl_text_file_tick(j->file, fl_now_ns())) < 0)
         return json_io_error(ctx, j, rc, "cannot write or rotate");
     return 0;
