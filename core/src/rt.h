@@ -48,8 +48,7 @@ struct fl_ctx {
     struct fl_counter counters[FL_MAX_COUNTERS];
     _Atomic uint32_t n_counters;
     pthread_mutex_t counter_lock;         /* creation only; adds are atomic */
-    /* Inputs: clock and progress. */
-    _Atomic uint64_t clock_ns;
+    /* Inputs: progress, read by the main thread for the progress bar. */
     _Atomic uint64_t progress_done, progress_total;
 };
 
