@@ -1,9 +1,12 @@
 /* fl_harness.c: one plugin in memory for tests (see fl_harness.h). It uses
  * the same loader, option parser and ctx as the runtime; only where emits
  * go differs (a list here, links there). */
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "fl_harness.h"
 #include "loader.h"
@@ -207,4 +210,87 @@ const char *fl_test_data_dir(void)
     fprintf(stderr, "test data not found: looked in %s (set FLOWLINE_TEST_DATA to its path, "
             "normally ../shared/data beside the repository)\n", dir ? dir : "(nothing: FLOWLINE_TEST_DATA unset)");
     return NULL;
+}
+
+int fl_test_tmpdir(const char *tag, char *buf, size_t len)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base)
+        base = "/tmp";
+    size_t n = strlen(base);
+    while (n > 1 && base[n - 1] == '/')
+        n--;
+    int w = snprintf(buf, len, "%.*s/fl_%s_XXXXXX", (int)n, base, tag);
+    if (w < 0 || (size_t)w >= len) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+/* Depth first, so a directory is empty when its own turn comes; lstat, so
+ * a link to elsewhere is unlinked, not walked. */
+int fl_test_rmdir(const char *dir)
+{
+    struct stat sb;
+    if (lstat(dir, &sb) != 0)
+        return -1;
+    if (!S_ISDIR(sb.st_mode))
+        return unlink(dir) == 0 ? 0 : -1;
+    int rc = 0;
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char *p;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (asprintf(&p, "%s/%s", dir, e->d_name) < 0) {
+            rc = -1;
+            continue;
+        }
+        if (fl_test_rmdir(p) != 0)
+            rc = -1;
+        free(p);
+    }
+    if (d)
+        closedir(d);
+    else
+        rc = -1;
+    if (rmdir(dir) != 0)
+        rc = -1;
+    return rc;
+}
+
+char *fl_test_slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t n = 0, cap = 1 << 16;
+    char *s = malloc(cap);
+    while (s) {
+        n += fread(s + n, 1, cap - 1 - n, f);
+        if (n < cap - 1)
+            break;   /* end of file or an error: ferror() below says which */
+        char *t = realloc(s, cap * 2);
+        if (!t) {
+            free(s);
+            s = NULL;
+            break;
+        }
+        s = t;
+        cap *= 2;
+    }
+    if (!s || ferror(f)) {
+        int e = s ? EIO : ENOMEM;
+        free(s);
+        fclose(f);
+        errno = e;
+        return NULL;
+    }
+    fclose(f);
+    s[n] = 0;
+    if (len)
+        *len = n;
+    return s;
 }

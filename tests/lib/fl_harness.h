@@ -2,6 +2,8 @@
  * for plugin tests: load the .so through the normal search path, parse its
  * options from a YAML string, describe/init/start it, push batches, advance
  * its clock, drain it, and keep everything it emitted for assertions.
+ * Also the small helpers every unit test may share: a bare ctx, the test
+ * data directory, temp directories and whole-file reads.
  * Linked into tests with flowline_static (tests/CMakeLists.txt). */
 #ifndef FL_HARNESS_H
 #define FL_HARNESS_H
@@ -45,5 +47,23 @@ void fl_test_ctx_destroy(struct fl_ctx **ctx);
 /* ../shared/data or $FLOWLINE_TEST_DATA; prints where it looked and returns
  * NULL if absent. */
 const char *fl_test_data_dir(void);
+
+/* Temp files for tests. Plain libc, no cmocka: each returns an error the
+ * caller asserts on, so a failure points at the test's own line. */
+
+/* Make a new private (0700) directory $TMPDIR/fl_<tag>_XXXXXX, /tmp when
+ * TMPDIR is unset or empty, and write its path into buf (len bytes).
+ * Returns 0, or -1 with errno set (ENAMETOOLONG if the path does not fit).
+ * The caller removes it with fl_test_rmdir(). */
+int fl_test_tmpdir(const char *tag, char *buf, size_t len);
+/* Remove dir and everything below it (files, FIFOs, subdirectories); links are
+ * removed, never followed. Returns 0, or -1 if anything could not be
+ * removed (the rest is still tried). */
+int fl_test_rmdir(const char *dir);
+/* The whole file at path, read to its end (any size, also a pipe), with a
+ * NUL after the last byte so text can be used as a string. *len, if len is
+ * non-NULL, gets the byte count without that NUL. malloc'd: the caller
+ * frees. NULL with errno set if it cannot be opened or read. */
+char *fl_test_slurp(const char *path, size_t *len);
 
 #endif

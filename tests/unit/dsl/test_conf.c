@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "dsl_test.h"
+#include "fl_harness.h"
 
 struct ct {
     struct fl_diags d;
@@ -295,8 +296,7 @@ static void write_file(const char *rel, const char *text)
 static int setup_tmp(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/fl-dsl-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (fl_test_tmpdir("dsl", tmpdir, sizeof(tmpdir)) != 0)
         return -1;
     char sub[128];
     snprintf(sub, sizeof(sub), "%s/sub", tmpdir);
@@ -305,10 +305,8 @@ static int setup_tmp(void **state)
 
 static int teardown_tmp(void **state)
 {
-    char cmd[128];
     (void)state;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd);
+    return fl_test_rmdir(tmpdir);
 }
 
 static void load(struct ct *t, const char *rel)

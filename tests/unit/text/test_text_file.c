@@ -22,6 +22,7 @@
 
 #include <flowline/plugin.h>
 #include <flowline/text.h>
+#include "fl_harness.h"
 
 #define SEC 1000000000ull
 /* 2026-01-01T00:00:10Z */
@@ -32,26 +33,14 @@ static char path[128];
 
 static int setup(void **state)
 {
-    strcpy(dir, "/tmp/fl_text_file_XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fl_test_tmpdir("text_file", dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/out.csv", dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    fl_test_rmdir(dir);
     return 0;
 }
 
@@ -59,19 +48,6 @@ static int header_cb(void *arg, struct fl_text_buf *b)
 {
     (*(int *)arg)++;
     return fl_text_buf_put(b, "h\n", 2);
-}
-
-/* Whole file as a NUL-terminated string (caller frees); NULL if absent. */
-static char *slurp(const char *p)
-{
-    FILE *f = fopen(p, "rb");
-    if (!f)
-        return NULL;
-    char *s = malloc(1 << 20);
-    size_t n = fread(s, 1, (1 << 20) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
 }
 
 /* Sorted names in dir (caller frees each and the array). */
@@ -148,7 +124,7 @@ static void test_rotate_size(void **state)
     for (size_t i = 0; i < 5; i++) {
         char p[256];
         snprintf(p, sizeof p, "%s/%s", dir, i < 4 ? order[i] : "out.csv");
-        char *s = slurp(p);
+        char *s = fl_test_slurp(p, NULL);
         assert_non_null(s);
         assert_int_equal(strncmp(s, "h\n", 2), 0);
         size_t len = strlen(s);
@@ -195,12 +171,12 @@ static void test_rotate_interval(void **state)
     assert_string_equal(names[2], "out.csv.20260101T000215Z");
     char p[256], *s;
     snprintf(p, sizeof p, "%s/%s", dir, names[1]);
-    assert_string_equal(s = slurp(p), "h\nrow 0000\nrow 0001\n");
+    assert_string_equal(s = fl_test_slurp(p, NULL), "h\nrow 0000\nrow 0001\n");
     free(s);
     snprintf(p, sizeof p, "%s/%s", dir, names[2]);
-    assert_string_equal(s = slurp(p), "h\nrow 0002\n");
+    assert_string_equal(s = fl_test_slurp(p, NULL), "h\nrow 0002\n");
     free(s);
-    assert_string_equal(s = slurp(path), "h\nrow 0003\n");
+    assert_string_equal(s = fl_test_slurp(path, NULL), "h\nrow 0003\n");
     free(s);
     free_list(names, n);
 }
@@ -232,20 +208,20 @@ static void test_existing(void **state)
     assert_int_equal(fl_text_file_open(&c, T0, &f), 0);
     row(f, 7);
     assert_int_equal(fl_text_file_close(&f), 0);
-    char *s = slurp(aside);
+    char *s = fl_test_slurp(aside, NULL);
     assert_string_equal(s, "older\n");
     free(s);
     strcat(aside, "-1");
-    assert_string_equal(s = slurp(aside), "old\n");
+    assert_string_equal(s = fl_test_slurp(aside, NULL), "old\n");
     free(s);
-    assert_string_equal(s = slurp(path), "row 0007\n");
+    assert_string_equal(s = fl_test_slurp(path, NULL), "row 0007\n");
     free(s);
 
     c.rotate_size = 0;
     assert_int_equal(fl_text_file_open(&c, T0, &f), 0);
     row(f, 8);
     assert_int_equal(fl_text_file_close(&f), 0);
-    assert_string_equal(s = slurp(path), "row 0008\n");
+    assert_string_equal(s = fl_test_slurp(path, NULL), "row 0008\n");
     free(s);
     char **names;
     size_t n = list_dir(&names);

@@ -27,16 +27,13 @@ static char dir[64];
 
 static int setup(void **state)
 {
-    strcpy(dir, "/tmp/fl_gen_XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fl_test_tmpdir("gen", dir, sizeof(dir)), 0);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(fl_test_rmdir(dir), 0);
     return 0;
 }
 
@@ -54,23 +51,6 @@ static struct fl_harness *run_gen(const char *fmt, ...)
     assert_int_equal(fl_harness_new("input.gen", yaml, NULL, &h), 0);
     assert_int_equal(fl_harness_run(h), 0);
     return h;
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = 0;
-    fclose(f);
-    if (len)
-        *len = (size_t)n;
-    return buf;
 }
 
 /* "key": number, first occurrence after `from` (or the start). */
@@ -284,15 +264,20 @@ static void test_same_seed_same_bytes(void **state)
     fl_harness_destroy(&h);
     h = run_gen("{packets: 20000, seed: 8, path: %s}", c);
     fl_harness_destroy(&h);
-    char *pa = slurp(a, &la), *pb = slurp(b, &lb), *pc = slurp(c, &lc);
+    char *pa = fl_test_slurp(a, &la), *pb = fl_test_slurp(b, &lb), *pc = fl_test_slurp(c, &lc);
+    assert_non_null(pa);
+    assert_non_null(pb);
+    assert_non_null(pc);
     assert_int_equal(la, lb);
     assert_memory_equal(pa, pb, la);
     assert_true(la != lc || memcmp(pa, pc, la) != 0);
     free(pa); free(pb); free(pc);
     snprintf(ta, sizeof(ta), "%s.truth.json", a);
     snprintf(tb, sizeof(tb), "%s.truth.json", b);
-    pa = slurp(ta, &la);
-    pb = slurp(tb, &lb);
+    pa = fl_test_slurp(ta, &la);
+    pb = fl_test_slurp(tb, &lb);
+    assert_non_null(pa);
+    assert_non_null(pb);
     assert_string_equal(pa, pb);
     free(pa); free(pb);
 }
@@ -358,7 +343,8 @@ static void test_tcp_shapes(void **state)
             fin++;
         }
     }
-    char *js = slurp(tpath, NULL);
+    char *js = fl_test_slurp(tpath, NULL);
+    assert_non_null(js);
     assert_int_equal(jnum(js, "\"tcp_end\"", "fin"), fin);
     assert_int_equal(jnum(js, "\"tcp_end\"", "rst"), rst);
     assert_int_equal(jnum(js, "\"tcp_end\"", "short"), shorts);
@@ -398,7 +384,8 @@ static void check_truth(const char *opts, uint64_t packets)
     struct fl_harness *h = run_gen("{packets: %" PRIu64 ", %s, path: %s}", packets, opts, path);
     assert_no_drops(h);
     observe(h, &o);
-    char *t = slurp(tpath, NULL);
+    char *t = fl_test_slurp(tpath, NULL);
+    assert_non_null(t);
     assert_int_equal(jtop(t, "packets"), packets);
     assert_int_equal(o.rows, packets);
     assert_int_equal(jtop(t, "bytes"), o.bytes);
@@ -433,7 +420,8 @@ static void check_truth(const char *opts, uint64_t packets)
 
     /* the file: a nanosecond pcap with exactly the emitted frames */
     size_t len;
-    uint8_t *p = (uint8_t *)slurp(path, &len);
+    uint8_t *p = (uint8_t *)fl_test_slurp(path, &len);
+    assert_non_null(p);
     uint32_t magic, link, hdr[4];
     memcpy(&magic, p, 4);
     memcpy(&link, p + 20, 4);
@@ -508,7 +496,9 @@ static void test_snaplen(void **state)
     char ta[160], tb[160];
     snprintf(ta, sizeof(ta), "%s.truth.json", a);
     snprintf(tb, sizeof(tb), "%s.truth.json", b);
-    char *x = slurp(ta, NULL), *y = slurp(tb, NULL);
+    char *x = fl_test_slurp(ta, NULL), *y = fl_test_slurp(tb, NULL);
+    assert_non_null(x);
+    assert_non_null(y);
     assert_int_equal(jtop(x, "bytes"), jtop(y, "bytes"));
     assert_int_equal(jtop(x, "biflows"), jtop(y, "biflows"));
     assert_true(jtop(y, "captured_bytes") <= 5000 * 128);
@@ -556,7 +546,8 @@ static void test_tshark(void **state)
     snprintf(tpath, sizeof(tpath), "%s.truth.json", path);
     struct fl_harness *h = run_gen("{packets: 10000, seed: 7, ipv6: 0.3, vlan: 0.2, emit: false, path: %s}", path);
     fl_harness_destroy(&h);
-    char *t = slurp(tpath, NULL);
+    char *t = fl_test_slurp(tpath, NULL);
+    assert_non_null(t);
 
     snprintf(cmd, sizeof(cmd), "tshark -r %s -T fields -e frame.number 2>/dev/null", path);
     assert_int_equal(count_lines(cmd, NULL), 10000);

@@ -168,21 +168,6 @@ static void write_file(const char *path, const void *p, size_t n)
     assert_int_equal(fclose(f), 0);
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    struct stat sb;
-    uint8_t *p;
-    assert_non_null(f);
-    assert_int_equal(fstat(fileno(f), &sb), 0);
-    p = malloc((size_t)sb.st_size + 1);
-    assert_non_null(p);
-    assert_int_equal(fread(p, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
-    fclose(f);
-    *n = (size_t)sb.st_size;
-    return p;
-}
-
 /* ---- fixture ------------------------------------------------------------ */
 
 static int setup_group(void **state)
@@ -194,26 +179,13 @@ static int setup_group(void **state)
         return -1;
     snprintf(dir, sizeof dir, "%s/pcap", d);
     data_dir = dir;
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/fl_test_pcap.XXXXXX");
-    if (!mkdtemp(tmp_dir))
-        return -1;
-    return 0;
+    return fl_test_tmpdir("pcap", tmp_dir, sizeof tmp_dir);
 }
 
 static int teardown_group(void **state)
 {
-    DIR *dir = opendir(tmp_dir);
-    struct dirent *e;
-    char p[512];
     (void)state;
-    while (dir && (e = readdir(dir)))
-        if (e->d_name[0] != '.') {
-            tmp_path(p, sizeof p, e->d_name);
-            unlink(p);
-        }
-    if (dir)
-        closedir(dir);
-    rmdir(tmp_dir);
+    fl_test_rmdir(tmp_dir);
     return 0;
 }
 
@@ -610,7 +582,8 @@ static void test_bpf(void **state)
 static void gzip_file(const char *from, const char *to)
 {
     size_t n;
-    uint8_t *p = read_file(from, &n);
+    uint8_t *p = (uint8_t *)fl_test_slurp(from, &n);
+    assert_non_null(p);
     gzFile gz = gzopen(to, "wb");
     assert_non_null(gz);
     assert_int_equal(gzwrite(gz, p, (unsigned)n), (int)n);
@@ -640,7 +613,8 @@ static void test_gzip(void **state)
     }
     /* a gzip stream cut short: what was read, then a clean end */
     size_t n;
-    uint8_t *p = read_file(gz, &n);
+    uint8_t *p = (uint8_t *)fl_test_slurp(gz, &n);
+    assert_non_null(p);
     write_file(gz, p, n / 2);
     free(p);
     struct fl_harness *h = NULL;
@@ -660,7 +634,8 @@ static void *pipe_write(void *arg)
 {
     struct pipe_writer *w = arg;
     size_t n;
-    uint8_t *p = read_file(w->from, &n);
+    uint8_t *p = (uint8_t *)fl_test_slurp(w->from, &n);
+    assert_non_null(p);
     FILE *f = fopen(w->fifo, "wb");
     if (f) {
         fwrite(p, 1, n, f);

@@ -57,37 +57,15 @@ static int group_teardown(void **state)
 
 static int setup(void **state)
 {
-    strcpy(dir, "/tmp/fl_out_csv_XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fl_test_tmpdir("out_csv", dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/flows.csv", dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    fl_test_rmdir(dir);
     return 0;
-}
-
-static char *slurp(const char *p)
-{
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    char *s = malloc(1 << 22);
-    size_t n = fread(s, 1, (1 << 22) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
 }
 
 static void set_v4(struct fl_addr *a, uint8_t x, uint8_t y, uint8_t z, uint8_t w)
@@ -159,7 +137,8 @@ static void test_fields(void **state)
     push(h, flows(h, flow_s, 3));
     assert_int_equal(fl_harness_counter(h, "rows_written"), 3);
     finish(&h);
-    char *s = slurp(path);
+    char *s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s,
         "srcaddr,sport,destinationTransportPort,pkts,duration,avgps,flow_start\n"
         "10.0.0.1,1000,443,0,0,0,2026-01-01T00:00:00.000000000Z\n"
@@ -176,7 +155,8 @@ static void test_default_columns(void **state)
     snprintf(yaml, sizeof yaml, "{path: %s, time_format: epoch_s, separator: \";\"}", path);
     assert_int_equal(fl_harness_new("output.csv", yaml, flow_s, &h), 0);
     finish(&h);
-    char *s = slurp(path);
+    char *s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s, "flow_start;src_addr;dst_addr;src_port;dst_port;proto;packets;"
                            "bytes;duration;ps_avg\n");
     free(s);
@@ -184,7 +164,8 @@ static void test_default_columns(void **state)
     assert_int_equal(fl_harness_new("output.csv", yaml, flow_s, &h), 0);
     push(h, flows(h, flow_s, 2));
     finish(&h);
-    s = slurp(path);
+    s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s, "flow_start;src_addr;dst_addr;src_port;dst_port;proto;packets;"
                            "bytes;duration;ps_avg\n"
                            "1767225600;10.0.0.1;192.0.2.1;1000;443;6;0;0;0;0\n"
@@ -205,7 +186,8 @@ static void test_open_input(void **state)
     push(h, flows(h, flow_s, 1));
     assert_int_equal(fl_harness_counter(h, "rows_written"), 3);
     finish(&h);
-    char *s = slurp(path);
+    char *s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s,
         "flow_start,src_addr,dst_addr,src_port,dst_port,proto,packets,bytes,duration,ps_avg\n"
         "1767225600000000000,10.0.0.1,192.0.2.1,1000,443,6,0,0,0,0\n"
@@ -218,7 +200,8 @@ static void test_open_input(void **state)
     push(h, flows(h, flow_s, 1));
     push(h, flows(h, other_s, 1));
     finish(&h);
-    s = slurp(path);
+    s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s, "6,\n6,64\n");
     free(s);
 }
@@ -247,7 +230,8 @@ static void test_rotation(void **state)
             continue;
         char p[512];
         snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        char *s = slurp(p);
+        char *s = fl_test_slurp(p, NULL);
+        assert_non_null(s);
         size_t len = strlen(s);
         total += len;
         files++;
@@ -333,7 +317,8 @@ static char *harness_error(const char *y, const struct fl_schema *in)
     close(fd);
     assert_int_equal(rc, -FL_EINVAL);
     assert_null(h);
-    char *s = slurp(tmp);
+    char *s = fl_test_slurp(tmp, NULL);
+    assert_non_null(s);
     unlink(tmp);
     return s;
 }
@@ -363,7 +348,8 @@ static void test_errors(void **state)
     assert_int_equal(fl_harness_new("output.csv", yaml, NULL, &h), 0);
     push(h, flows(h, flow_s, 1));
     finish(&h);
-    s = slurp(path);
+    s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s, "whatever\n\"\"\n");   /* one column: never a blank line */
     free(s);
 }

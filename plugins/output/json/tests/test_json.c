@@ -8,7 +8,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,37 +47,15 @@ static int group_teardown(void **state)
 
 static int setup(void **state)
 {
-    strcpy(dir, "/tmp/fl_out_json_XXXXXX");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(fl_test_tmpdir("out_json", dir, sizeof dir), 0);
     snprintf(path, sizeof path, "%s/flows.json", dir);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[512];
-    while (d && (e = readdir(d)))
-        if (e->d_name[0] != '.') {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    fl_test_rmdir(dir);
     return 0;
-}
-
-static char *slurp(const char *p)
-{
-    FILE *f = fopen(p, "rb");
-    assert_non_null(f);
-    char *s = malloc(1 << 22);
-    size_t n = fread(s, 1, (1 << 22) - 1, f);
-    s[n] = 0;
-    fclose(f);
-    return s;
 }
 
 static struct fl_batch *flows(struct fl_harness *h, uint32_t n)
@@ -138,7 +115,8 @@ static void test_all_fields(void **state)
     assert_int_equal(fl_harness_drain(h), 0);
     uint64_t bytes = fl_harness_counter(h, "bytes_written");
     fl_harness_destroy(&h);
-    char *s = slurp(path);
+    char *s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s,
         "{\"flow_start\":\"2026-01-01T00:00:00.000000000Z\",\"src_addr\":\"10.0.0.1\","
         "\"dst_addr\":\"2001:db8::\",\"src_port\":1000,\"proto\":17,\"packets\":0,"
@@ -162,7 +140,8 @@ static void test_fields(void **state)
     assert_int_equal(fl_harness_new("output.json", yaml, NULL, &h), 0);
     push(h, flows(h, 2));
     finish(&h);
-    char *s = slurp(path);
+    char *s = fl_test_slurp(path, NULL);
+    assert_non_null(s);
     assert_string_equal(s,
         "{\"sport\":1000,\"sourceIPv4Address\":\"10.0.0.1\",\"first_seen\":1767225600,"
         "\"avgps\":0,\"nothere\":null}\n"
@@ -255,7 +234,8 @@ static char *harness_error(const char *y, const struct fl_schema *in)
     close(fd);
     assert_int_equal(rc, -FL_EINVAL);
     assert_null(h);
-    char *s = slurp(tmp);
+    char *s = fl_test_slurp(tmp, NULL);
+    assert_non_null(s);
     unlink(tmp);
     return s;
 }
