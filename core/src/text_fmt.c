@@ -516,6 +516,21 @@ static const uint8_t text_json_special[256] = {
     [0 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
 
+/* Copy the UTF-8 sequence at s[*i] to p, or U+FFFD for an invalid one
+ * (skipping its bad bytes); advance *i. Returns the new end of p. */
+static char *text_utf8_copy(char *p, const unsigned char *s, size_t n, size_t *i)
+{
+    size_t bad, len = text_utf8_len(s + *i, n - *i, &bad);
+    if (len) {
+        memcpy(p, s + *i, len);
+        *i += len;
+        return p + len;
+    }
+    memcpy(p, text_fffd, 3);
+    *i += bad;
+    return p + 3;
+}
+
 int fl_text_json_str(struct fl_text_buf *b, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -539,16 +554,7 @@ int fl_text_json_str(struct fl_text_buf *b, const char *str, size_t n)
             break;
         unsigned c = s[i];
         if (c >= 0x80) {
-            size_t bad, len = text_utf8_len(s + i, n - i, &bad);
-            if (len) {
-                memcpy(p, s + i, len);
-                p += len;
-                i += len;
-            } else {
-                memcpy(p, text_fffd, 3);
-                p += 3;
-                i += bad;
-            }
+            p = text_utf8_copy(p, s, n, &i);
             continue;
         }
         *p++ = '\\';
@@ -604,16 +610,7 @@ int fl_text_csv_str(struct fl_text_buf *b, const char *str, size_t n, char sep)
             i++;
             continue;
         }
-        size_t bad, len = text_utf8_len(s + i, n - i, &bad);
-        if (len) {
-            memcpy(p, s + i, len);
-            p += len;
-            i += len;
-        } else {
-            memcpy(p, text_fffd, 3);
-            p += 3;
-            i += bad;
-        }
+        p = text_utf8_copy(p, s, n, &i);
     }
     if (quote)
         *p++ = '"';
