@@ -23,9 +23,9 @@ static const struct fl_opt sample_opts[] = {
 
 /* Output schema = input schema: the rows keep their fields. */
 static int sample_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                           size_t n_in, struct fl_schema_decl *out)
+                           size_t n_in, struct fl_schema_decl *const *out)
 {
-    out[0].schema = n_in ? in[0] : NULL;
+    out[0]->schema = n_in ? in[0] : NULL;
     return 0;
 }
 

@@ -42,7 +42,7 @@ static const struct fl_col_def decode_cols[FL_PKT_NCOLS] = {
 
 int fl_packet_schema(struct fl_ctx *ctx, const struct fl_schema **out)
 {
-    return fl_schema_intern(ctx, decode_cols, FL_PKT_NCOLS, out);
+    return fl_schema_intern(ctx, decode_cols, FL_PKT_NCOLS, sizeof(decode_cols[0]), out);
 }
 
 const char *fl_decode_reason_name(enum fl_decode_reason r)
@@ -52,12 +52,16 @@ const char *fl_decode_reason_name(enum fl_decode_reason r)
     return decode_drop_names[r];
 }
 
-int fl_decoder_new(const struct fl_decoder_opts *opts, struct fl_decoder **out)
+int fl_decoder_new(const struct fl_decoder_opts *opts_in, size_t opts_size,
+                   struct fl_decoder **out)
 {
+    struct fl_decoder_opts o = { 0 }, *opts = &o;
     struct fl_decoder *d = NULL;
-    uint32_t slots = opts && opts->frag_slots ? opts->frag_slots : DECODE_FRAG_DEFAULT;
     uint32_t nsets = 1;
 
+    if (opts_in)
+        memcpy(&o, opts_in, opts_size < sizeof(o) ? opts_size : sizeof(o));
+    uint32_t slots = opts->frag_slots ? opts->frag_slots : DECODE_FRAG_DEFAULT;
     *out = NULL;
     if (slots > DECODE_FRAG_MAX)
         return -FL_ERANGE;
@@ -71,7 +75,7 @@ int fl_decoder_new(const struct fl_decoder_opts *opts, struct fl_decoder **out)
     if (!d->frag)
         goto fail;
     d->frag_set_mask = nsets - 1;
-    d->decap = opts && opts->decap;
+    d->decap = opts->decap;
     *out = d;
     return 0;
 fail:

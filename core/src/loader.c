@@ -2,8 +2,10 @@
  *
  * The descriptor is read and checked before any plugin code runs: major must
  * equal the core's, minor must not be newer, struct_size must cover at least
- * the 1.0 descriptor, and the file name must match kind and name. The core
- * copies only struct_size bytes (fields a newer core appended read as 0). */
+ * the 2.0 descriptor, and the file name must match kind and name. The core
+ * copies only struct_size bytes (fields a newer core appended read as 0),
+ * and copies the option table row by row at the plugin's opt_size, so the
+ * rest of the core reads rows of its own size. */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
@@ -17,8 +19,10 @@
 #define FL_PLUGIN_INSTALL_DIR "/usr/local/lib/flowline/plugins"
 #endif
 
-/* Size of the 1.0 descriptor: everything up to and including fini. */
-#define FL_PLUGIN_SIZE_1_0 (offsetof(struct fl_plugin, fini) + sizeof(void (*)(void)))
+/* Sizes in ABI 2.0: the descriptor up to and including fini, an option
+ * row up to and including alias. */
+#define FL_PLUGIN_SIZE_2_0 (offsetof(struct fl_plugin, fini) + sizeof(void (*)(void)))
+#define FL_OPT_SIZE_2_0 (offsetof(struct fl_opt, alias) + sizeof(const char *))
 
 static int add_dir(struct fl_loader *ld, const char *dir)
 {
@@ -71,6 +75,23 @@ void fl_loader_fini(struct fl_loader *ld)
     memset(ld, 0, sizeof(*ld));
 }
 
+/* The plugin's option table (rows opt_size bytes apart, ended by a row
+ * without a name) as rows of this core's size, zero beyond opt_size. */
+static int copy_opts(const struct fl_plugin *p, struct fl_opt **out)
+{
+    const char *base = (const char *)p->opts;
+    size_t n = 0, size = p->opt_size < sizeof(struct fl_opt) ? p->opt_size : sizeof(struct fl_opt);
+    while (((const struct fl_opt *)(base + n * p->opt_size))->name)
+        n++;
+    struct fl_opt *v = calloc(n + 1, sizeof(*v));
+    if (!v)
+        return -FL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        memcpy(&v[i], base + i * p->opt_size, size);
+    *out = v;
+    return 0;
+}
+
 static int check_opts(const struct fl_opt *opts, char *err, size_t errlen)
 {
     for (size_t i = 0; opts && opts[i].name; i++) {
@@ -119,13 +140,24 @@ int fl_plugin_open(const char *path, struct fl_plugin_lib **out, char *err, size
                  e->abi_major, e->abi_minor, FL_ABI_MAJOR, FL_ABI_MINOR);
         goto fail;
     }
-    if (e->struct_size < FL_PLUGIN_SIZE_1_0) {
+    if (e->struct_size < FL_PLUGIN_SIZE_2_0) {
         snprintf(why, sizeof(why), "descriptor of %u bytes is smaller than ABI %u.0's %zu",
-                 e->struct_size, FL_ABI_MAJOR, (size_t)FL_PLUGIN_SIZE_1_0);
+                 e->struct_size, FL_ABI_MAJOR, (size_t)FL_PLUGIN_SIZE_2_0);
         goto fail;
     }
     memcpy(&lib->desc, e, e->struct_size < sizeof(lib->desc) ? e->struct_size : sizeof(lib->desc));
-    const struct fl_plugin *p = &lib->desc;
+    struct fl_plugin *p = &lib->desc;
+    if (p->opts && p->opt_size < FL_OPT_SIZE_2_0) {
+        snprintf(why, sizeof(why), "option rows of %u bytes are smaller than ABI %u.0's %zu",
+                 p->opt_size, FL_ABI_MAJOR, (size_t)FL_OPT_SIZE_2_0);
+        goto fail;
+    }
+    if (p->opts && (rc = copy_opts(p, &lib->opts)) < 0) {
+        snprintf(why, sizeof(why), "out of memory");
+        goto fail;
+    }
+    p->opts = lib->opts;
+    rc = -FL_EABI;
     if (p->kind < FL_KIND_INPUT || p->kind > FL_KIND_OUTPUT || !p->name || !*p->name) {
         snprintf(why, sizeof(why), "descriptor has no valid kind and name");
         goto fail;
@@ -172,6 +204,7 @@ void fl_plugin_close(struct fl_plugin_lib **libp)
     if (lib->dl)
         dlclose(lib->dl);
 #endif
+    free(lib->opts);
     free(lib->use);
     free(lib->path);
     free(lib);

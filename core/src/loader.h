@@ -13,7 +13,9 @@ struct fl_plugin_lib {
     char *path;
     char *use;                 /* "input.pcap" */
     void *dl;
-    struct fl_plugin desc;     /* struct_size bytes copied, the rest zero */
+    struct fl_plugin desc;     /* struct_size bytes copied, the rest zero;
+                                * desc.opts points at opts */
+    struct fl_opt *opts;       /* the option table at the core's row size */
 };
 
 struct fl_loader {

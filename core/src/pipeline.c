@@ -94,8 +94,11 @@ static int bind_stage(struct fl_pipeline *p, struct fl_stage *st, struct fl_diag
     fl_ctx_init(&st->ctx, &p->rt, sc->id, lib->use, st->plugin);
     st->ctx.conf = sc;
     st->n_ports = fl_plugin_n_ports(st->plugin);
-    if (!(st->out = calloc(st->n_ports, sizeof(*st->out))))
+    if (!(st->out = calloc(st->n_ports, sizeof(*st->out)))
+        || !(st->out_ptr = calloc(st->n_ports, sizeof(*st->out_ptr))))
         return -FL_ENOMEM;
+    for (size_t i = 0; i < st->n_ports; i++)
+        st->out_ptr[i] = &st->out[i];
     if (sc->workers > 1)
         fl_diags_add(d, sc->pos, "stage \"%s\": workers > 1 is not supported yet", sc->id);
     if (!(st->state = calloc(1, st->plugin->state_size ? st->plugin->state_size : 1)))
@@ -127,7 +130,7 @@ static void describe_all(struct fl_pipeline *p, struct fl_diags *d)
             continue;
         }
         size_t before = d->errors;
-        int rc = st->plugin->describe(&st->ctx, st->state, in, st->n_up, st->out);
+        int rc = st->plugin->describe(&st->ctx, st->state, in, st->n_up, st->out_ptr);
         if (rc < 0 && d->errors == before)
             fl_diags_add(d, st->conf->pos, "stage \"%s\": %s", st->conf->id, fl_strerror(rc));
         st->described = rc >= 0;
@@ -213,6 +216,7 @@ void fl_pipeline_free(struct fl_pipeline **pp)
         free(st->state);
         free(st->up);
         free(st->out);
+        free(st->out_ptr);
     }
     free(p->stages);
     free(p->order);
@@ -248,7 +252,7 @@ void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out)
             const struct fl_schema *s = st->out[0].schema;
             fprintf(out, "\n%16s   out:", "");
             for (uint32_t c = 0; c < s->ncols; c++)
-                fprintf(out, " %s:%s", s->cols[c].name, fl_type_name(s->cols[c].type));
+                fprintf(out, " %s:%s", s->cols[c]->name, fl_type_name(s->cols[c]->type));
         }
         fputc('\n', out);
     }

@@ -19,6 +19,7 @@ struct fl_stage {
     struct fl_edge *up;                  /* from: entries, resolved */
     size_t n_ports;
     struct fl_schema_decl *out;          /* describe() result per port */
+    struct fl_schema_decl **out_ptr;     /* &out[port]: what describe() gets */
     struct fl_link *link;                /* runtime.c */
 };
 

@@ -56,31 +56,43 @@ enum fl_type fl_type_from_name(const char *name)
     return FL_T_NONE;
 }
 
-/* ---- schemas ---------------------------------------------------------- */
+/* ---- schemas ----------------------------------------------------------
+ * A plugin's column definitions are read with its stride (col_size) and
+ * copied into full-size ones the core owns; fl_schema.cols points at them. */
 struct fl_schema_node {
     struct fl_schema s;
     uint64_t hash;
-    struct fl_col_def cols[];  /* names point into the same allocation */
+    struct fl_col_def *defs;                /* ncols, names in the same allocation */
+    const struct fl_col_def *ptrs[];        /* s.cols: &defs[i] */
 };
 
-static uint64_t schema_hash(const struct fl_col_def *cols, size_t n)
+static const struct fl_col_def *col_at(const struct fl_col_def *cols, size_t size, size_t i)
+{
+    return (const struct fl_col_def *)((const char *)cols + i * size);
+}
+
+static uint64_t schema_hash(const struct fl_col_def *cols, size_t size, size_t n)
 {
     uint64_t h = 1469598103934665603ull;   /* FNV-1a */
     for (size_t i = 0; i < n; i++) {
-        for (const char *p = cols[i].name; *p; p++)
+        const struct fl_col_def *c = col_at(cols, size, i);
+        for (const char *p = c->name; *p; p++)
             h = (h ^ (uint8_t)*p) * 1099511628211ull;
-        h = (h ^ (0x100u | cols[i].type)) * 1099511628211ull;
+        h = (h ^ (0x100u | c->type)) * 1099511628211ull;
     }
     return h ^ n;
 }
 
-static bool schema_equal(const struct fl_schema_node *a, const struct fl_col_def *cols, size_t n)
+static bool schema_equal(const struct fl_schema_node *a, const struct fl_col_def *cols,
+                         size_t size, size_t n)
 {
     if (a->s.ncols != n)
         return false;
-    for (size_t i = 0; i < n; i++)
-        if (a->cols[i].type != cols[i].type || strcmp(a->cols[i].name, cols[i].name) != 0)
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_col_def *c = col_at(cols, size, i);
+        if (a->defs[i].type != c->type || strcmp(a->defs[i].name, c->name) != 0)
             return false;
+    }
     return true;
 }
 
@@ -105,44 +117,63 @@ static int schema_tab_grow(struct fl_rt *rt)
     return 0;
 }
 
+/* One allocation: the node, its pointer array, the definitions, the names. */
+static struct fl_schema_node *schema_node_new(const struct fl_col_def *cols, size_t size,
+                                              size_t n)
+{
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++)
+        names += strlen(col_at(cols, size, i)->name) + 1;
+    struct fl_schema_node *sn = calloc(1, sizeof(*sn) + n * (sizeof(sn->ptrs[0])
+                                                             + sizeof(sn->defs[0])) + names);
+    if (!sn)
+        return NULL;
+    sn->defs = (struct fl_col_def *)&sn->ptrs[n];
+    char *p = (char *)&sn->defs[n];
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_col_def *c = col_at(cols, size, i);
+        size_t len = strlen(c->name) + 1;
+        memcpy(p, c->name, len);
+        sn->defs[i].name = p;
+        sn->defs[i].type = c->type;
+        sn->ptrs[i] = &sn->defs[i];
+        p += len;
+    }
+    sn->s.ncols = (uint32_t)n;
+    sn->s.cols = sn->ptrs;
+    return sn;
+}
+
 int fl_schema_intern(struct fl_ctx *ctx, const struct fl_col_def *cols, size_t n,
-                     const struct fl_schema **out)
+                     size_t col_size, const struct fl_schema **out)
 {
     struct fl_rt *rt = ctx->rt;
-    uint64_t h = schema_hash(cols, n);
     int rc = 0;
 
+    if (n && col_size < offsetof(struct fl_col_def, type) + sizeof(enum fl_type))
+        return -FL_EINVAL;
     for (size_t i = 0; i < n; i++)
-        if (!cols[i].name || !fl_type_size(cols[i].type))
+        if (!col_at(cols, col_size, i)->name || !fl_type_size(col_at(cols, col_size, i)->type))
             return -FL_EINVAL;
+    uint64_t h = schema_hash(cols, col_size, n);
     pthread_mutex_lock(&rt->schema_lock);
     if ((rt->schema_n + 1) * 2 > rt->schema_cap && (rc = schema_tab_grow(rt)) < 0)
         goto out;
     size_t j = h & (rt->schema_cap - 1);
     for (; rt->schema_tab[j]; j = (j + 1) & (rt->schema_cap - 1)) {
         struct fl_schema_node *sn = rt->schema_tab[j];
-        if (sn->hash == h && schema_equal(sn, cols, n)) {
+        if (sn->hash == h && schema_equal(sn, cols, col_size, n)) {
             *out = &sn->s;
             goto out;
         }
     }
-    size_t names = 0;
-    for (size_t i = 0; i < n; i++)
-        names += strlen(cols[i].name) + 1;
-    struct fl_schema_node *sn = malloc(sizeof(*sn) + n * sizeof(sn->cols[0]) + names);
+    struct fl_schema_node *sn = schema_node_new(cols, col_size, n);
     if (!sn) {
         rc = -FL_ENOMEM;
         goto out;
     }
-    char *p = (char *)&sn->cols[n];
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(cols[i].name) + 1;
-        memcpy(p, cols[i].name, len);
-        sn->cols[i] = (struct fl_col_def){ .name = p, .type = cols[i].type };
-        p += len;
-    }
     sn->hash = h;
-    sn->s = (struct fl_schema){ .ncols = (uint32_t)n, .cols = sn->cols, .id = ++rt->schema_next_id };
+    sn->s.id = ++rt->schema_next_id;
     rt->schema_tab[j] = sn;
     rt->schema_n++;
     *out = &sn->s;
@@ -154,12 +185,12 @@ out:
 int fl_schema_find(const struct fl_schema *s, const char *name)
 {
     for (uint32_t i = 0; i < s->ncols; i++)
-        if (strcmp(s->cols[i].name, name) == 0)
+        if (strcmp(s->cols[i]->name, name) == 0)
             return (int)i;
     const char *canon = fl_field_canonical(name);
     if (canon && strcmp(canon, name) != 0)
         for (uint32_t i = 0; i < s->ncols; i++)
-            if (strcmp(s->cols[i].name, canon) == 0)
+            if (strcmp(s->cols[i]->name, canon) == 0)
                 return (int)i;
     return -1;
 }
@@ -241,7 +272,7 @@ int fl_batch_new(struct fl_ctx *ctx, const struct fl_schema *schema, uint32_t ca
     if (!b)
         return -FL_ENOMEM;
     for (uint32_t i = 0; i < schema->ncols; i++) {
-        b->col_[i] = column_new(schema->cols[i].type, cap);
+        b->col_[i] = column_new(schema->cols[i]->type, cap);
         if (!b->col_[i]) {
             fl_batch_release(&b);
             return -FL_ENOMEM;
@@ -351,11 +382,11 @@ int fl_batch_derive(struct fl_ctx *ctx, const struct fl_batch *src, const struct
     for (uint32_t i = 0; i < schema->ncols; i++) {
         if (map[i] >= 0) {
             if ((uint32_t)map[i] >= src->schema->ncols
-                || src->schema->cols[map[i]].type != schema->cols[i].type)
+                || src->schema->cols[map[i]]->type != schema->cols[i]->type)
                 goto inval;
             b->col_[i] = src->col_[map[i]];
             atomic_fetch_add_explicit(&b->col_[i]->refs, 1, memory_order_relaxed);
-        } else if (!(b->col_[i] = column_new(schema->cols[i].type, src->cap))) {
+        } else if (!(b->col_[i] = column_new(schema->cols[i]->type, src->cap))) {
             fl_batch_release(&b);
             return -FL_ENOMEM;
         }

@@ -66,13 +66,13 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
     bool json = l->st.format == FL_TEXT_JSON;
     l->row_max = 8;
     for (size_t i = 0; i < l->n; i++) {
-        const char *name = names ? names[i] : s->cols[i].name;
+        const char *name = names ? names[i] : s->cols[i]->name;
         struct text_field *f = &l->f[i];
         l->names[i] = strdup(name);
         if (!l->names[i])
             goto fail;
         f->col = names ? fl_schema_find(s, name) : (int)i;
-        f->type = f->col >= 0 ? s->cols[f->col].type : FL_T_NONE;
+        f->type = f->col >= 0 ? s->cols[f->col]->type : FL_T_NONE;
         f->pre = (uint32_t)l->lit.len;
         if (json) {
             if ((rc = text_lit_add(l, i ? "," : "{", 1)) < 0 ||
@@ -280,7 +280,7 @@ int fl_text_fields_check(struct fl_ctx *ctx, const char *opt,
     if (!cands)
         return -FL_ENOMEM;
     for (uint32_t i = 0; i < s->ncols; i++)
-        cands[i] = s->cols[i].name;
+        cands[i] = s->cols[i]->name;
     for (size_t i = 0; i < fields->n; i++) {
         const char *name = fields->v[i];
         if (fl_schema_find(s, name) >= 0)

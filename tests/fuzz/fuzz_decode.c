@@ -41,7 +41,7 @@ static void fuzz_init(void)
     fuzz_ctx = fl_test_ctx_new();
     if (!fuzz_ctx || fl_packet_schema(fuzz_ctx, &schema) < 0 ||
         fl_batch_new(fuzz_ctx, schema, 1024, &fuzz_batch) < 0 ||
-        fl_decoder_new(&plain, &fuzz_dec[0]) < 0 || fl_decoder_new(&decap, &fuzz_dec[1]) < 0)
+        fl_decoder_new(&plain, sizeof(plain), &fuzz_dec[0]) < 0 || fl_decoder_new(&decap, sizeof(decap), &fuzz_dec[1]) < 0)
         abort();
 }
 

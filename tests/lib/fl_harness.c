@@ -21,7 +21,7 @@ struct fl_harness {
     struct fl_ctx ctx;
     void *state;
     bool inited;
-    struct fl_schema_decl out[16];
+    struct fl_schema_decl out[16], *out_ptr[16];
     struct fl_batch **emitted;
     int *ports;
     size_t n, cap;
@@ -95,7 +95,9 @@ int fl_harness_new(const char *use, const char *with_yaml, const struct fl_schem
     h->rt.diags = d;
     if (h->p->describe) {
         const struct fl_schema *ins[1] = { in };
-        rc = h->p->describe(&h->ctx, h->state, ins, in ? 1 : 0, h->out);
+        for (size_t i = 0; i < 16; i++)
+            h->out_ptr[i] = &h->out[i];
+        rc = h->p->describe(&h->ctx, h->state, ins, in ? 1 : 0, h->out_ptr);
     }
     h->rt.diags = NULL;
     if (rc < 0 || d->errors)

@@ -75,9 +75,12 @@ struct fl_decoder;
 struct fl_decoder_opts {
     uint32_t frag_slots;      /* fragment table size, 0 = default (4096) */
     int decap;                /* 1 = decapsulate GRE/VXLAN (off: outer flow) */
+    FL_GROWN_TAIL
 };
 
-FL_API int fl_decoder_new(const struct fl_decoder_opts *opts, struct fl_decoder **out);
+/* opts_size: sizeof(*opts) (fields a newer core added read as zero). */
+FL_API int fl_decoder_new(const struct fl_decoder_opts *opts, size_t opts_size,
+                          struct fl_decoder **out);
 FL_API void fl_decoder_destroy(struct fl_decoder **d);
 
 /* The packet schema (columns of enum fl_pkt_col). */

@@ -11,6 +11,21 @@ extern "C" {
 
 #define FL_API __attribute__((visibility("default")))
 
+/* ABI growth (docs/decisions.md, "An ABI that can grow"). A public struct
+ * only ever grows at its end within an ABI major, so every struct that
+ * crosses the ABI either travels with its size (a table a plugin allocates:
+ * struct fl_plugin.opt_size, the col_size of fl_schema_intern()), or is
+ * allocated by the core and reached through a pointer (fl_schema.cols[i],
+ * describe()'s out[port]). FL_GROWN_TAIL ends each such struct: empty in
+ * every real build; tests/abi builds a second core with
+ * FL_ABI_GROWTH_TEST defined, whose structs are all larger than the
+ * plugins', and runs the ordinary plugins in it. */
+#ifdef FL_ABI_GROWTH_TEST
+#define FL_GROWN_TAIL char fl_grown_tail_[40];
+#else
+#define FL_GROWN_TAIL
+#endif
+
 enum fl_error {
     FL_OK = 0,
     FL_ENOMEM = 1,     /* allocation failed */

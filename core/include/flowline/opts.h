@@ -6,6 +6,11 @@
  * plugin's reference (flowline plugins --doc NAME) from the same rows.
  * Plugins never parse options themselves.
  *
+ * The table's row size travels in the plugin descriptor (opt_size, set by
+ * FL_PLUGIN_DEFINE), so rows may gain fields in a minor version: the core
+ * reads each row with the plugin's stride and the fields the plugin did not
+ * know read as zero.
+ *
  *   static const struct fl_opt pcap_opts[] = {
  *       { .name = "path", .type = FL_OPT_PATH, .offset = offsetof(struct pcap, path),
  *         .doc = "capture file to read (pcap, pcapng, .gz)" },
@@ -62,6 +67,7 @@ struct fl_opt {
     const char *doc;               /* one line */
     unsigned flags;                /* FL_OPT_REQUIRED */
     const char *alias;             /* deprecated old name: accepted with a warning */
+    FL_GROWN_TAIL
 };
 
 /* Was option `name` given in the pipeline file (not defaulted)? */

@@ -5,7 +5,8 @@
  * refuses a plugin whose abi_major differs from the core's or whose abi_minor
  * is newer, with one line naming the file and both versions. The core copies
  * struct_size bytes of the descriptor, so fields appended in later minors
- * read as zero from older plugins.
+ * read as zero from older plugins; likewise it reads the option table with
+ * the plugin's opt_size as the row stride.
  *
  * Threading contract: one instance (state) is only ever called from one
  * thread at a time; describe() may run without init() (flowline check) and
@@ -28,7 +29,9 @@
 extern "C" {
 #endif
 
-#define FL_ABI_MAJOR 1
+/* 2.0: option rows and column definitions travel with their size, schema
+ * columns and describe()'s outputs are pointer arrays (docs/decisions.md). */
+#define FL_ABI_MAJOR 2
 #define FL_ABI_MINOR 0
 
 enum fl_kind {
@@ -36,9 +39,11 @@ enum fl_kind {
     FL_KIND_OUTPUT
 };
 
-/* What describe() declares for one output port. */
+/* What describe() declares for one output port. The core allocates one per
+ * port (zeroed) and hands describe() pointers to them. */
 struct fl_schema_decl {
     const struct fl_schema *schema;  /* NULL = open: fields known at run time */
+    FL_GROWN_TAIL
 };
 
 struct fl_ctx;   /* the core's per-stage context; plugins only pass it back */
@@ -46,18 +51,21 @@ struct fl_ctx;   /* the core's per-stage context; plugins only pass it back */
 struct fl_plugin {
     uint32_t abi_major, abi_minor;   /* FL_ABI_MAJOR/MINOR the plugin was built with */
     uint32_t struct_size;            /* sizeof(struct fl_plugin) at build time */
+    uint32_t opt_size;               /* sizeof(struct fl_opt) at build time: the
+                                      * stride of the opts table */
     enum fl_kind kind;
     const char *name;                /* "pcap": used as input.pcap */
     const char *version, *summary;
     const struct fl_opt *opts;       /* zero-terminated table, or NULL */
     const char *const *ports;        /* named outputs, NULL-terminated; NULL = one, "out" */
     size_t state_size;               /* the core allocates and zeroes it */
-    /* Declare the output schema of each port from the input schemas (NULL
-     * entries in `in` are open). Pure: no I/O, no threads. Report problems
-     * with fl_diag(). Returns 0 or a negative code. */
+    /* Declare the output schema of each port (out[port]->schema; ports in
+     * the order of `ports`) from the input schemas (NULL entries in `in` are
+     * open). Pure: no I/O, no threads. Report problems with fl_diag().
+     * Returns 0 or a negative code. */
     int  (*describe)(struct fl_ctx *, void *state,
                      const struct fl_schema *const *in, size_t n_in,
-                     struct fl_schema_decl *out);
+                     struct fl_schema_decl *const *out);
     int  (*init)(struct fl_ctx *, void *state);
     int  (*start)(struct fl_ctx *, void *state);
     /* Non-inputs: one batch, borrowed (fl_batch_retain() to keep it).
@@ -73,6 +81,7 @@ struct fl_plugin {
     /* Every input has ended: emit what is still held (open flows, windows). */
     int  (*drain)(struct fl_ctx *, void *state);
     void (*fini)(struct fl_ctx *, void *state);
+    FL_GROWN_TAIL
 };
 
 /* The one exported symbol. Use as:
@@ -80,7 +89,8 @@ struct fl_plugin {
 #define FL_PLUGIN_DEFINE(...)                                           \
     FL_API const struct fl_plugin fl_plugin_entry = {                   \
         .abi_major = FL_ABI_MAJOR, .abi_minor = FL_ABI_MINOR,           \
-        .struct_size = sizeof(struct fl_plugin), __VA_ARGS__ }
+        .struct_size = sizeof(struct fl_plugin),                        \
+        .opt_size = sizeof(struct fl_opt), __VA_ARGS__ }
 
 /* ---- What a plugin may call with its ctx ------------------------------ */
 

@@ -67,6 +67,7 @@ struct fl_field {
     uint16_t ie_alt;        /* second element: the IPv6 variant of an addr, or the same
                              * quantity in another unit; 0 = none */
     const char *doc;        /* one line */
+    FL_GROWN_TAIL
 };
 
 /* flowline's private enterprise number for its own elements in exported
@@ -85,19 +86,23 @@ FL_API const char *fl_field_suggest(const char *name);
 struct fl_col_def {
     const char *name;       /* canonical field name, or any name for own fields */
     enum fl_type type;
+    FL_GROWN_TAIL
 };
 
 struct fl_schema {
     uint32_t ncols;
-    const struct fl_col_def *cols;  /* names interned: pointer-stable */
+    const struct fl_col_def *const *cols;  /* cols[i]->name: interned, pointer-stable */
     uint64_t id;                    /* unique per runtime, stable for its life */
+    FL_GROWN_TAIL
 };
 
-/* Intern a schema: equal lists (names and types, in order) give the same
- * pointer, so consumers bind column indexes once per schema (pointer compare).
- * The result lives as long as the runtime. */
+/* Intern a schema from ncols column definitions, col_size bytes apart
+ * (pass sizeof(cols[0]): the definitions may grow in a minor version).
+ * Equal lists (names and types, in order) give the same pointer, so
+ * consumers bind column indexes once per schema (pointer compare). The
+ * result lives as long as the runtime. */
 FL_API int fl_schema_intern(struct fl_ctx *ctx, const struct fl_col_def *cols,
-                            size_t ncols, const struct fl_schema **out);
+                            size_t ncols, size_t col_size, const struct fl_schema **out);
 /* Column index of a name (canonical, alias or IANA name accepted), or -1. */
 FL_API int fl_schema_find(const struct fl_schema *s, const char *name);
 
@@ -118,6 +123,7 @@ struct fl_batch {
     struct fl_arena *arena_;
     int refs_;
     uint32_t magic_;
+    FL_GROWN_TAIL
 };
 
 /* A new batch with room for `cap` rows, every column allocated and

@@ -86,9 +86,9 @@ static int flowmeter_bind(struct fl_ctx *ctx, const struct fl_schema *s, struct 
             snprintf(msg, sizeof(msg), "input has no field \"%s\" (%s): flowmeter reads "
                      "packets from the packet decoder (input.pcap, input.gen)", w->name,
                      fl_type_name(w->type));
-        else if (c >= 0 && s->cols[c].type != w->type)
+        else if (c >= 0 && s->cols[c]->type != w->type)
             snprintf(msg, sizeof(msg), "input field \"%s\" is %s, flowmeter needs %s", w->name,
-                     fl_type_name(s->cols[c].type), fl_type_name(w->type));
+                     fl_type_name(s->cols[c]->type), fl_type_name(w->type));
         if (msg[0]) {
             if (diag)
                 fl_diag(ctx, NULL, "%s", msg);
@@ -324,7 +324,7 @@ out:
 
 /* ---- lifecycle -------------------------------------------------------- */
 static int flowmeter_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                              size_t n_in, struct fl_schema_decl *out)
+                              size_t n_in, struct fl_schema_decl *const *out)
 {
     struct flowmeter *fm = state;
     struct flowmeter_in bound;
@@ -337,7 +337,7 @@ static int flowmeter_describe(struct fl_ctx *ctx, void *state, const struct fl_s
         return rc;
     if ((rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
         return rc;
-    out[0].schema = fm->out_schema;
+    out[0]->schema = fm->out_schema;
     return 0;
 }
 

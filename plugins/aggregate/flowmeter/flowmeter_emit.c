@@ -73,7 +73,7 @@ const char *flowmeter_reason_name(enum flowmeter_reason r)
 
 int flowmeter_out_schema(struct fl_ctx *ctx, const struct fl_schema **out)
 {
-    return fl_schema_intern(ctx, flowmeter_cols, FLOWMETER_NCOLS, out);
+    return fl_schema_intern(ctx, flowmeter_cols, FLOWMETER_NCOLS, sizeof(flowmeter_cols[0]), out);
 }
 
 /* Sizes are integers, so the sums are exact and the variance numerator

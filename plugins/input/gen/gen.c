@@ -120,13 +120,13 @@ static int gen_derive(struct fl_ctx *ctx, struct gen *g)
 }
 
 static int gen_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                        size_t n_in, struct fl_schema_decl *out)
+                        size_t n_in, struct fl_schema_decl *const *out)
 {
     struct gen *g = state;
     int rc = gen_derive(ctx, g);
     if (rc < 0)
         return rc;
-    return fl_packet_schema(ctx, &out[0].schema);
+    return fl_packet_schema(ctx, &out[0]->schema);
 }
 
 static uint64_t gen_pow2(uint64_t x)
@@ -247,7 +247,7 @@ static int gen_init(struct fl_ctx *ctx, void *state)
         goto fail;
     if (g->emit) {
         struct fl_decoder_opts dopts = { 0 };
-        if ((rc = fl_decoder_new(&dopts, &g->dec)) < 0 || (rc = fl_packet_schema(ctx, &g->schema)) < 0)
+        if ((rc = fl_decoder_new(&dopts, sizeof(dopts), &g->dec)) < 0 || (rc = fl_packet_schema(ctx, &g->schema)) < 0)
             goto fail;
     }
     g->active = slots;

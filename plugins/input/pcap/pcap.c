@@ -124,7 +124,7 @@ void pcap_filter_fini(struct pcap_filter *f)
 /* ---- callbacks --------------------------------------------------------- */
 
 static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                         size_t n_in, struct fl_schema_decl *out)
+                         size_t n_in, struct fl_schema_decl *const *out)
 {
     struct pcap_in *st = state;
     bool file = st->path && *st->path, live = st->interface && *st->interface;
@@ -153,7 +153,7 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
     }
     if ((prc = fl_packet_schema(ctx, &st->schema)) < 0)
         return prc;
-    out[0].schema = st->schema;
+    out[0]->schema = st->schema;
     return rc;
 }
 
@@ -165,7 +165,7 @@ static int pcap_in_init(struct fl_ctx *ctx, void *state)
 
     if (!st->schema && (rc = fl_packet_schema(ctx, &st->schema)) < 0)
         return rc;
-    return fl_decoder_new(&o, &st->dec);
+    return fl_decoder_new(&o, sizeof(o), &st->dec);
 }
 
 static int pcap_in_run(struct fl_ctx *ctx, void *state)

@@ -69,7 +69,7 @@ static const struct fl_opt csv_opts[] = {
 };
 
 static int csv_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                        size_t n_in, struct fl_schema_decl *out)
+                        size_t n_in, struct fl_schema_decl *const *out)
 {
     struct csv *c = state;
     int rc = 0;
@@ -85,7 +85,7 @@ static int csv_describe(struct fl_ctx *ctx, void *state, const struct fl_schema 
     int frc = fl_text_fields_check(ctx, "fields", c->declared, &c->fields);
     if (frc < 0)
         rc = frc;
-    out[0].schema = NULL;   /* terminal: nothing flows on */
+    out[0]->schema = NULL;   /* terminal: nothing flows on */
     return rc;
 }
 
@@ -96,7 +96,7 @@ static int csv_cols_from(struct csv *c, const struct fl_schema *s)
     if (!c->first_cols)
         return -FL_ENOMEM;
     for (uint32_t i = 0; i < s->ncols; i++)
-        c->first_cols[i] = s->cols[i].name;   /* interned: live as long as s */
+        c->first_cols[i] = s->cols[i]->name;   /* interned: live as long as s */
     c->cols = c->first_cols;
     c->ncols = s->ncols;
     return 0;
@@ -160,7 +160,7 @@ static int csv_bind(struct fl_ctx *ctx, struct csv *c, const struct fl_schema *s
         if (!used && c->fields.n == 0)
             FL_LOG_WARN(ctx, "input field \"%s\" (schema %llu) is not a column of this "
                         "file (columns come from the first input); dropped",
-                        s->cols[j].name, (unsigned long long)s->id);
+                        s->cols[j]->name, (unsigned long long)s->id);
     }
     *out = l;
     return 0;

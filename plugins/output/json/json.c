@@ -57,7 +57,7 @@ static const struct fl_opt json_opts[] = {
 };
 
 static int json_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                         size_t n_in, struct fl_schema_decl *out)
+                         size_t n_in, struct fl_schema_decl *const *out)
 {
     struct json *j = state;
     int rc = 0;
@@ -67,7 +67,7 @@ static int json_describe(struct fl_ctx *ctx, void *state, const struct fl_schema
     int frc = fl_text_fields_check(ctx, "fields", n_in ? in[0] : NULL, &j->fields);
     if (frc < 0)
         rc = frc;
-    out[0].schema = NULL;   /* terminal: nothing flows on */
+    out[0]->schema = NULL;   /* terminal: nothing flows on */
     return rc;
 }
 

@@ -187,7 +187,7 @@ static struct t *t_new(int decap, uint32_t frag_slots)
     struct t *t = calloc(1, sizeof *t);
     struct fl_decoder_opts o = {.frag_slots = frag_slots, .decap = decap};
     assert_non_null(t);
-    assert_int_equal(fl_decoder_new(&o, &t->d), 0);
+    assert_int_equal(fl_decoder_new(&o, sizeof(o), &t->d), 0);
     assert_int_equal(fl_batch_new(ctx, schema, 1 << 16, &t->b), 0);
     return t;
 }
@@ -296,8 +296,8 @@ static void test_schema(void **state)
     (void)state;
     assert_int_equal(schema->ncols, FL_PKT_NCOLS);
     for (unsigned i = 0; i < FL_PKT_NCOLS; i++) {
-        assert_string_equal(schema->cols[i].name, names[i]);
-        assert_int_equal(schema->cols[i].type, types[i]);
+        assert_string_equal(schema->cols[i]->name, names[i]);
+        assert_int_equal(schema->cols[i]->type, types[i]);
     }
     assert_int_equal(fl_packet_schema(ctx, &again), 0);
     assert_ptr_equal(again, schema);
@@ -1204,7 +1204,7 @@ static void test_fragment_table_bounded(void **state)
 
     struct fl_decoder *d = NULL;
     struct fl_decoder_opts o = {.frag_slots = 0xffffffffu};
-    assert_int_equal(fl_decoder_new(&o, &d), -FL_ERANGE);
+    assert_int_equal(fl_decoder_new(&o, sizeof(o), &d), -FL_ERANGE);
     assert_null(d);
 }
 
@@ -1471,7 +1471,7 @@ static void test_full_batch(void **state)
     struct fr f;
     (void)state;
     assert_int_equal(fl_batch_new(ctx, schema, 2, &b), 0);
-    assert_int_equal(fl_decoder_new(NULL, &d), 0);
+    assert_int_equal(fl_decoder_new(NULL, 0, &d), 0);
     tcp4(&f, "10.0.0.1", 1, "10.0.0.2", 2, 10);
     assert_int_equal(fl_decode(d, 1, 1, f.b, (uint32_t)f.n, (uint32_t)f.n, b), 1);
     assert_int_equal(fl_decode(d, 1, 1, f.b, (uint32_t)f.n, (uint32_t)f.n, b), 1);

@@ -18,12 +18,12 @@ static void test_intern(void **st)
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *a, *b, *c;
     struct fl_col_def other[] = { { "src_port", FL_T_U32 }, { "bytes", FL_T_U64 }, { "end_reason", FL_T_STR } };
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, &a), 0);
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, &b), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &a), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &b), 0);
     assert_ptr_equal(a, b);                          /* equal lists: one object */
-    assert_int_equal(fl_schema_intern(ctx, other, 3, &c), 0);
+    assert_int_equal(fl_schema_intern(ctx, other, 3, sizeof(other[0]), &c), 0);
     assert_ptr_not_equal(a, c);                      /* a type differs */
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 2, &c), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 2, sizeof(flow_cols[0]), &c), 0);
     assert_ptr_not_equal(a, c);                      /* a prefix is another schema */
     /* Canonical, seed-alias and IANA names find the same column. */
     assert_int_equal(fl_schema_find(a, "bytes"), 1);
@@ -32,7 +32,7 @@ static void test_intern(void **st)
     assert_int_equal(fl_schema_find(a, "srcp"), 0);
     assert_int_equal(fl_schema_find(a, "packets"), -1);
     struct fl_col_def bad = { "x", FL_T_NONE };
-    assert_int_equal(fl_schema_intern(ctx, &bad, 1, &c), -FL_EINVAL);
+    assert_int_equal(fl_schema_intern(ctx, &bad, 1, sizeof(bad), &c), -FL_EINVAL);
     fl_test_ctx_destroy(&ctx);
 }
 
@@ -58,8 +58,8 @@ static void test_derive_shares(void **st)
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *s, *d;
     struct fl_col_def dcols[] = { { "bytes", FL_T_U64 }, { "packets", FL_T_U64 }, { "end_reason", FL_T_STR } };
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, &s), 0);
-    assert_int_equal(fl_schema_intern(ctx, dcols, 3, &d), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
+    assert_int_equal(fl_schema_intern(ctx, dcols, 3, sizeof(dcols[0]), &d), 0);
     struct fl_batch *b = filled(ctx, s, 100), *x;
     int map[] = { 1, -1, 2 };
     assert_int_equal(fl_batch_derive(ctx, b, d, map, &x), 0);
@@ -86,7 +86,7 @@ static void test_arena_copy_on_write(void **st)
 {
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *s;
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, &s), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
     struct fl_batch *b = filled(ctx, s, 3), *x;
     int map[] = { 0, 1, -1 };
     assert_int_equal(fl_batch_derive(ctx, b, s, map, &x), 0);
@@ -108,7 +108,7 @@ static void test_filter_and_missing(void **st)
 {
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *s;
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, &s), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
     struct fl_batch *b = filled(ctx, s, 130), *f;
     assert_true(fl_batch_is_valid(b, 1, 64));
     assert_int_equal(fl_batch_set_missing(b, 1, 64), 0);
@@ -139,7 +139,7 @@ static void test_refcount(void **st)
 {
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *s;
-    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, &s), 0);
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
     struct fl_batch *b = filled(ctx, s, 4);
     struct fl_batch *r = fl_batch_retain(b);
     assert_ptr_equal(r, b);

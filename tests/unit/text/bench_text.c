@@ -194,7 +194,7 @@ int main(int argc, char **argv)
     struct fl_ctx *ctx = fl_test_ctx_new();
     const struct fl_schema *s;
     struct fl_batch *b;
-    if (!ctx || fl_schema_intern(ctx, bench_cols, NCOLS, &s) < 0 ||
+    if (!ctx || fl_schema_intern(ctx, bench_cols, NCOLS, sizeof(bench_cols[0]), &s) < 0 ||
         fl_batch_new(ctx, s, ROWS, &b) < 0)
         return 1;
     fill(b);

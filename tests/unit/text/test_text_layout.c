@@ -55,7 +55,7 @@ static int setup(void **state)
     assert_non_null(f);
     f->ctx = fl_test_ctx_new();
     assert_non_null(f->ctx);
-    assert_int_equal(fl_schema_intern(f->ctx, cols, NCOLS, &f->s), 0);
+    assert_int_equal(fl_schema_intern(f->ctx, cols, NCOLS, sizeof(cols[0]), &f->s), 0);
     assert_int_equal(fl_batch_new(f->ctx, f->s, 3, &f->b), 0);
     struct fl_batch *b = f->b;
     b->rows = 3;
@@ -204,7 +204,7 @@ static void test_nonfinite(void **state)
     static const struct fl_col_def fc[] = { { "avg", FL_T_F64 } };
     const struct fl_schema *s;
     struct fl_batch *b;
-    assert_int_equal(fl_schema_intern(f->ctx, fc, 1, &s), 0);
+    assert_int_equal(fl_schema_intern(f->ctx, fc, 1, sizeof(fc[0]), &s), 0);
     assert_int_equal(fl_batch_new(f->ctx, s, 3, &b), 0);
     double v[] = { 1.0 / 0.0, -1.0 / 0.0, 0.0 / 0.0 };
     memcpy(b->data[0], v, sizeof v);
@@ -244,7 +244,7 @@ static void test_limit(void **state)
     /* A batch of another schema is refused. */
     const struct fl_schema *other;
     static const struct fl_col_def oc[] = { { "proto", FL_T_U8 } };
-    assert_int_equal(fl_schema_intern(f->ctx, oc, 1, &other), 0);
+    assert_int_equal(fl_schema_intern(f->ctx, oc, 1, sizeof(oc[0]), &other), 0);
     struct fl_batch *ob;
     assert_int_equal(fl_batch_new(f->ctx, other, 1, &ob), 0);
     row = 0;

@@ -546,8 +546,8 @@ static void test_schema(void **st)
     assert_non_null(s);
     assert_int_equal(s->ncols, sizeof(want) / sizeof(want[0]));
     for (size_t i = 0; i < s->ncols; i++) {
-        assert_string_equal(s->cols[i].name, want[i].name);
-        assert_int_equal(s->cols[i].type, want[i].t);
+        assert_string_equal(s->cols[i]->name, want[i].name);
+        assert_int_equal(s->cols[i]->type, want[i].t);
         const struct fl_field *f = fl_field_find(want[i].name);
         if (f)
             assert_int_equal(f->type, want[i].t);   /* agrees with the registry */
@@ -572,9 +572,9 @@ static void test_bad_input(void **st)
         { "ip_len", FL_T_U16 }, { "payload_len", FL_T_U32 },
     };
     const struct fl_schema *s;
-    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 8, &s), 0);
+    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 8, sizeof(cols[0]), &s), 0);
     assert_int_equal(fl_harness_new("aggregate.flowmeter", "{}", s, &h), -FL_EINVAL);
-    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 6, &s), 0);
+    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 6, sizeof(cols[0]), &s), 0);
     assert_int_equal(fl_harness_new("aggregate.flowmeter", "{}", s, &h), -FL_EINVAL);
     assert_true(fl_harness_new("aggregate.flowmeter", "{idle_timeout: 0s}", fm_packet_schema(),
                                &h) < 0);
@@ -597,7 +597,7 @@ static void test_no_hash_column(void **st)
     const struct fl_schema *s;
     struct fl_harness *h = NULL;
     struct fl_batch *b = NULL;
-    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 8, &s), 0);
+    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 8, sizeof(cols[0]), &s), 0);
     assert_int_equal(fl_harness_new("aggregate.flowmeter", "{}", s, &h), 0);
     assert_int_equal(fl_batch_new(fm_ctx(), s, 40, &b), 0);
     for (uint32_t i = 0; i < 40; i++) {

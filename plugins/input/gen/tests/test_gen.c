@@ -368,7 +368,7 @@ static void test_emit_same_with_file(void **state)
         assert_int_equal(x->rows, y->rows);
         assert_int_equal(x->schema->ncols, y->schema->ncols);   /* each harness has its own runtime */
         for (uint32_t c = 0; c < x->schema->ncols; c++)
-            assert_memory_equal(x->data[c], y->data[c], x->rows * fl_type_size(x->schema->cols[c].type));
+            assert_memory_equal(x->data[c], y->data[c], x->rows * fl_type_size(x->schema->cols[c]->type));
     }
     fl_harness_destroy(&a);
     fl_harness_destroy(&b);

@@ -117,11 +117,11 @@ static const char *same_output(struct fl_harness *a, struct fl_harness *b)
             return NULL;
         }
         for (unsigned col = 0; col < FL_PKT_NCOLS; col++) {
-            size_t sz = fl_type_size(ba->schema->cols[col].type);
+            size_t sz = fl_type_size(ba->schema->cols[col]->type);
             if (memcmp((const uint8_t *)ba->data[col] + ra * sz,
                        (const uint8_t *)bb->data[col] + rb * sz, sz) != 0) {
                 snprintf(why, sizeof why, "row %llu column %s differs",
-                         (unsigned long long)n, ba->schema->cols[col].name);
+                         (unsigned long long)n, ba->schema->cols[col]->name);
                 return why;
             }
         }

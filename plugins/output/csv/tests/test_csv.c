@@ -43,9 +43,9 @@ static int group_setup(void **state)
 {
     tctx = fl_test_ctx_new();
     assert_non_null(tctx);
-    assert_int_equal(fl_schema_intern(tctx, flow_cols, 10, &flow_s), 0);
-    assert_int_equal(fl_schema_intern(tctx, other_cols, 10, &other_s), 0);
-    assert_int_equal(fl_schema_intern(tctx, str_cols, 1, &str_s), 0);
+    assert_int_equal(fl_schema_intern(tctx, flow_cols, 10, sizeof(flow_cols[0]), &flow_s), 0);
+    assert_int_equal(fl_schema_intern(tctx, other_cols, 10, sizeof(other_cols[0]), &other_s), 0);
+    assert_int_equal(fl_schema_intern(tctx, str_cols, 1, sizeof(str_cols[0]), &str_s), 0);
     return 0;
 }
 
@@ -82,7 +82,7 @@ static struct fl_batch *flows(struct fl_harness *h, const struct fl_schema *s, u
     struct fl_batch *b;
     assert_int_equal(fl_batch_new(fl_harness_ctx(h), s, n, &b), 0);
     for (uint32_t c = 0; c < s->ncols; c++) {
-        const char *name = s->cols[c].name;
+        const char *name = s->cols[c]->name;
         for (uint32_t i = 0; i < n; i++) {
             if (!strcmp(name, "flow_start"))
                 FL_COL(b, c, uint64_t)[i] = 1767225600000000000ull + i * 1500000000ull;

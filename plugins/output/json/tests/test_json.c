@@ -33,9 +33,9 @@ static int group_setup(void **state)
 {
     tctx = fl_test_ctx_new();
     assert_non_null(tctx);
-    assert_int_equal(fl_schema_intern(tctx, flow_cols, 9, &flow_s), 0);
-    assert_int_equal(fl_schema_intern(tctx, small_cols, 2, &small_s), 0);
-    assert_int_equal(fl_schema_intern(tctx, str_cols, 1, &str_s), 0);
+    assert_int_equal(fl_schema_intern(tctx, flow_cols, 9, sizeof(flow_cols[0]), &flow_s), 0);
+    assert_int_equal(fl_schema_intern(tctx, small_cols, 2, sizeof(small_cols[0]), &small_s), 0);
+    assert_int_equal(fl_schema_intern(tctx, str_cols, 1, sizeof(str_cols[0]), &str_s), 0);
     return 0;
 }
 
