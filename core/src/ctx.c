@@ -21,6 +21,8 @@ int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id, cons
 
 void fl_ctx_fini(struct fl_ctx *ctx)
 {
+    while (ctx->binds)
+        ctx->binds = fl_bind_free(ctx->binds);
     uint32_t n = atomic_load(&ctx->n_counters);
     for (uint32_t i = 0; i < n; i++)
         free((char *)ctx->counters[i].name);

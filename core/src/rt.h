@@ -48,6 +48,7 @@ struct fl_ctx {
     struct fl_counter counters[FL_MAX_COUNTERS];
     _Atomic uint32_t n_counters;
     pthread_mutex_t counter_lock;         /* creation only; adds are atomic */
+    struct fl_bind *binds;                /* fl_bind_new()'s, freed with the ctx */
     /* Inputs: progress, read by the main thread for the progress bar. */
     _Atomic uint64_t progress_done, progress_total;
 };
@@ -56,6 +57,8 @@ int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id,
                 const char *use, const struct fl_plugin *p);
 void fl_ctx_fini(struct fl_ctx *ctx);
 uint64_t fl_counter_get(struct fl_ctx *ctx, const char *name);
+/* bind.c: free one binding; returns the next one of its ctx's list. */
+struct fl_bind *fl_bind_free(struct fl_bind *bd);
 
 /* Index of a port name in the plugin's ports (0 for NULL/"out"), or -1. */
 int fl_plugin_port(const struct fl_plugin *p, const char *port);

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <flowline/bind.h>
 #include <flowline/error.h>
 #include <flowline/log.h>
 #include <flowline/opts.h>

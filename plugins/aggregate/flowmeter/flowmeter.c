@@ -48,58 +48,34 @@ static const struct fl_opt flowmeter_opts[] = {
 };
 
 /* ---- input binding ---------------------------------------------------- */
-struct flowmeter_want {
-    const char *name;
-    enum fl_type type;
-    bool required;
-    size_t off;   /* in struct flowmeter_in */
+/* The packet fields read, in the order of enum flowmeter_field. */
+static const struct fl_want flowmeter_wants[FLOWMETER_NFIELDS] = {
+    [FLOWMETER_F_TS] = { "ts", FL_T_TS, FL_WANT_REQUIRED },
+    [FLOWMETER_F_SRC] = { "src_addr", FL_T_ADDR, FL_WANT_REQUIRED },
+    [FLOWMETER_F_DST] = { "dst_addr", FL_T_ADDR, FL_WANT_REQUIRED },
+    [FLOWMETER_F_SPORT] = { "src_port", FL_T_U16, FL_WANT_REQUIRED },
+    [FLOWMETER_F_DPORT] = { "dst_port", FL_T_U16, FL_WANT_REQUIRED },
+    [FLOWMETER_F_PROTO] = { "proto", FL_T_U8, FL_WANT_REQUIRED },
+    [FLOWMETER_F_IPLEN] = { "ip_len", FL_T_U32, FL_WANT_REQUIRED },
+    [FLOWMETER_F_PAYLEN] = { "payload_len", FL_T_U32, FL_WANT_REQUIRED },
+    [FLOWMETER_F_IPV] = { "ip_version", FL_T_U8, 0 },
+    [FLOWMETER_F_FLAGS] = { "tcp_flags", FL_T_U8, 0 },
+    [FLOWMETER_F_VLAN] = { "vlan", FL_T_U16, 0 },
+    [FLOWMETER_F_HASH] = { "flow_hash", FL_T_U64, 0 },
 };
 
-static const struct flowmeter_want flowmeter_wants[] = {
-    { "ts", FL_T_TS, true, offsetof(struct flowmeter_in, ts) },
-    { "src_addr", FL_T_ADDR, true, offsetof(struct flowmeter_in, src) },
-    { "dst_addr", FL_T_ADDR, true, offsetof(struct flowmeter_in, dst) },
-    { "src_port", FL_T_U16, true, offsetof(struct flowmeter_in, sport) },
-    { "dst_port", FL_T_U16, true, offsetof(struct flowmeter_in, dport) },
-    { "proto", FL_T_U8, true, offsetof(struct flowmeter_in, proto) },
-    { "ip_len", FL_T_U32, true, offsetof(struct flowmeter_in, iplen) },
-    { "payload_len", FL_T_U32, true, offsetof(struct flowmeter_in, paylen) },
-    { "ip_version", FL_T_U8, false, offsetof(struct flowmeter_in, ipv) },
-    { "tcp_flags", FL_T_U8, false, offsetof(struct flowmeter_in, flags) },
-    { "vlan", FL_T_U16, false, offsetof(struct flowmeter_in, vlan) },
-    { "flow_hash", FL_T_U64, false, offsetof(struct flowmeter_in, hash) },
-};
-
-/* Resolve the packet columns of schema s. In describe (diag) problems are
- * configuration diagnostics; at run time (a link carrying an open schema)
- * they are logged and fail the stage. */
-static int flowmeter_bind(struct fl_ctx *ctx, const struct fl_schema *s, struct flowmeter_in *in,
-                          bool diag)
+static int flowmeter_bind_new(struct fl_ctx *ctx, struct flowmeter *fm)
 {
-    int rc = 0;
+    if (fm->bind)
+        return 0;
+    return fl_bind_new(ctx, flowmeter_wants, FLOWMETER_NFIELDS, sizeof(flowmeter_wants[0]),
+                       &fm->bind);
+}
 
-    for (size_t i = 0; i < sizeof(flowmeter_wants) / sizeof(flowmeter_wants[0]); i++) {
-        const struct flowmeter_want *w = &flowmeter_wants[i];
-        int c = fl_schema_find(s, w->name);
-        char msg[160] = "";
-        if (c < 0 && w->required)
-            snprintf(msg, sizeof(msg), "input has no field \"%s\" (%s): flowmeter reads "
-                     "packets from the packet decoder (input.pcap, input.gen)", w->name,
-                     fl_type_name(w->type));
-        else if (c >= 0 && s->cols[c]->type != w->type)
-            snprintf(msg, sizeof(msg), "input field \"%s\" is %s, flowmeter needs %s", w->name,
-                     fl_type_name(s->cols[c]->type), fl_type_name(w->type));
-        if (msg[0]) {
-            if (diag)
-                fl_diag(ctx, NULL, "%s", msg);
-            else
-                FL_LOG_ERROR(ctx, "%s", msg);
-            rc = diag ? -FL_EINVAL : -FL_ETYPE;
-        }
-        *(int *)((char *)in + w->off) = c;
-    }
-    in->schema = s;
-    return rc;
+/* Field f of the bound batch, or NULL when the input lacks it. */
+static const void *flowmeter_field(const struct flowmeter *fm, enum flowmeter_field f)
+{
+    return fl_bind_col(fm->bind, f) >= 0 ? fl_bind_data(fm->bind, f) : NULL;
 }
 
 /* ---- per packet ------------------------------------------------------- */
@@ -244,28 +220,25 @@ static int flowmeter_packet(struct flowmeter *fm, struct fl_ctx *ctx,
 static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
 {
     struct flowmeter *fm = state;
-    const struct flowmeter_in *in = &fm->in;
-    int rc = 0;
+    int rc;
 
-    if (b->schema != in->schema && (rc = flowmeter_bind(ctx, b->schema, &fm->in, false)) < 0) {
-        fm->in.schema = NULL;
-        return rc;
-    }
     if (!b->rows)
         return 0;
+    if ((rc = fl_bind_batch(ctx, fm->bind, b)) < 0)
+        return rc == -FL_ENOENT ? 0 : rc;   /* counted by the core */
 
-    const uint64_t *ts = FL_COL(b, in->ts, uint64_t);
-    const struct fl_addr *src = FL_COL(b, in->src, struct fl_addr);
-    const struct fl_addr *dst = FL_COL(b, in->dst, struct fl_addr);
-    const uint16_t *sport = FL_COL(b, in->sport, uint16_t);
-    const uint16_t *dport = FL_COL(b, in->dport, uint16_t);
-    const uint8_t *proto = FL_COL(b, in->proto, uint8_t);
-    const uint32_t *iplen = FL_COL(b, in->iplen, uint32_t);
-    const uint32_t *paylen = FL_COL(b, in->paylen, uint32_t);
-    const uint8_t *ipv = in->ipv >= 0 ? FL_COL(b, in->ipv, uint8_t) : NULL;
-    const uint8_t *flags = in->flags >= 0 ? FL_COL(b, in->flags, uint8_t) : NULL;
-    const uint16_t *vlan = in->vlan >= 0 ? FL_COL(b, in->vlan, uint16_t) : NULL;
-    const uint64_t *hash = in->hash >= 0 ? FL_COL(b, in->hash, uint64_t) : NULL;
+    const uint64_t *ts = fl_bind_data(fm->bind, FLOWMETER_F_TS);
+    const struct fl_addr *src = fl_bind_data(fm->bind, FLOWMETER_F_SRC);
+    const struct fl_addr *dst = fl_bind_data(fm->bind, FLOWMETER_F_DST);
+    const uint16_t *sport = fl_bind_data(fm->bind, FLOWMETER_F_SPORT);
+    const uint16_t *dport = fl_bind_data(fm->bind, FLOWMETER_F_DPORT);
+    const uint8_t *proto = fl_bind_data(fm->bind, FLOWMETER_F_PROTO);
+    const uint32_t *iplen = fl_bind_data(fm->bind, FLOWMETER_F_IPLEN);
+    const uint32_t *paylen = fl_bind_data(fm->bind, FLOWMETER_F_PAYLEN);
+    const uint8_t *ipv = flowmeter_field(fm, FLOWMETER_F_IPV);
+    const uint8_t *flags = flowmeter_field(fm, FLOWMETER_F_FLAGS);
+    const uint16_t *vlan = flowmeter_field(fm, FLOWMETER_F_VLAN);
+    const uint64_t *hash = flowmeter_field(fm, FLOWMETER_F_HASH);
 
     if (!fm->started)
         flowmeter_table_start(fm, b->t_min && b->t_min < ts[0] ? b->t_min : ts[0]);
@@ -327,13 +300,9 @@ static int flowmeter_describe(struct fl_ctx *ctx, void *state, const struct fl_s
                               size_t n_in, struct fl_schema_decl *const *out)
 {
     struct flowmeter *fm = state;
-    struct flowmeter_in bound;
-    int rc = 0;
+    int rc;
 
-    for (size_t i = 0; i < n_in; i++)
-        if (in[i] && flowmeter_bind(ctx, in[i], &bound, true) < 0)
-            rc = -FL_EINVAL;
-    if (rc < 0)
+    if ((rc = flowmeter_bind_new(ctx, fm)) < 0 || (rc = fl_bind_check(ctx, fm->bind, NULL, in, n_in)) < 0)
         return rc;
     if ((rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
         return rc;
@@ -346,7 +315,8 @@ static int flowmeter_init(struct fl_ctx *ctx, void *state)
     struct flowmeter *fm = state;
     int rc;
 
-    if (!fm->out_schema && (rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
+    if ((!fm->out_schema && (rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
+        || (rc = flowmeter_bind_new(ctx, fm)) < 0)
         return rc;
     if ((rc = flowmeter_table_init(fm)) < 0) {
         FL_LOG_ERROR(ctx, "cannot reserve memory for max_flows %llu (%llu MiB of address space)",

@@ -83,10 +83,12 @@ struct flowmeter_pkt {
     uint32_t iplen, paylen;
 };
 
-/* Column indexes of a bound input schema (-1 = absent, optional ones). */
-struct flowmeter_in {
-    const struct fl_schema *schema;
-    int ts, src, dst, sport, dport, proto, ipv, flags, iplen, paylen, vlan, hash;
+/* The packet fields read through the core's binding (flowmeter.c). */
+enum flowmeter_field {
+    FLOWMETER_F_TS, FLOWMETER_F_SRC, FLOWMETER_F_DST, FLOWMETER_F_SPORT, FLOWMETER_F_DPORT,
+    FLOWMETER_F_PROTO, FLOWMETER_F_IPLEN, FLOWMETER_F_PAYLEN,
+    FLOWMETER_F_IPV, FLOWMETER_F_FLAGS, FLOWMETER_F_VLAN, FLOWMETER_F_HASH,   /* optional */
+    FLOWMETER_NFIELDS
 };
 
 struct flowmeter {
@@ -95,7 +97,7 @@ struct flowmeter {
     bool tcp_end, key_vlan;
 
     const struct fl_schema *out_schema;
-    struct flowmeter_in in;
+    struct fl_bind *bind;        /* the input fields; owned by the ctx */
 
     /* pool */
     struct flowmeter_flow *pool;

@@ -569,9 +569,10 @@ static void test_bad_input(void **st)
     static const struct fl_col_def cols[] = {
         { "ts", FL_T_TS }, { "src_addr", FL_T_ADDR }, { "dst_addr", FL_T_ADDR },
         { "src_port", FL_T_U16 }, { "dst_port", FL_T_U16 }, { "proto", FL_T_U8 },
-        { "ip_len", FL_T_U16 }, { "payload_len", FL_T_U32 },
+        { "ip_len", FL_T_F64 }, { "payload_len", FL_T_U32 },
     };
     const struct fl_schema *s;
+    /* ip_len as f64 does not narrow to u32; six columns lack the lengths */
     assert_int_equal(fl_schema_intern(fm_ctx(), cols, 8, sizeof(cols[0]), &s), 0);
     assert_int_equal(fl_harness_new("aggregate.flowmeter", "{}", s, &h), -FL_EINVAL);
     assert_int_equal(fl_schema_intern(fm_ctx(), cols, 6, sizeof(cols[0]), &s), 0);
@@ -586,13 +587,14 @@ static void test_bad_input(void **st)
 }
 
 /* Without the decoder's flow_hash column (or other optional columns) it
- * hashes the key itself and gives the same flows. */
+ * hashes the key itself and gives the same flows; narrower length columns
+ * (u16, as an IPFIX template may send them) are widened by the core. */
 static void test_no_hash_column(void **st)
 {
     static const struct fl_col_def cols[] = {
         { "ts", FL_T_TS }, { "src_addr", FL_T_ADDR }, { "dst_addr", FL_T_ADDR },
         { "src_port", FL_T_U16 }, { "dst_port", FL_T_U16 }, { "proto", FL_T_U8 },
-        { "ip_len", FL_T_U32 }, { "payload_len", FL_T_U32 },
+        { "ip_len", FL_T_U16 }, { "payload_len", FL_T_U8 },
     };
     const struct fl_schema *s;
     struct fl_harness *h = NULL;
@@ -610,8 +612,8 @@ static void test_no_hash_column(void **st)
         FL_COL(b, 3, uint16_t)[i] = rev ? 80 : (uint16_t)(1000 + i / 4);
         FL_COL(b, 4, uint16_t)[i] = rev ? (uint16_t)(1000 + i / 4) : 80;
         FL_COL(b, 5, uint8_t)[i] = 6;
-        FL_COL(b, 6, uint32_t)[i] = 40;
-        FL_COL(b, 7, uint32_t)[i] = 0;
+        FL_COL(b, 6, uint16_t)[i] = (uint16_t)(40 + i % 2);
+        FL_COL(b, 7, uint8_t)[i] = (uint8_t)(i % 2);
     }
     b->rows = 40;
     assert_int_equal(fl_harness_push(h, b), 0);
@@ -623,8 +625,34 @@ static void test_no_hash_column(void **st)
         assert_int_equal(r[i].packets, 4);
         assert_int_equal(r[i].fwd_p, 2);
         assert_int_equal(r[i].ipv, 4);
+        assert_int_equal(r[i].bytes, 162);
+        assert_int_equal(r[i].payload, 2);
     }
     free(r);
+    fl_harness_destroy(&h);
+}
+
+/* An open input (fields known at run time): a batch without a required
+ * field is dropped and counted, and the stage goes on. */
+static void test_open_input_missing_field(void **st)
+{
+    static const struct fl_col_def cols[] = {
+        { "ts", FL_T_TS }, { "src_addr", FL_T_ADDR }, { "dst_addr", FL_T_ADDR },
+        { "proto", FL_T_U8 }, { "ip_len", FL_T_U32 }, { "payload_len", FL_T_U32 },
+    };
+    const struct fl_schema *s;
+    struct fl_harness *h = NULL;
+    struct fl_batch *b = NULL;
+    assert_int_equal(fl_schema_intern(fm_ctx(), cols, 6, sizeof(cols[0]), &s), 0);
+    assert_int_equal(fl_harness_new("aggregate.flowmeter", "{}", NULL, &h), 0);
+    assert_int_equal(fl_batch_new(fm_ctx(), s, 8, &b), 0);
+    memset(b->data[0], 0, 8 * sizeof(uint64_t));
+    b->rows = 8;
+    assert_int_equal(fl_harness_push(h, b), 0);
+    fl_batch_release(&b);
+    assert_int_equal(fl_harness_counter(h, "records_missing_field"), 8);
+    assert_int_equal(fl_harness_drain(h), 0);
+    assert_int_equal(fl_harness_out_rows(h), 0);
     fl_harness_destroy(&h);
 }
 
@@ -668,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_schema),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_no_hash_column),
+        cmocka_unit_test(test_open_input_missing_field),
         cmocka_unit_test(test_batching),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
