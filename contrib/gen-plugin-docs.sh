@@ -13,7 +13,7 @@ begin='<!-- reference: generated from the option table by contrib/gen-plugin-doc
 end='<!-- end of reference -->'
 stale=0
 for dir in plugins/*/*/; do
-    [ -f "$dir/CMakeLists.txt" ] || continue
+    [ -f "$dir/CMakeLists.txt" ] && [ "${dir#plugins/lib/}" = "$dir" ] || continue
     kind=$(basename "$(dirname "$dir")"); name=$(basename "$dir")
     readme=$dir/README.md
     ref=$("$bin" plugins --doc "$kind.$name") || { echo "no plugin $kind.$name built" >&2; exit 1; }

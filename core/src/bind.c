@@ -175,8 +175,7 @@ static int bind_diag_missing(struct fl_ctx *ctx, const char *opt, const char *na
         cands[i] = s->cols[i]->name;
     const char *near = fl_suggest(name, cands, s->ncols);
     if (near) {
-        fl_diag(ctx, opt, "field \"%s\" is not in the output of %s; did you mean \"%s\"?",
-                name, from, near);
+        fl_diag(ctx, opt, "field \"%s\" is not in %s; did you mean \"%s\"?", name, from, near);
     } else {
         char list[256] = "(no fields)";
         size_t len = 0;
@@ -188,8 +187,7 @@ static int bind_diag_missing(struct fl_ctx *ctx, const char *opt, const char *na
             len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", j ? ", " : "",
                                     cands[j]);
         }
-        fl_diag(ctx, opt, "field \"%s\" is not in the output of %s, which has: %s", name,
-                from, list);
+        fl_diag(ctx, opt, "field \"%s\" is not in %s, which has: %s", name, from, list);
     }
     free(cands);
     return -FL_EINVAL;
@@ -205,7 +203,7 @@ int fl_bind_check(struct fl_ctx *ctx, const struct fl_bind *bd, const char *opt,
         if (!s)
             continue;
         if (ctx->conf && k < ctx->conf->n_from)
-            snprintf(from, sizeof(from), "stage \"%s\"", ctx->conf->from[k]);
+            snprintf(from, sizeof(from), "the output of stage \"%s\"", ctx->conf->from[k]);
         for (size_t i = 0; i < bd->n; i++) {
             const struct fl_want *w = &bd->wants[i];
             if (!(w->flags & (FL_WANT_REQUIRED | FL_WANT_NAMED)))
@@ -217,7 +215,7 @@ int fl_bind_check(struct fl_ctx *ctx, const struct fl_bind *bd, const char *opt,
                     return r;
                 rc = r;
             } else if (!bind_widens(s->cols[c]->type, w->type)) {
-                rc = fl_diag(ctx, opt, "field \"%s\" of %s is %s; this stage reads it as %s",
+                rc = fl_diag(ctx, opt, "field \"%s\" in %s is %s; this stage reads it as %s",
                              w->name, from, fl_type_name(s->cols[c]->type),
                              fl_type_name(w->type));
             }
@@ -252,6 +250,9 @@ static const struct bind_entry *bind_resolve(struct fl_ctx *ctx, struct fl_bind 
         } else if (r->col < 0 && (w->flags & FL_WANT_REQUIRED)) {
             FL_LOG_ERROR(ctx, "input has no field \"%s\"; batches of this schema are dropped",
                          w->name);
+        } else if (r->col < 0 && (w->flags & FL_WANT_NAMED)) {
+            FL_LOG_WARN(ctx, "input has no field \"%s\" (schema %llu); read as missing",
+                        w->name, (unsigned long long)s->id);
         }
         if (r->col < 0) {
             r->conv = CONV_MISSING;

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 #include <flowline/plugin.h>
-#include <flowline/text.h>
+#include "fl_text.h"
 #include "fl_harness.h"
 
 #define ROWS 4096
@@ -110,7 +110,7 @@ static void bench_layout(const char *what, enum fl_text_format fmt, const struct
     struct fl_text_style st = { .format = fmt };
     struct fl_text_layout *l;
     struct fl_text_buf buf = { 0 };
-    if (fl_text_layout_new(&st, s, NULL, 0, &l) < 0)
+    if (fl_text_layout_new(&st, s, NULL, NULL, 0, &l) < 0)
         exit(1);
     uint64_t rows = 0, bytes = 0;
     double t0 = now_s(), t;

@@ -1,4 +1,4 @@
-/* test_text_file.c: the rotating file writer of flowline/text.h: size and
+/* test_text_file.c: the rotating file writer of plugins/lib/text/fl_text.h: size and
  * time rotation produce the right files (names, headers, every row once,
  * in order), nothing is overwritten, an existing file is kept, buffered
  * text waits for the buffer or flush_interval, a FIFO is never renamed,
@@ -21,7 +21,7 @@
 #include <cmocka.h>
 
 #include <flowline/plugin.h>
-#include <flowline/text.h>
+#include "fl_text.h"
 #include "fl_harness.h"
 
 #define SEC 1000000000ull

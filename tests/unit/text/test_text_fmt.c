@@ -1,4 +1,4 @@
-/* test_text_fmt.c: the cell formatters of flowline/text.h, each checked
+/* test_text_fmt.c: the cell formatters of plugins/lib/text/fl_text.h, each checked
  * against an independent reference: snprintf for integers, strtod for
  * floats (round trip, and no longer than the shortest %.Ng that reads
  * back), gmtime_r for dates, inet_ntop for addresses (a million random
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include <flowline/text.h>
+#include "fl_text.h"
 
 /* xorshift64*: reproducible, no libc rand state. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;

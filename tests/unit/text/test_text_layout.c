@@ -1,4 +1,4 @@
-/* test_text_layout.c: whole rows through flowline/text.h layouts: a batch
+/* test_text_layout.c: whole rows through plugins/lib/text/fl_text.h layouts: a batch
  * with a column of every type, missing values, strings that need quoting
  * or escaping, fields chosen by canonical, alias and IANA names, fields
  * the schema lacks, and the row limit. Expected text is written out in
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <flowline/text.h>
+#include "fl_text.h"
 #include "fl_harness.h"
 
 static const struct fl_col_def cols[] = {
@@ -117,7 +117,7 @@ static const char *run(struct fx *f, enum fl_text_format fmt, enum fl_text_time 
 {
     struct fl_text_style st = { .format = fmt, .time = tf, .sep = sep };
     struct fl_text_layout *l;
-    assert_int_equal(fl_text_layout_new(&st, f->s, names, n, &l), 0);
+    assert_int_equal(fl_text_layout_new(&st, f->s, names, NULL, n, &l), 0);
     f->out.len = 0;
     assert_int_equal(fl_text_layout_header(l, &f->out), 0);
     uint32_t row = 0;
@@ -168,7 +168,7 @@ static void test_fields_by_name(void **state)
     const char *names[] = { "sport", "sourceIPv4Address", "nope", "proto", "ts" };
     struct fl_text_style st = { .format = FL_TEXT_CSV };
     struct fl_text_layout *l;
-    assert_int_equal(fl_text_layout_new(&st, f->s, names, 5, &l), 0);
+    assert_int_equal(fl_text_layout_new(&st, f->s, names, NULL, 5, &l), 0);
     assert_int_equal(fl_text_layout_nfields(l), 5);
     assert_int_equal(fl_text_layout_col(l, 0), 3);
     assert_int_equal(fl_text_layout_col(l, 1), 1);
@@ -228,7 +228,7 @@ static void test_limit(void **state)
     struct fl_text_style st = { .format = FL_TEXT_CSV };
     struct fl_text_layout *l;
     const char *names[] = { "proto" };
-    assert_int_equal(fl_text_layout_new(&st, f->s, names, 1, &l), 0);
+    assert_int_equal(fl_text_layout_new(&st, f->s, names, NULL, 1, &l), 0);
     f->out.len = 0;
     uint32_t row = 0;
     assert_int_equal(fl_text_layout_rows(l, f->b, &row, &f->out, 1), 0);

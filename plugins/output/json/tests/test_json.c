@@ -243,7 +243,7 @@ static char *harness_error(const char *y, const struct fl_schema *in)
 static void test_errors(void **state)
 {
     char *s = harness_error("{fields: [proto, packet]}", flow_s);
-    assert_non_null(strstr(s, "unknown field \"packet\"; did you mean \"packets\"?"));
+    assert_non_null(strstr(s, "field \"packet\" is not in the input; did you mean \"packets\"?"));
     free(s);
     s = harness_error("{rotate_interval: 1h}", flow_s);
     assert_non_null(strstr(s, "standard output cannot be rotated"));

@@ -1,13 +1,19 @@
-/* flowline/text.h: text output support shared by output.csv, output.json
- * and any plugin that writes records as text (DESIGN.md §7, §8).
+/* fl_text.h: text output support shared by output.csv, output.json and
+ * any built-in plugin that writes records as text (DESIGN.md §7, §8).
  *
- * Three layers, each usable alone:
+ * A static library linked into those plugins (plugins/lib/text), not part
+ * of the plugin ABI: libflowline.so exports only what every plugin needs.
+ *
+ * Four layers, each usable alone:
  *  1. cell formatters: one value of any column type (record.h) as text,
  *     hand-rolled (no printf per cell), locale-independent;
  *  2. layouts: a list of output fields bound to one schema, which formats
  *     whole batches as CSV rows or JSON lines into a growable buffer;
  *  3. a buffered file writer: path or "-" (stdout), one write() per buffer,
- *     rotation by size and/or time.
+ *     rotation by size and/or time;
+ *  4. a sink: the whole of a text output stage (options, binding `fields`
+ *     to each input schema, layouts, the file, counters, errors), so a
+ *     plugin is its option table and its format.
  *
  * Text forms (the same in CSV and JSON unless said):
  *  - u8..u64, i64: decimal.
@@ -45,6 +51,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <flowline/bind.h>
 #include <flowline/error.h>
 #include <flowline/opts.h>
 #include <flowline/record.h>
@@ -64,8 +71,8 @@ struct fl_text_buf {
 };
 
 /* Make room for n more bytes after len (grows geometrically). */
-FL_API int fl_text_buf_reserve(struct fl_text_buf *b, size_t n);
-FL_API void fl_text_buf_free(struct fl_text_buf *b);
+int fl_text_buf_reserve(struct fl_text_buf *b, size_t n);
+void fl_text_buf_free(struct fl_text_buf *b);
 static inline int fl_text_buf_put(struct fl_text_buf *b, const void *s, size_t n)
 {
     if (b->cap - b->len < n) {
@@ -89,23 +96,23 @@ enum fl_text_time {
     FL_TEXT_TIME_EPOCH_S        /* 1767225600.123456789, fraction trimmed */
 };
 
-FL_API char *fl_text_u64(char *p, uint64_t v);
-FL_API char *fl_text_i64(char *p, int64_t v);
+char *fl_text_u64(char *p, uint64_t v);
+char *fl_text_i64(char *p, int64_t v);
 /* Shortest round-trip text; "nan"/"inf"/"-inf" for non-finite values. */
-FL_API char *fl_text_f64(char *p, double v);
-FL_API char *fl_text_bool(char *p, bool v);
-FL_API char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf);
-FL_API char *fl_text_dur(char *p, int64_t ns);
-FL_API char *fl_text_addr(char *p, const struct fl_addr *a);
-FL_API char *fl_text_mac(char *p, const uint8_t mac[6]);
+char *fl_text_f64(char *p, double v);
+char *fl_text_bool(char *p, bool v);
+char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf);
+char *fl_text_dur(char *p, int64_t ns);
+char *fl_text_addr(char *p, const struct fl_addr *a);
+char *fl_text_mac(char *p, const uint8_t mac[6]);
 
 /* Variable-size forms append to b (growing it). */
 /* A CSV cell: as is, or quoted with '"' doubled when it must be (see above). */
-FL_API int fl_text_csv_str(struct fl_text_buf *b, const char *s, size_t n, char sep);
+int fl_text_csv_str(struct fl_text_buf *b, const char *s, size_t n, char sep);
 /* A JSON string with its quotes. */
-FL_API int fl_text_json_str(struct fl_text_buf *b, const char *s, size_t n);
+int fl_text_json_str(struct fl_text_buf *b, const char *s, size_t n);
 /* Lowercase hex of n bytes, no quotes. */
-FL_API int fl_text_hex(struct fl_text_buf *b, const void *s, size_t n);
+int fl_text_hex(struct fl_text_buf *b, const void *s, size_t n);
 
 /* ---- Layouts ----------------------------------------------------------
  * A layout is the list of output fields bound to one schema: built once per
@@ -125,35 +132,29 @@ struct fl_text_style {
 struct fl_text_layout;   /* opaque */
 
 /* Bind output fields to schema s. names[0..n) are the fields as the user
- * wrote them (canonical, alias or IANA name: resolved with
- * fl_schema_find); each is also the CSV header cell and the JSON key. A
- * name the schema lacks is always missing (see fl_text_layout_col()).
+ * wrote them, each the CSV header cell and the JSON key; cols[i] is the
+ * column of s that field i reads (-1: the schema lacks it, always
+ * missing; cols == NULL: resolved with fl_schema_find).
  * names == NULL: every column of s, in order, under its own name.
  * The layout copies what it needs from names; s must outlive it (schemas
  * live as long as the runtime). */
-FL_API int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s,
-                              const char *const *names, size_t n,
-                              struct fl_text_layout **out);
-FL_API void fl_text_layout_destroy(struct fl_text_layout **l);
-FL_API const struct fl_schema *fl_text_layout_schema(const struct fl_text_layout *l);
+int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s,
+                       const char *const *names, const int *cols, size_t n,
+                       struct fl_text_layout **out);
+void fl_text_layout_destroy(struct fl_text_layout **l);
+const struct fl_schema *fl_text_layout_schema(const struct fl_text_layout *l);
 /* Number of output fields, and the schema column of output field i (-1 if
  * the schema lacks it). */
-FL_API size_t fl_text_layout_nfields(const struct fl_text_layout *l);
-FL_API int fl_text_layout_col(const struct fl_text_layout *l, size_t i);
+size_t fl_text_layout_nfields(const struct fl_text_layout *l);
+int fl_text_layout_col(const struct fl_text_layout *l, size_t i);
 /* Append the CSV header line (names, quoted as needed). JSON: nothing. */
-FL_API int fl_text_layout_header(const struct fl_text_layout *l, struct fl_text_buf *b);
+int fl_text_layout_header(const struct fl_text_layout *l, struct fl_text_buf *b);
 /* Append rows *row, *row + 1, ... of batch bt (whose schema must be the
  * layout's) until buf->len >= limit or the batch ends; *row is advanced
  * past the rows written (always at least one if any is left). Returns 0 or
  * a negative code (-FL_ENOMEM, -FL_EINVAL for a schema mismatch). */
-FL_API int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *bt,
+int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *bt,
                                uint32_t *row, struct fl_text_buf *buf, size_t limit);
-
-/* In describe(): report each name in fields that schema s (non-NULL)
- * lacks, through fl_diag(ctx, opt, "unknown field ...") with the closest
- * column name or the list of the input's fields. 0 or -FL_EINVAL. */
-FL_API int fl_text_fields_check(struct fl_ctx *ctx, const char *opt,
-                                const struct fl_schema *s, const struct fl_strlist *fields);
 
 /* ---- Buffered file writer with rotation -------------------------------
  * Text is appended to the writer's buffer (fl_text_file_buf) and written
@@ -194,34 +195,114 @@ struct fl_text_file_conf {
 
 /* Open (create or truncate, mode 0666 & ~umask) and start the first file.
  * now_ns: the wall clock (fl_now_ns()), for rotation slots and names. */
-FL_API int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
+int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
                              struct fl_text_file **out);
 /* The buffer to append text to. Append whole rows, then commit them. */
-FL_API struct fl_text_buf *fl_text_file_buf(struct fl_text_file *f);
+struct fl_text_buf *fl_text_file_buf(struct fl_text_file *f);
 /* Buffered length at which the next commit writes (and rotates, if the
  * file reached rotate_size): pass it as fl_text_layout_rows()'s limit. */
-FL_API size_t fl_text_file_limit(const struct fl_text_file *f);
+size_t fl_text_file_limit(const struct fl_text_file *f);
 /* `rows` complete rows were appended: write if the buffer reached the
  * limit, rotate if the file reached rotate_size. */
-FL_API int fl_text_file_commit(struct fl_text_file *f, uint64_t rows);
+int fl_text_file_commit(struct fl_text_file *f, uint64_t rows);
 /* Format every row of a batch with layout l into the file, committing as
  * the buffer fills. *rows is set to the rows written, also on error (an I/O
  * error from a commit is -FL_EIO with errno set). */
-FL_API int fl_text_file_write(struct fl_text_file *f, const struct fl_text_layout *l,
+int fl_text_file_write(struct fl_text_file *f, const struct fl_text_layout *l,
                               const struct fl_batch *b, uint32_t *rows);
 /* Periodic: rotate on a new time slot, write text older than
  * flush_interval. now_ns is the wall clock. */
-FL_API int fl_text_file_tick(struct fl_text_file *f, uint64_t now_ns);
+int fl_text_file_tick(struct fl_text_file *f, uint64_t now_ns);
 /* Write everything buffered now. */
-FL_API int fl_text_file_flush(struct fl_text_file *f);
+int fl_text_file_flush(struct fl_text_file *f);
 /* Flush, close and free (*f = NULL), also when the flush fails (the error
  * is returned; text not written is lost). */
-FL_API int fl_text_file_close(struct fl_text_file **f);
+int fl_text_file_close(struct fl_text_file **f);
 /* The path being written ("-" for stdout), for messages. */
-FL_API const char *fl_text_file_path(const struct fl_text_file *f);
+const char *fl_text_file_path(const struct fl_text_file *f);
 /* Bytes written with write() so far, over all files; files started. */
-FL_API uint64_t fl_text_file_bytes(const struct fl_text_file *f);
-FL_API uint64_t fl_text_file_files(const struct fl_text_file *f);
+uint64_t fl_text_file_bytes(const struct fl_text_file *f);
+uint64_t fl_text_file_files(const struct fl_text_file *f);
+
+/* ---- Sink: a whole text output stage ---------------------------------
+ * A plugin's state begins with a struct fl_text_sink; its option table
+ * holds FL_TEXT_SINK_OPTS(its type, sink); its describe() sets the style and
+ * calls fl_text_sink_describe(); its descriptor takes the other callbacks
+ * from here (FL_TEXT_SINK_CALLBACKS).
+ *
+ * Columns: `fields` as written (bound through the core's typed binding,
+ * so a name no declared input has is a `flowline check` error, and one a
+ * batch lacks is a missing value), or else:
+ *  - CSV: the fields of the first input schema (declared, or the first
+ *    batch's); a later schema is written under the same header, matched by
+ *    name (extra fields dropped, logged once per schema): one header and
+ *    rows of equal width per file;
+ *  - JSON: each batch's own fields (JSON lines describe themselves).
+ * Files are written with the buffered writer above (rotation, flushing on
+ * the wall clock, header again at each new file); counters rows_written
+ * and bytes_written; I/O errors are logged with the path and fail the
+ * stage. */
+struct fl_text_sink {
+    /* options, written by the core (FL_TEXT_SINK_OPTS) */
+    char *path;
+    struct fl_strlist fields;
+    uint64_t rotate_size, rotate_interval, flush_interval;
+    int time_format;                    /* enum fl_text_time */
+    /* set by the plugin before fl_text_sink_describe() */
+    struct fl_text_style style;         /* format, sep; time from time_format */
+    bool header;                        /* CSV: a header line per file */
+    /* private */
+    struct fl_bind *bind;               /* the columns, once known */
+    const char **names;                 /* n column names (fields.v or interned) */
+    size_t n;
+    int *cols;                          /* per column: its index in `schema` */
+    const struct fl_schema *schema;     /* the layout's */
+    struct fl_text_layout *lay;
+    struct fl_text_file *file;
+    bool header_due;
+    uint64_t bytes_counted;
+};
+
+#define FL_TEXT_SINK_TIME_FORMATS ((const char *const[]){ "rfc3339", "epoch_ns", "epoch_s", NULL })
+
+/* The option rows every text output has, for a sink at member m of T. */
+#define FL_TEXT_SINK_OPTS(T, m)                                                           \
+    { .name = "path", .type = FL_OPT_PATH, .offset = offsetof(T, m.path), .def = "-",     \
+      .doc = "file to write; \"-\" = standard output" },                                 \
+    { .name = "fields", .type = FL_OPT_LIST, .offset = offsetof(T, m.fields),             \
+      .doc = "fields in order (canonical, IANA or alias names, written as given); "       \
+             "default: every field of the input" },                                       \
+    { .name = "rotate_size", .type = FL_OPT_SIZE, .offset = offsetof(T, m.rotate_size),   \
+      .def = "0", .unit = "bytes",                                                        \
+      .doc = "start a new file when this one reaches this size; 0 = never" },             \
+    { .name = "rotate_interval", .type = FL_OPT_DURATION,                                 \
+      .offset = offsetof(T, m.rotate_interval), .def = "0",                               \
+      .doc = "start a new file every interval of the wall clock, aligned to the epoch "   \
+             "(1h = on the hour UTC); 0 = never" },                                       \
+    { .name = "flush_interval", .type = FL_OPT_DURATION,                                  \
+      .offset = offsetof(T, m.flush_interval), .def = "1s",                               \
+      .doc = "write buffered records at most this long after they arrive; 0 = only when " \
+             "the 1 MiB buffer is full" },                                                \
+    { .name = "time_format", .type = FL_OPT_ENUM, .offset = offsetof(T, m.time_format),   \
+      .def = "rfc3339", .choices = FL_TEXT_SINK_TIME_FORMATS,                             \
+      .doc = "timestamps as RFC 3339 UTC with nanoseconds, epoch nanoseconds or epoch "   \
+             "seconds" }
+
+/* In describe(): check the options and `fields` against the declared
+ * inputs. */
+int fl_text_sink_describe(struct fl_ctx *ctx, struct fl_text_sink *s,
+                          const struct fl_schema *const *in, size_t n_in);
+
+/* Plugin callbacks; state is the plugin's, beginning with the sink.
+ * start opens the file; tick rotates and flushes on the wall clock. */
+int fl_text_sink_start(struct fl_ctx *ctx, void *state);
+int fl_text_sink_process(struct fl_ctx *ctx, void *state, struct fl_batch *b);
+int fl_text_sink_tick(struct fl_ctx *ctx, void *state, uint64_t now_ns);
+int fl_text_sink_drain(struct fl_ctx *ctx, void *state);
+void fl_text_sink_fini(struct fl_ctx *ctx, void *state);
+#define FL_TEXT_SINK_CALLBACKS                                                   \
+    .start = fl_text_sink_start, .process = fl_text_sink_process,                \
+    .tick = fl_text_sink_tick, .drain = fl_text_sink_drain, .fini = fl_text_sink_fini
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,9 @@
 /* text_int.h: what text_fmt.c shares with text_layout.c beyond the public
- * flowline/text.h; not exported from libflowline. */
+ * plugins/lib/text/fl_text.h; not exported from libflowline. */
 #ifndef FL_TEXT_INT_H
 #define FL_TEXT_INT_H
 
-#include <flowline/text.h>
+#include "fl_text.h"
 
 /* The "YYYY-MM-DD" of the last day formatted: rows of one batch nearly
  * always share the day, and the civil-date arithmetic is the costly part

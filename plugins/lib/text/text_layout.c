@@ -1,14 +1,12 @@
-/* text_layout.c: layouts of flowline/text.h: a list of output fields bound
- * to one schema, formatting whole batches as CSV rows or JSON lines with
- * the cell formatters of text_fmt.c; and the `fields` check for describe().
- * It does not write files (text_file.c). */
+/* text_layout.c: layouts of fl_text.h: a list of output fields bound to
+ * one schema, formatting whole batches as CSV rows or JSON lines with the
+ * cell formatters of text_fmt.c. It does not write files (text_file.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <flowline/plugin.h>
-#include <flowline/text.h>
-#include "internal.h"
+#include "fl_text.h"
 #include "text_int.h"
 
 #define TEXT_LIT_FAST 16
@@ -43,7 +41,7 @@ static size_t text_cell_max(enum fl_type t)
 }
 
 int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s,
-                       const char *const *names, size_t n,
+                       const char *const *names, const int *cols, size_t n,
                        struct fl_text_layout **out)
 {
     int rc = -FL_ENOMEM;
@@ -71,7 +69,7 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
         l->names[i] = strdup(name);
         if (!l->names[i])
             goto fail;
-        f->col = names ? fl_schema_find(s, name) : (int)i;
+        f->col = !names ? (int)i : cols ? cols[i] : fl_schema_find(s, name);
         f->type = f->col >= 0 ? s->cols[f->col]->type : FL_T_NONE;
         f->pre = (uint32_t)l->lit.len;
         if (json) {
@@ -267,45 +265,5 @@ out:
     if (rc < 0)
         buf->len = row_start;   /* never leave half a row to be written */
     *row = r;
-    return rc;
-}
-
-int fl_text_fields_check(struct fl_ctx *ctx, const char *opt,
-                         const struct fl_schema *s, const struct fl_strlist *fields)
-{
-    int rc = 0;
-    if (!s || !fields)
-        return 0;
-    const char **cands = calloc(s->ncols ? s->ncols : 1, sizeof *cands);
-    if (!cands)
-        return -FL_ENOMEM;
-    for (uint32_t i = 0; i < s->ncols; i++)
-        cands[i] = s->cols[i]->name;
-    for (size_t i = 0; i < fields->n; i++) {
-        const char *name = fields->v[i];
-        if (fl_schema_find(s, name) >= 0)
-            continue;
-        const char *near = fl_suggest(name, cands, s->ncols);
-        if (near) {
-            rc = fl_diag(ctx, opt, "unknown field \"%s\"; did you mean \"%s\"?", name, near);
-            continue;
-        }
-        /* No close name: list what the input has (bounded). */
-        char list[256];
-        size_t len = 0;
-        list[0] = 0;
-        for (uint32_t j = 0; j < s->ncols; j++) {
-            size_t w = strlen(cands[j]) + 2;
-            if (len + w + 6 > sizeof list) {
-                memcpy(list + len, ", ...", 6);
-                break;
-            }
-            len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
-                                    j ? ", " : "", cands[j]);
-        }
-        rc = fl_diag(ctx, opt, "unknown field \"%s\"; the input has: %s", name,
-                     s->ncols ? list : "(no fields)");
-    }
-    free(cands);
     return rc;
 }

@@ -1,4 +1,4 @@
-/* text_fmt.c: cell formatters of flowline/text.h: integers, floats, times,
+/* text_fmt.c: cell formatters of plugins/lib/text/fl_text.h: integers, floats, times,
  * durations, addresses, MACs, CSV/JSON strings and hex, plus the growable
  * buffer. Hand-rolled because printf per field is an order of magnitude
  * slower (DESIGN.md §8) and depends on the locale. Layouts (whole rows) are
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <flowline/text.h>
+#include "fl_text.h"
 #include "text_int.h"
 
 /* ---- Buffer ------------------------------------------------------------ */

@@ -1,4 +1,4 @@
-/* text_file.c: the buffered file writer of flowline/text.h: one write() per
+/* text_file.c: the buffered file writer of plugins/lib/text/fl_text.h: one write() per
  * buffer, EINTR/short-write/non-blocking retries, rotation by size and by
  * aligned wall-clock slots with never-overwriting rotated names. It knows
  * nothing about rows beyond their count and the header callback; layouts
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <flowline/plugin.h>
-#include <flowline/text.h>
+#include "fl_text.h"
 
 #define TEXT_FILE_BUF_DEFAULT (1u << 20)
 
