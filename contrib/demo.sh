@@ -9,6 +9,7 @@ cmake --build build -j"$(nproc)" >/dev/null
 out=${FLOWLINE_DEMO_DIR:-/tmp/flowline-demo}
 mkdir -p "$out"
 ./build/flowline gen --packets 500000 --concurrency 2000 --seed 1 --path "$out/demo.pcap"
+rm -f "$out/flows.csv"   # the previous demo's result: outputs never replace files unasked
 PCAP="$out/demo.pcap" OUT="$out/flows.csv" ./build/flowline run conf/examples/pcap-to-csv.yaml -v
 echo
 echo "flow features (seed 000, Table 2): $out/flows.csv ($(($(wc -l < "$out/flows.csv") - 1)) flows)"

@@ -29,10 +29,11 @@ static int usage(FILE *out)
 }
 
 /* Load and check a pipeline, printing diagnostics. NULL if not runnable. */
-static struct fl_pipeline *load_checked(const char *path, const char *buf)
+static struct fl_pipeline *load_checked(const char *path, const char *buf, unsigned flags)
 {
     struct fl_pipeline *p = NULL;
-    int rc = buf ? fl_pipeline_parse(path, buf, strlen(buf), &p) : fl_pipeline_load(path, &p);
+    int rc = buf ? fl_pipeline_parse(path, buf, strlen(buf), flags, &p)
+                 : fl_pipeline_load(path, flags, &p);
     if (!p) {
         fprintf(stderr, "%s: %s\n", path, fl_strerror(rc));
         return NULL;
@@ -54,7 +55,7 @@ static int cmd_check(int argc, char **argv)
     if (argc < 1)
         return usage(stderr);
     for (int i = 0; i < argc; i++) {
-        struct fl_pipeline *p = load_checked(argv[i], NULL);
+        struct fl_pipeline *p = load_checked(argv[i], NULL, 0);
         if (p)
             printf("%s: ok\n", argv[i]), fflush(stdout);
         bad |= !p;
@@ -75,7 +76,7 @@ static int cmd_graph(int argc, char **argv)
     }
     if (!file)
         return usage(stderr);
-    struct fl_pipeline *p = load_checked(file, NULL);
+    struct fl_pipeline *p = load_checked(file, NULL, FL_PIPELINE_NO_FILES);
     if (!p)
         return 1;
     fl_pipeline_graph(p, dot, stdout);
@@ -114,7 +115,7 @@ static int cmd_run(int argc, char **argv)
         fl_log_set_level(FL_LOG_LEVEL_DEBUG);
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
-    struct fl_pipeline *p = load_checked(file, NULL);
+    struct fl_pipeline *p = load_checked(file, NULL, 0);
     return p ? run_pipeline(p, verbose, progress) : 1;
 }
 
@@ -167,7 +168,7 @@ static int cmd_gen(int argc, char **argv)
         fprintf(f, "%semit: false", argc ? ", " : "");
     fprintf(f, "}\n");
     fclose(f);
-    struct fl_pipeline *p = load_checked("flowline gen", buf);
+    struct fl_pipeline *p = load_checked("flowline gen", buf, 0);
     free(buf);
     if (!p)
         return 1;

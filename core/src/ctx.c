@@ -143,7 +143,7 @@ const char *fl_stage_id(const struct fl_ctx *ctx)
 
 /* Position of option `opt` in the stage's with: map (its value), else the
  * stage itself. */
-static struct fl_pos opt_pos(const struct fl_ctx *ctx, const char *opt)
+struct fl_pos fl_ctx_opt_pos(const struct fl_ctx *ctx, const char *opt)
 {
     const struct fl_stage_conf *sc = ctx->conf;
     if (!sc)
@@ -163,7 +163,7 @@ int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     if (ctx->rt && ctx->rt->diags)
-        fl_diags_add(ctx->rt->diags, opt_pos(ctx, opt), "stage \"%s\": %s", fl_stage_id(ctx), msg);
+        fl_diags_add(ctx->rt->diags, fl_ctx_opt_pos(ctx, opt), "stage \"%s\": %s", fl_stage_id(ctx), msg);
     else
         FL_LOG_ERROR(ctx, "%s", msg);
     return -FL_EINVAL;

@@ -154,8 +154,11 @@ static int pipeline_bind(struct fl_pipeline *p, struct fl_diags *d)
     for (size_t i = 0; i < p->n; i++)
         if (p->stages[i].plugin && (rc = bind_from(p, &p->stages[i], d)) == -FL_ENOMEM)
             return rc;
-    if (p->graph_ok)
+    if (p->graph_ok) {
         describe_all(p, d);
+        if (p->check_files)
+            fl_paths_check(&p->rt, d);
+    }
     return d->errors ? -FL_EINVAL : 0;
 }
 
@@ -173,13 +176,15 @@ static int pipeline_new(struct fl_pipeline **out)
 }
 
 /* From a buffer when buf is set, else from the file `name`. */
-static int pipeline_read(const char *name, const char *buf, size_t len, struct fl_pipeline **out)
+static int pipeline_read(const char *name, const char *buf, size_t len, unsigned flags,
+                         struct fl_pipeline **out)
 {
     struct fl_pipeline *p;
     int rc = pipeline_new(&p);
     if (rc < 0)
         return rc;
     *out = p;
+    p->check_files = !(flags & FL_PIPELINE_NO_FILES);
     if (buf)
         fl_conf_parse(name, buf, len, &p->diags, &p->conf);
     else
@@ -190,14 +195,15 @@ static int pipeline_read(const char *name, const char *buf, size_t len, struct f
     return p->diags.errors ? -FL_EINVAL : rc;
 }
 
-int fl_pipeline_load(const char *path, struct fl_pipeline **out)
+int fl_pipeline_load(const char *path, unsigned flags, struct fl_pipeline **out)
 {
-    return pipeline_read(path, NULL, 0, out);
+    return pipeline_read(path, NULL, 0, flags, out);
 }
 
-int fl_pipeline_parse(const char *name, const char *buf, size_t len, struct fl_pipeline **out)
+int fl_pipeline_parse(const char *name, const char *buf, size_t len, unsigned flags,
+                      struct fl_pipeline **out)
 {
-    return pipeline_read(name, buf, len, out);
+    return pipeline_read(name, buf, len, flags, out);
 }
 
 void fl_pipeline_free(struct fl_pipeline **pp)

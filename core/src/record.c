@@ -207,6 +207,7 @@ void fl_rt_fini(struct fl_rt *rt)
     for (size_t i = 0; i < rt->schema_cap; i++)
         free(rt->schema_tab[i]);
     free(rt->schema_tab);
+    fl_paths_free(rt);
     pthread_mutex_destroy(&rt->schema_lock);
     memset(rt, 0, sizeof(*rt));
 }

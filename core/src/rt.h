@@ -22,6 +22,8 @@ struct fl_rt {
     atomic_bool stopping;                 /* signal or failed stage */
     struct fl_diags *diags;               /* set while checking: fl_diag() goes here */
     int log_progress;                     /* stderr is a TTY: draw the progress bar */
+    struct fl_path_decl *paths;           /* files stages read/write (paths.c) */
+    size_t n_paths;
 };
 
 int fl_rt_init(struct fl_rt *rt);
@@ -57,6 +59,13 @@ int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id,
                 const char *use, const struct fl_plugin *p);
 void fl_ctx_fini(struct fl_ctx *ctx);
 uint64_t fl_counter_get(struct fl_ctx *ctx, const char *name);
+/* paths.c: check the declared files across stages (after describe), and
+ * free them. */
+void fl_paths_check(struct fl_rt *rt, struct fl_diags *d);
+void fl_paths_free(struct fl_rt *rt);
+/* Position of option `opt` of the ctx's stage (its value), else the stage. */
+struct fl_pos fl_ctx_opt_pos(const struct fl_ctx *ctx, const char *opt);
+
 /* bind.c: free one binding; returns the next one of its ctx's list. */
 struct fl_bind *fl_bind_free(struct fl_bind *bd);
 

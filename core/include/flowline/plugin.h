@@ -121,6 +121,19 @@ FL_API void fl_counter_add(struct fl_ctx *ctx, const char *name, uint64_t n);
 FL_API int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* In describe(): this stage reads (FL_PATH_READ) or writes (FL_PATH_WRITE)
+ * the file `path`, the value of option `opt` ("-", stdin or stdout, is not
+ * a file). flowline check (and run, before anything starts) then reports
+ * at that option: a file to read that cannot be read; a file to write
+ * whose folder is missing, that is a folder, that exists while the stage
+ * would not keep it (FL_PATH_KEEPS_EXISTING: the user asked to overwrite,
+ * append or rotate), or that another stage also reads or writes. */
+#define FL_PATH_READ 0x1u
+#define FL_PATH_WRITE 0x2u
+#define FL_PATH_KEEPS_EXISTING 0x4u
+FL_API int fl_path_declare(struct fl_ctx *ctx, const char *opt, const char *path,
+                           unsigned flags);
+
 /* This stage's id as written in the pipeline ("flows"). */
 FL_API const char *fl_stage_id(const struct fl_ctx *ctx);
 /* Wall clock, ns since the epoch. */

@@ -151,7 +151,8 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         if (dead)
             pcap_close(dead);
     }
-    if ((prc = fl_packet_schema(ctx, &st->schema)) < 0)
+    if ((file && (prc = fl_path_declare(ctx, "path", st->path, FL_PATH_READ)) < 0)
+        || (prc = fl_packet_schema(ctx, &st->schema)) < 0)
         return prc;
     out[0]->schema = st->schema;
     return rc;

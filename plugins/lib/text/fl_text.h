@@ -173,15 +173,26 @@ int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *b
  * rows is never rotated (no empty files; its start time moves instead).
  * At open, when rotation is on and `path` already holds data, that file is
  * first renamed aside (named by its modification time), so a restart loses
- * nothing; without rotation an existing file is truncated.
+ * nothing; without rotation an existing file is refused, truncated or
+ * appended to (conf.existing).
  *
  * Errors are negative codes (-FL_EIO for a failed system call) with errno
  * left as the call set it, for the caller to log with fl_text_file_path().
  * Not thread-safe: one writer per stage. */
 struct fl_text_file;     /* opaque */
 
+/* What opening does with an existing regular file at `path` when rotation
+ * is off (with rotation on, it is renamed aside as said above). Other
+ * existing files (a FIFO, /dev/null, a terminal) are simply written to. */
+enum fl_text_existing {
+    FL_TEXT_EXISTING_REFUSE = 0,    /* -FL_EIO with errno EEXIST */
+    FL_TEXT_EXISTING_TRUNCATE,
+    FL_TEXT_EXISTING_APPEND
+};
+
 struct fl_text_file_conf {
     const char *path;           /* file to write, "-" = stdout (copied) */
+    enum fl_text_existing existing;
     uint64_t rotate_size;       /* bytes; 0 = off */
     uint64_t rotate_interval;   /* ns; 0 = off */
     uint64_t flush_interval;    /* ns: fl_text_file_tick() writes buffered
@@ -193,7 +204,7 @@ struct fl_text_file_conf {
     void *arg;
 };
 
-/* Open (create or truncate, mode 0666 & ~umask) and start the first file.
+/* Open (created with mode 0666 & ~umask) and start the first file.
  * now_ns: the wall clock (fl_now_ns()), for rotation slots and names. */
 int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
                              struct fl_text_file **out);
@@ -239,15 +250,19 @@ uint64_t fl_text_file_files(const struct fl_text_file *f);
  *    rows of equal width per file;
  *  - JSON: each batch's own fields (JSON lines describe themselves).
  * Files are written with the buffered writer above (rotation, flushing on
- * the wall clock, header again at each new file); counters rows_written
- * and bytes_written; I/O errors are logged with the path and fail the
- * stage. */
+ * the wall clock, header again at each new file). The file is created when
+ * the first record arrives, so a run that fails before (a missing input)
+ * or writes nothing leaves what was there; an existing file is replaced
+ * only with `overwrite`, added to only with `append` (flowline check
+ * says so first). Counters rows_written and bytes_written; I/O errors are
+ * logged with the path and fail the stage. */
 struct fl_text_sink {
     /* options, written by the core (FL_TEXT_SINK_OPTS) */
     char *path;
     struct fl_strlist fields;
     uint64_t rotate_size, rotate_interval, flush_interval;
     int time_format;                    /* enum fl_text_time */
+    bool overwrite, append;
     /* set by the plugin before fl_text_sink_describe() */
     struct fl_text_style style;         /* format, sep; time from time_format */
     bool header;                        /* CSV: a header line per file */
@@ -286,7 +301,12 @@ struct fl_text_sink {
     { .name = "time_format", .type = FL_OPT_ENUM, .offset = offsetof(T, m.time_format),   \
       .def = "rfc3339", .choices = FL_TEXT_SINK_TIME_FORMATS,                             \
       .doc = "timestamps as RFC 3339 UTC with nanoseconds, epoch nanoseconds or epoch "   \
-             "seconds" }
+             "seconds" },                                                                 \
+    { .name = "overwrite", .type = FL_OPT_BOOL, .offset = offsetof(T, m.overwrite),       \
+      .def = "false", .doc = "replace an existing file (otherwise an existing file is "   \
+                             "refused, unless rotation renames it aside)" },              \
+    { .name = "append", .type = FL_OPT_BOOL, .offset = offsetof(T, m.append),             \
+      .def = "false", .doc = "add to an existing file" }
 
 /* In describe(): check the options and `fields` against the declared
  * inputs. */
@@ -294,14 +314,13 @@ int fl_text_sink_describe(struct fl_ctx *ctx, struct fl_text_sink *s,
                           const struct fl_schema *const *in, size_t n_in);
 
 /* Plugin callbacks; state is the plugin's, beginning with the sink.
- * start opens the file; tick rotates and flushes on the wall clock. */
-int fl_text_sink_start(struct fl_ctx *ctx, void *state);
+ * tick rotates and flushes on the wall clock. */
 int fl_text_sink_process(struct fl_ctx *ctx, void *state, struct fl_batch *b);
 int fl_text_sink_tick(struct fl_ctx *ctx, void *state, uint64_t now_ns);
 int fl_text_sink_drain(struct fl_ctx *ctx, void *state);
 void fl_text_sink_fini(struct fl_ctx *ctx, void *state);
 #define FL_TEXT_SINK_CALLBACKS                                                   \
-    .start = fl_text_sink_start, .process = fl_text_sink_process,                \
+    .process = fl_text_sink_process,                                             \
     .tick = fl_text_sink_tick, .drain = fl_text_sink_drain, .fini = fl_text_sink_fini
 
 #ifdef __cplusplus

@@ -107,11 +107,19 @@ static int text_file_rename_aside(const char *path, uint64_t ns)
     return -FL_EIO;
 }
 
-static int text_file_open_fd(const char *path)
+static int text_file_open_fd(const char *path, enum fl_text_existing existing)
 {
-    int fd;
+    static const int how[] = {
+        [FL_TEXT_EXISTING_REFUSE] = O_EXCL, [FL_TEXT_EXISTING_TRUNCATE] = O_TRUNC,
+        [FL_TEXT_EXISTING_APPEND] = O_APPEND,
+    };
+    struct stat st;
+    int fd, flags = O_WRONLY | O_CREAT | O_CLOEXEC | how[existing];
+    /* A FIFO, a device, a terminal: write to it, there is no file to keep. */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        flags = O_WRONLY | O_CLOEXEC;
     do
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+        fd = open(path, flags, 0666);
     while (fd < 0 && errno == EINTR);
     return fd;
 }
@@ -136,7 +144,7 @@ static int text_file_rotate(struct fl_text_file *f, uint64_t now_ns)
         return rc;
     if ((rc = text_file_rename_aside(f->path, f->start_ns)) < 0)
         return rc;
-    int fd = text_file_open_fd(f->path);
+    int fd = text_file_open_fd(f->path, FL_TEXT_EXISTING_REFUSE);
     if (fd < 0)
         return -FL_EIO;   /* rows go on into the renamed file */
     int old = f->fd;
@@ -150,6 +158,7 @@ static int text_file_rotate(struct fl_text_file *f, uint64_t now_ns)
 int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
                       struct fl_text_file **out)
 {
+    uint64_t appended = 0;
     int rc = -FL_ENOMEM;
     if (!c->path || !*c->path)
         return -FL_EINVAL;
@@ -180,13 +189,17 @@ int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
         if (rotating && stat(f->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
             text_file_rename_aside(f->path, (uint64_t)st.st_mtime * 1000000000u) < 0)
             goto fail;
-        if ((f->fd = text_file_open_fd(f->path)) < 0)
+        if ((f->fd = text_file_open_fd(f->path, c->existing)) < 0)
+            goto fail;
+        if (fstat(f->fd, &st) < 0)
             goto fail;
         /* Never rename /dev/null, a FIFO or a terminal. */
-        f->can_rotate = rotating && fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode);
+        f->can_rotate = rotating && S_ISREG(st.st_mode);
+        appended = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     }
     if ((rc = text_file_started(f, now_ns)) < 0)
         goto fail;
+    f->file_bytes = appended;   /* what an appended file held counts to rotate_size */
     *out = f;
     return 0;
 fail:

@@ -41,10 +41,17 @@ int fl_text_sink_describe(struct fl_ctx *ctx, struct fl_text_sink *s,
                           const struct fl_schema *const *in, size_t n_in)
 {
     int rc = 0;
+    bool rotating = s->rotate_size || s->rotate_interval;
     s->style.time = (enum fl_text_time)s->time_format;
-    if (s->path && strcmp(s->path, "-") == 0 && (s->rotate_size || s->rotate_interval))
+    if (s->path && strcmp(s->path, "-") == 0 && rotating)
         rc = fl_diag(ctx, s->rotate_size ? "rotate_size" : "rotate_interval",
                      "standard output cannot be rotated; set path to a file");
+    if (s->overwrite && s->append)
+        rc = fl_diag(ctx, "append", "append and overwrite exclude each other");
+    int prc = fl_path_declare(ctx, "path", s->path, FL_PATH_WRITE
+                              | (s->overwrite || s->append || rotating ? FL_PATH_KEEPS_EXISTING : 0));
+    if (prc < 0)
+        return prc;
     if (!s->bind && !sink_all_fields(s) && (s->fields.n || (n_in && in[0]))) {
         int crc = sink_columns(ctx, s, s->fields.n ? NULL : in[0]);
         if (crc < 0)
@@ -87,17 +94,24 @@ static int sink_io_error(struct fl_ctx *ctx, struct fl_text_sink *s, int rc, con
     return rc;
 }
 
-int fl_text_sink_start(struct fl_ctx *ctx, void *state)
+/* The file is opened with the first record, never before. */
+static int sink_open(struct fl_ctx *ctx, struct fl_text_sink *s)
 {
-    struct fl_text_sink *s = state;
     struct fl_text_file_conf fc = {
         .path = s->path ? s->path : "-",
+        .existing = s->overwrite ? FL_TEXT_EXISTING_TRUNCATE
+                  : s->append ? FL_TEXT_EXISTING_APPEND : FL_TEXT_EXISTING_REFUSE,
         .rotate_size = s->rotate_size, .rotate_interval = s->rotate_interval,
         .flush_interval = s->flush_interval,
         .on_start = sink_on_start, .arg = s,
     };
     int rc = fl_text_file_open(&fc, fl_now_ns(), &s->file);
-    return rc < 0 ? sink_io_error(ctx, s, rc, "cannot open") : 0;
+    if (rc == -FL_EIO && errno == EEXIST)
+        FL_LOG_ERROR(ctx, "\"%s\" exists; flowline does not replace a file unasked "
+                     "(overwrite: true replaces it, append: true adds to it)", fc.path);
+    else if (rc < 0)
+        sink_io_error(ctx, s, rc, "cannot open");
+    return rc;
 }
 
 /* A CSV file has the columns of the first schema: say once per schema
@@ -144,7 +158,7 @@ static int sink_layout(struct fl_ctx *ctx, struct fl_text_sink *s, const struct 
 /* Rows and bytes out, per batch. */
 static void sink_count(struct fl_ctx *ctx, struct fl_text_sink *s, uint64_t rows)
 {
-    uint64_t bytes = fl_text_file_bytes(s->file);
+    uint64_t bytes = s->file ? fl_text_file_bytes(s->file) : 0;
     if (rows)
         fl_counter_add(ctx, "rows_written", rows);
     if (bytes != s->bytes_counted)
@@ -156,8 +170,10 @@ int fl_text_sink_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
 {
     struct fl_text_sink *s = state;
     uint32_t rows;
-    int rc = sink_layout(ctx, s, b);
-    if (rc < 0)
+    int rc;
+    if (!b->rows)
+        return 0;
+    if ((!s->file && (rc = sink_open(ctx, s)) < 0) || (rc = sink_layout(ctx, s, b)) < 0)
         return rc;
     if (s->header_due && (rc = sink_header(s, fl_text_file_buf(s->file))) < 0)
         return rc;
@@ -175,7 +191,7 @@ int fl_text_sink_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
 int fl_text_sink_tick(struct fl_ctx *ctx, void *state, uint64_t now_ns)
 {
     struct fl_text_sink *s = state;
-    int rc = fl_text_file_tick(s->file, fl_now_ns());
+    int rc = s->file ? fl_text_file_tick(s->file, fl_now_ns()) : 0;
     sink_count(ctx, s, 0);
     return rc < 0 ? sink_io_error(ctx, s, rc, "cannot write or rotate") : 0;
 }
@@ -183,7 +199,7 @@ int fl_text_sink_tick(struct fl_ctx *ctx, void *state, uint64_t now_ns)
 int fl_text_sink_drain(struct fl_ctx *ctx, void *state)
 {
     struct fl_text_sink *s = state;
-    int rc = fl_text_file_flush(s->file);
+    int rc = s->file ? fl_text_file_flush(s->file) : 0;
     sink_count(ctx, s, 0);
     return rc < 0 ? sink_io_error(ctx, s, rc, "cannot write") : 0;
 }

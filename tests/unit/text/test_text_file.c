@@ -217,11 +217,24 @@ static void test_existing(void **state)
     assert_string_equal(s = fl_test_slurp(path, NULL), "row 0007\n");
     free(s);
 
+    /* Without rotation an existing file is refused (errno EEXIST, the file
+     * untouched), appended to, or truncated, as the caller chose. */
     c.rotate_size = 0;
+    assert_int_equal(fl_text_file_open(&c, T0, &f), -FL_EIO);
+    assert_int_equal(errno, EEXIST);
+    assert_string_equal(s = fl_test_slurp(path, NULL), "row 0007\n");
+    free(s);
+    c.existing = FL_TEXT_EXISTING_APPEND;
     assert_int_equal(fl_text_file_open(&c, T0, &f), 0);
     row(f, 8);
     assert_int_equal(fl_text_file_close(&f), 0);
-    assert_string_equal(s = fl_test_slurp(path, NULL), "row 0008\n");
+    assert_string_equal(s = fl_test_slurp(path, NULL), "row 0007\nrow 0008\n");
+    free(s);
+    c.existing = FL_TEXT_EXISTING_TRUNCATE;
+    assert_int_equal(fl_text_file_open(&c, T0, &f), 0);
+    row(f, 9);
+    assert_int_equal(fl_text_file_close(&f), 0);
+    assert_string_equal(s = fl_test_slurp(path, NULL), "row 0009\n");
     free(s);
     char **names;
     size_t n = list_dir(&names);
