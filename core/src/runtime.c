@@ -205,9 +205,10 @@ static void *stage_main(void *arg)
     } else {
         while (l->n_eos < st->n_up) {
             struct env e;
-            if (zmq_recv(l->pull, &e, sizeof(e), 0) < 0) {
-                if (errno == EINTR)
-                    continue;
+            int got = zmq_recv(l->pull, &e, sizeof(e), 0);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got != (int)sizeof(e)) {   /* only our envelopes travel here */
                 stage_fail(st, -FL_EIO, "link receive");
                 break;
             }
@@ -486,6 +487,7 @@ out:
     if (o->verbose)
         print_counters(p);
     links_free(p);
-    zmq_ctx_term(zmq);
+    while (zmq_ctx_term(zmq) < 0 && errno == EINTR)   /* documented as restartable */
+        ;
     return rc;
 }
