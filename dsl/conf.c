@@ -35,6 +35,7 @@ struct conf_build {
     size_t depth;
     size_t stage_items;            /* stage entries seen, valid or not */
     struct fl_pos stages_pos;      /* the top file's stages: value */
+    struct fl_pos nodes_pos;       /* the top file's nodes: key, if any */
 };
 
 static int conf_file(struct conf_build *b, const char *name, const char *buf, size_t len);
@@ -431,8 +432,10 @@ static int conf_root(struct conf_build *b, const struct fl_ynode *root, const ch
         else if (!strcmp(k, "nodes")) {
             if (!top)
                 fl_diags_add(b->d, root->key_pos[i], "nodes: belongs in the top-level pipeline file");
-            else if (v->kind == FL_Y_MAP)
+            else if (v->kind == FL_Y_MAP) {
                 b->c->nodes = v;
+                b->nodes_pos = root->key_pos[i];
+            }
             else if (!fl_ynode_is_null(v))
                 fl_diags_add(b->d, v->pos, "nodes: expected a mapping of node names");
         } else
@@ -479,30 +482,25 @@ static int conf_file(struct conf_build *b, const char *name, const char *buf, si
     return rc;
 }
 
-/* The nodes a stage may name: the keys of nodes:, or only "local". */
+/* Stages cannot span machines yet. nodes: and a node: other than "local"
+ * used to pass check and then run everything on this machine without a
+ * word; until the runtime can place stages, they are refused here
+ * (docs/decisions.md). nodes: is still parsed and kept for that version. */
 static void conf_check_nodes(struct conf_build *b)
 {
-    const struct fl_ynode *nodes = b->c->nodes;
     static const char *const local[] = { "local" };
+    if (b->c->nodes)
+        fl_diags_add(b->d, b->nodes_pos, "nodes: multi-node pipelines are not supported yet in this"
+                     " version; every stage runs on this machine (remove nodes:)");
     for (size_t i = 0; i < b->c->n_stages; i++) {
         const struct fl_stage_conf *s = &b->c->stages[i];
-        const char *const *names = nodes ? (const char *const *)nodes->keys : local;
-        size_t n = nodes ? nodes->n : 1;
-        bool found = false;
-        if (!s->node)
+        if (!s->node || !strcmp(s->node, "local"))
             continue;
-        for (size_t j = 0; j < n && !found; j++)
-            found = !strcmp(names[j], s->node);
-        if (found)
-            continue;
-        const char *best = fl_suggest(s->node, names, n);
-        if (best)
-            fl_diags_add(b->d, s->node_pos, "unknown node \"%s\"; did you mean \"%s\"?", s->node, best);
-        else if (!nodes)
-            fl_diags_add(b->d, s->node_pos, "unknown node \"%s\": without nodes: the only node is"
-                         " \"local\"", s->node);
+        if (fl_suggest(s->node, local, 1))
+            fl_diags_add(b->d, s->node_pos, "unknown node \"%s\"; did you mean \"local\"?", s->node);
         else
-            fl_diags_add(b->d, s->node_pos, "unknown node \"%s\" (not under nodes:)", s->node);
+            fl_diags_add(b->d, s->node_pos, "node: \"%s\": multi-node pipelines are not supported yet"
+                         " in this version; the only node is \"local\", this machine", s->node);
     }
 }
 

@@ -140,7 +140,7 @@ static void opts_store(const struct fl_opt *o, void *state, union fl_optv *v)
     memcpy(dst, v, size);
 }
 
-static const struct fl_opt *opts_find(const struct fl_opt *table, const char *key, bool *alias)
+const struct fl_opt *fl_opt_find(const struct fl_opt *table, const char *key, bool *alias)
 {
     for (const struct fl_opt *o = table; o && o->name; o++)
         if (!strcmp(o->name, key)) {
@@ -212,7 +212,7 @@ int fl_opts_parse(const struct fl_opt *table, const struct fl_ynode *with,
     for (size_t k = 0; with && with->kind == FL_Y_MAP && k < with->n; k++) {
         bool alias;
         const char *key = with->keys[k];
-        const struct fl_opt *o = opts_find(table, key, &alias);
+        const struct fl_opt *o = fl_opt_find(table, key, &alias);
         if (!o) {
             opts_unknown(table, n, key, with->key_pos[k], where, d);
             continue;

@@ -141,18 +141,30 @@ const char *fl_stage_id(const struct fl_ctx *ctx)
     return ctx->stage_id ? ctx->stage_id : "";
 }
 
+/* The with: value of option `name`, given under its name or under its
+ * deprecated alias (either name may be asked for), or NULL. */
+static const struct fl_ynode *opt_value(const struct fl_ctx *ctx, const char *name)
+{
+    const struct fl_ynode *with = ctx->conf ? ctx->conf->with : NULL;
+    const struct fl_ynode *v = fl_ynode_get(with, name);
+    const struct fl_opt *o;
+    bool alias;
+    if (v || !ctx->plugin || !(o = fl_opt_find(ctx->plugin->opts, name, &alias)))
+        return v;
+    if (!(v = fl_ynode_get(with, o->name)) && o->alias)
+        v = fl_ynode_get(with, o->alias);
+    return v;
+}
+
 /* Position of option `opt` in the stage's with: map (its value), else the
  * stage itself. */
 struct fl_pos fl_ctx_opt_pos(const struct fl_ctx *ctx, const char *opt)
 {
     const struct fl_stage_conf *sc = ctx->conf;
+    const struct fl_ynode *v = opt ? opt_value(ctx, opt) : NULL;
     if (!sc)
         return (struct fl_pos){ "?", 0, 0 };
-    if (opt && sc->with && sc->with->kind == FL_Y_MAP)
-        for (size_t i = 0; i < sc->with->n; i++)
-            if (strcmp(sc->with->keys[i], opt) == 0)
-                return sc->with->items[i]->pos;
-    return sc->pos;
+    return v ? v->pos : sc->pos;
 }
 
 int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
@@ -171,6 +183,5 @@ int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
 
 bool fl_opt_given(struct fl_ctx *ctx, const char *name)
 {
-    const struct fl_ynode *with = ctx->conf ? ctx->conf->with : NULL;
-    return fl_ynode_get(with, name) != NULL;
+    return opt_value(ctx, name) != NULL;
 }

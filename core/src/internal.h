@@ -120,6 +120,9 @@ int fl_opts_parse(const struct fl_opt *table, const struct fl_ynode *with,
 int fl_opt_parse_value(const struct fl_opt *o, const char *text, void *dst,
                        char *err, size_t errlen);
 void fl_opts_free(const struct fl_opt *table, void *state);
+/* The entry `key` names: by its name, else by its deprecated alias (*alias
+ * says which). NULL if none. */
+const struct fl_opt *fl_opt_find(const struct fl_opt *table, const char *key, bool *alias);
 /* Reference of a plugin from its option table: Markdown or JSON Schema. */
 int fl_opts_doc(const struct fl_plugin *p, bool json, FILE *out);
 

@@ -185,12 +185,13 @@ static int pipeline_read(const char *name, const char *buf, size_t len, unsigned
         return rc;
     *out = p;
     p->check_files = !(flags & FL_PIPELINE_NO_FILES);
+    /* Errors are in p->diags; only running out of memory is told apart. */
     if (buf)
-        fl_conf_parse(name, buf, len, &p->diags, &p->conf);
+        rc = fl_conf_parse(name, buf, len, &p->diags, &p->conf);
     else
-        fl_conf_load(name, &p->diags, &p->conf);
+        rc = fl_conf_load(name, &p->diags, &p->conf);
     if (!p->conf)
-        return -FL_EINVAL;
+        return rc == -FL_ENOMEM ? rc : -FL_EINVAL;
     rc = pipeline_bind(p, &p->diags);
     return p->diags.errors ? -FL_EINVAL : rc;
 }

@@ -4,8 +4,9 @@
  * A batch owns references to its columns and its arena; a derived batch
  * takes references to the columns it shares, so untouched columns are never
  * copied. Columns and arenas are immutable once the batch is emitted, except
- * that fl_batch_put_bytes() copies a shared arena before appending
- * (copy-on-write), so a derived batch never writes into its source's bytes. */
+ * that fl_batch_put_bytes() copies a shared arena before appending and
+ * fl_batch_set_missing() copies a shared column before touching its bitmap
+ * (copy-on-write), so a derived batch never writes into its source. */
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,11 +304,40 @@ void fl_batch_release(struct fl_batch **bp)
     free(b);
 }
 
-int fl_batch_set_missing(struct fl_batch *b, uint32_t col, uint32_t row)
+/* A private copy of column `col` (data and bitmap) for batch b, replacing
+ * the reference it shares with the batch it was derived from. */
+static int column_unshare(struct fl_batch *b, uint32_t col)
 {
     struct fl_column *c = b->col_[col];
+    struct fl_column *copy = column_new(b->schema->cols[col]->type, c->cap);
+    if (!copy)
+        return -FL_ENOMEM;
+    memcpy(copy->data, c->data, (size_t)c->cap * c->cell);
+    if (c->valid) {
+        size_t bytes = (c->cap + 63) / 64 * sizeof(uint64_t);
+        if (!(copy->valid = malloc(bytes))) {
+            column_release(copy);
+            return -FL_ENOMEM;
+        }
+        memcpy(copy->valid, c->valid, bytes);
+    }
+    column_release(c);
+    b->col_[col] = copy;
+    b->data[col] = copy->data;
+    b->valid[col] = copy->valid;
+    return 0;
+}
+
+int fl_batch_set_missing(struct fl_batch *b, uint32_t col, uint32_t row)
+{
+    int rc;
     if (row >= b->cap)
         return -FL_ERANGE;
+    /* Shared with the batch this one derives from (or a batch derived from
+     * it): the bitmap is the source's too, so copy before writing. */
+    if (atomic_load(&b->col_[col]->refs) > 1 && (rc = column_unshare(b, col)) < 0)
+        return rc;
+    struct fl_column *c = b->col_[col];
     if (!c->valid) {
         size_t words = (b->cap + 63) / 64;
         c->valid = malloc(words * sizeof(uint64_t));

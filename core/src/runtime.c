@@ -49,10 +49,19 @@ struct fl_link {
     bool thread_started;
     int rc;
     _Atomic size_t *done;               /* stages finished, for the main loop */
+    _Atomic bool *eos_lost;             /* an EOS was not sent: unblock everyone */
 };
 
+static const char *env_what(uint32_t type)
+{
+    return type == ENV_BATCH ? "a batch" : type == ENV_WATERMARK ? "a watermark" : "end of stream";
+}
+
 /* Send e on every link of `port`; the batch reference moves (one more
- * reference per extra consumer). */
+ * reference per extra consumer). A failed send fails the stage whatever the
+ * caller does with the result (a plugin may ignore fl_emit's), and the other
+ * consumers still get theirs. A consumer that misses an EOS would wait for it
+ * forever, so that also tells the main thread to unblock every stage. */
 static int link_send(struct fl_stage *st, int port, struct env *e)
 {
     struct fl_link *l = st->link;
@@ -67,21 +76,37 @@ static int link_send(struct fl_stage *st, int port, struct env *e)
         while (zmq_send(l->push[port][i], &copy, sizeof(copy), 0) < 0) {
             if (errno == EINTR)
                 continue;
-            FL_LOG_ERROR(&st->ctx, "link send failed: %s", zmq_strerror(errno));
+            if (rc == 0)
+                FL_LOG_ERROR(&st->ctx, "sending %s downstream failed: %s (%s:%u:%u)%s",
+                             env_what(e->type), zmq_strerror(errno), st->conf->pos.file,
+                             st->conf->pos.line, st->conf->pos.col,
+                             l->rc == 0 ? "; stopping the pipeline" : "");
             fl_batch_release(&copy.batch);
             rc = -FL_EIO;
             break;
         }
     }
+    if (rc < 0) {
+        if (l->rc == 0)
+            l->rc = rc;
+        atomic_store(&st->ctx.rt->stopping, true);
+        if (e->type == ENV_EOS)
+            atomic_store(l->eos_lost, true);
+    }
     return rc;
 }
 
-static void send_all(struct fl_stage *st, enum env_type type)
+/* A watermark or EOS on every port. Every port is tried even if one fails:
+ * the consumers that can still be told must be. */
+static int send_all(struct fl_stage *st, enum env_type type)
 {
     struct env e = { .type = type, .from = st->link->idx, .clock = st->link->clock };
+    int rc = 0, r;
     for (size_t port = 0; port < st->n_ports; port++)
-        link_send(st, (int)port, &e);
+        if ((r = link_send(st, (int)port, &e)) < 0 && rc == 0)
+            rc = r;
     st->link->sent_clock = st->link->clock;
+    return rc;
 }
 
 /* ctx->emit for running stages. */
@@ -106,7 +131,7 @@ void fl_watermark(struct fl_ctx *ctx, uint64_t ts_ns)
     if (ts_ns > l->clock)
         l->clock = ts_ns;
     if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-        send_all(st, ENV_WATERMARK);
+        (void)send_all(st, ENV_WATERMARK);   /* a failure has failed the stage */
 }
 
 /* The stage clock: minimum over sources still sending. */
@@ -180,9 +205,10 @@ static void *stage_main(void *arg)
     } else {
         while (l->n_eos < st->n_up) {
             struct env e;
-            if (zmq_recv(l->pull, &e, sizeof(e), 0) < 0) {
-                if (errno == EINTR)
-                    continue;
+            int got = zmq_recv(l->pull, &e, sizeof(e), 0);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got != (int)sizeof(e)) {   /* only our envelopes travel here */
                 stage_fail(st, -FL_EIO, "link receive");
                 break;
             }
@@ -204,13 +230,13 @@ static void *stage_main(void *arg)
                 if (pl->tick && l->rc == 0 && (rc = pl->tick(&st->ctx, st->state, now)) < 0)
                     stage_fail(st, rc, "tick");
                 if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-                    send_all(st, ENV_WATERMARK);
+                    (void)send_all(st, ENV_WATERMARK);   /* failure: stage failed */
             }
         }
     }
     if (pl->drain && l->rc == 0 && (rc = pl->drain(&st->ctx, st->state)) < 0)
         stage_fail(st, rc, "drain");
-    send_all(st, ENV_EOS);
+    (void)send_all(st, ENV_EOS);   /* failure: stage failed, eos_lost set */
     atomic_fetch_add(l->done, 1);
     return NULL;
 }
@@ -253,7 +279,7 @@ static void links_free(struct fl_pipeline *p)
 }
 
 /* Bind every stage's PULL, then connect a PUSH per (source port, consumer). */
-static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done)
+static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _Atomic bool *eos_lost)
 {
     char ep[64];
     for (size_t i = 0; i < p->n; i++) {
@@ -264,6 +290,7 @@ static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done)
         st->link = l;
         l->idx = (uint32_t)i;
         l->done = done;
+        l->eos_lost = eos_lost;
         st->ctx.stage = st;
         st->ctx.emit = runtime_emit;
         if (!(l->n_push = calloc(st->n_ports, sizeof(*l->n_push)))
@@ -373,6 +400,7 @@ static void fini_stages(struct fl_pipeline *p)
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 {
     _Atomic size_t done = 0;
+    _Atomic bool eos_lost = false;
     size_t started = 0;
     int rc = 0;
     sigset_t sigs, old;
@@ -380,7 +408,7 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 
     if (!zmq)
         return -FL_ENOMEM;
-    if ((rc = links_new(p, zmq, &done)) < 0)
+    if ((rc = links_new(p, zmq, &done, &eos_lost)) < 0)
         goto out;
     p->rt.diags = NULL;
     for (size_t k = 0; k < p->n; k++) {
@@ -418,9 +446,10 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 
     struct progress pg = { .t0 = fl_now_ns() };
     int signals = 0;
-    /* If a thread failed to start, its consumers never see EOS: after the
-     * inputs stop, the ones that started are told to quit by closing. */
-    while (atomic_load(&done) < started && started == p->n) {
+    /* If a thread failed to start, or a stage could not send its EOS, some
+     * consumers never see EOS: the ones that started are told to quit by
+     * closing. */
+    while (atomic_load(&done) < started && started == p->n && !atomic_load(&eos_lost)) {
         struct timespec ts = { 0, 100000000 };
         siginfo_t si;
         if (sigtimedwait(&sigs, &si, &ts) > 0) {
@@ -436,8 +465,10 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
         if (o->progress)
             progress_draw(p, &pg, false);
     }
-    if (started != p->n) {
-        /* Unblock everything: terminating the context makes blocked calls fail. */
+    if (started != p->n || atomic_load(&eos_lost)) {
+        /* Unblock everything: terminating the context makes blocked calls
+         * fail. Batches still queued on links are lost (and leak): the run
+         * has failed already. */
         zmq_ctx_shutdown(zmq);
     }
     for (size_t i = 0; i < p->n; i++) {
@@ -456,6 +487,7 @@ out:
     if (o->verbose)
         print_counters(p);
     links_free(p);
-    zmq_ctx_term(zmq);
+    while (zmq_ctx_term(zmq) < 0 && errno == EINTR)   /* documented as restartable */
+        ;
     return rc;
 }

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
-"""Every capture through the pipeline; accounting of every packet.
+"""Every capture through the pipeline; accounting of every packet; exact
+outcomes: the captures in expected-failures.txt fail with their listed first
+error, every other one exits 0.
 usage: check.py DATA TMP"""
-import os, re, subprocess, sys
+import os, re, struct, subprocess, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ["FLOWLINE_BIN"]
 DROPS = ("drop_truncated", "drop_not_ip", "unsupported_linktype", "drop_bad_ip", "drop_bad_l4",
          "drop_bad_exthdr")
+ERROR_PREFIX = "flowline: error: "
 
 
 def counters(stderr):
@@ -19,21 +22,76 @@ def counters(stderr):
     return out
 
 
+def expected_failures():
+    """name -> (first error with {pcap} for the path, why), from expected-failures.txt."""
+    out = {}
+    with open(os.path.join(HERE, "expected-failures.txt")) as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            parts = [p.strip() for p in line.split(" | ")]
+            if len(parts) != 3 or not all(parts) or parts[0] in out:
+                raise SystemExit(f"expected-failures.txt:{n}: want NAME | FIRST ERROR | WHY, once per name")
+            out[parts[0]] = (parts[1], parts[2])
+    return out
+
+
+def crafted(tmp):
+    """Broken captures written here, so the expected-failure path always runs;
+    and one odd but readable file that must still exit 0."""
+    d = os.path.join(tmp, "crafted")
+    os.makedirs(d)
+    hdr = lambda major, minor: struct.pack("<IHHiIII", 0xA1B2C3D4, major, minor, 0, 0, 65535, 1)
+    files = {
+        "empty.pcap": b"",
+        "text.pcap": b"this is not a capture\n",
+        "short-header.pcap": hdr(2, 4)[:12],
+        "bad-version.pcap": hdr(9, 9),
+        # A record claiming 1 GiB: a warning, the rest skipped, exit 0.
+        "huge-record.pcap": hdr(2, 4) + struct.pack("<IIII", 0, 0, 1 << 30, 1 << 30) + b"x" * 20,
+    }
+    for name, data in files.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+    return [("crafted/" + name, os.path.join(d, name)) for name in sorted(files)]
+
+
+def first_error(stderr):
+    for line in stderr.splitlines():
+        if line.startswith(ERROR_PREFIX):
+            return line[len(ERROR_PREFIX):]
+    return None
+
+
 def main():
     data, tmp = sys.argv[1], sys.argv[2]
-    files = sorted(os.listdir(os.path.join(data, "pcap")))
-    bad, errors, totals = [], 0, {}
-    for name in files:
-        env = dict(os.environ, PCAP=os.path.join(data, "pcap", name), OUT=os.path.join(tmp, "out.csv"))
+    expect = expected_failures()
+    runs = [(name, os.path.join(data, "pcap", name)) for name in sorted(os.listdir(os.path.join(data, "pcap")))]
+    runs += crafted(tmp)
+    bad, failed_ok, totals = [], 0, {}
+    for name in sorted(set(expect) - {n for n, _ in runs}):
+        bad.append(f"{name}: listed in expected-failures.txt but there is no such capture")
+    for name, path in runs:
+        env = dict(os.environ, PCAP=path, OUT=os.path.join(tmp, "out.csv"))
         p = subprocess.run([BIN, "run", "-v", "--no-progress", os.path.join(HERE, "pipeline.yaml")],
                            env=env, capture_output=True, text=True, timeout=120)
         if p.returncode not in (0, 1) or "Sanitizer" in p.stderr or "runtime error" in p.stderr:
             bad.append(f"{name}: exit {p.returncode}: {p.stderr[-2000:]}")
             continue
-        if p.returncode == 1:
-            errors += 1
-            if "error" not in p.stderr:
-                bad.append(f"{name}: exit 1 without an error message")
+        if name in expect:
+            want, why = expect[name]
+            want = want.replace("{pcap}", path)
+            got = first_error(p.stderr)
+            if p.returncode == 0:
+                bad.append(f"{name}: expected to fail ({why}) but exited 0")
+            elif got != want:
+                bad.append(f"{name}: failed with another error ({why}):\n  want: {want}\n  got:  {got}")
+            else:
+                failed_ok += 1
+            continue
+        if p.returncode != 0:
+            bad.append(f"{name}: exit 1 (not in expected-failures.txt): {p.stderr[-2000:]}")
             continue
         c = counters(p.stderr)
         cap, flows = c.get("capture", {}), c.get("flows", {})
@@ -48,7 +106,9 @@ def main():
             bad.append(f"{name}: flowmeter got {flows.get('records_in', 0)} of {cap.get('records_out', 0)} records")
     for b in bad:
         print("FAIL", b)
-    print(f"{len(files)} captures, {errors} refused with a clear error, totals: {totals}")
+    must_pass = sum(1 for n, _ in runs if n not in expect)
+    print(f"{len(runs)} captures ({must_pass} must pass), {failed_ok} of {len(expect)}"
+          f" expected failures failed as listed, totals: {totals}")
     if totals.get("packets_read", 0) == 0 or sum(totals.get(k, 0) for k in DROPS) == 0:
         print("FAIL: no packets read or no malformed packet counted: the test did not exercise anything")
         return 1

@@ -4,6 +4,7 @@
  * and whole with: maps (unknown names, required, aliases, defaults). */
 #include <stddef.h>
 #include "dsl_test.h"
+#include "rt.h"
 
 struct st {
     bool b;
@@ -537,6 +538,49 @@ static void test_alias(void **state)
     wt_free(&t);
 }
 
+/* fl_opt_given and fl_diag's position see an option given under its
+ * deprecated alias as given (they used to look for the new name only). */
+static void test_given_alias(void **state)
+{
+    struct wt t;
+    struct fl_rt rt;
+    struct fl_ctx ctx;
+    const struct fl_plugin plugin = { .name = "opts", .kind = FL_KIND_INPUT, .opts = table };
+    struct fl_stage_conf sc = { .id = "s" };
+    (void)state;
+    assert_int_equal(fl_rt_init(&rt), 0);
+    wt_run(&t, "required: 1\ncnt: 5\n", NULL);
+    assert_int_equal(t.rc, 0);
+    sc.with = t.with;
+    fl_ctx_init(&ctx, &rt, "s", "test.opts", &plugin);
+    ctx.conf = &sc;
+    assert_true(fl_opt_given(&ctx, "count"));       /* given as "cnt" */
+    assert_true(fl_opt_given(&ctx, "cnt"));         /* asked by the old name */
+    assert_true(fl_opt_given(&ctx, "required"));
+    assert_false(fl_opt_given(&ctx, "timeout"));
+    assert_false(fl_opt_given(&ctx, "nonesuch"));
+    /* A plugin's diagnostic about "count" points at the value given as cnt. */
+    struct fl_diags d = { 0 };
+    rt.diags = &d;
+    assert_int_equal(fl_diag(&ctx, "count", "too many"), -FL_EINVAL);
+    dt_assert_diags(&d, "w.yaml:2:6: stage \"s\": too many\n");
+    rt.diags = NULL;
+    fl_diags_free(&d);
+    fl_ctx_fini(&ctx);
+    wt_free(&t);
+
+    /* Given under the new name: the old name asks the same question. */
+    wt_run(&t, "required: 1\ncount: 5\n", NULL);
+    sc.with = t.with;
+    fl_ctx_init(&ctx, &rt, "s", "test.opts", &plugin);
+    ctx.conf = &sc;
+    assert_true(fl_opt_given(&ctx, "count"));
+    assert_true(fl_opt_given(&ctx, "cnt"));
+    fl_ctx_fini(&ctx);
+    wt_free(&t);
+    fl_rt_fini(&rt);
+}
+
 static void test_bad_table(void **state)
 {
     struct fl_diags d = { 0 };
@@ -581,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_given),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_alias),
+        cmocka_unit_test(test_given_alias),
         cmocka_unit_test(test_bad_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

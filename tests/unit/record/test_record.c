@@ -135,6 +135,46 @@ static void test_filter_and_missing(void **st)
     fl_test_ctx_destroy(&ctx);
 }
 
+/* Marking a row missing in a derived batch must not touch the source, both
+ * when the shared column has no bitmap yet and when it already has one; the
+ * private copy keeps the cells and the source's earlier missing rows. */
+static void test_missing_copy_on_write(void **st)
+{
+    struct fl_ctx *ctx = fl_test_ctx_new();
+    const struct fl_schema *s;
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
+    struct fl_batch *b = filled(ctx, s, 100), *x;
+    assert_int_equal(fl_batch_set_missing(b, 1, 7), 0);   /* source has a bitmap in column 1 */
+    int map[] = { 0, 1, 2 };
+    assert_int_equal(fl_batch_derive(ctx, b, s, map, &x), 0);
+
+    assert_int_equal(fl_batch_set_missing(x, 0, 3), 0);   /* no bitmap yet */
+    assert_int_equal(fl_batch_set_missing(x, 1, 70), 0);  /* existing bitmap */
+    assert_false(fl_batch_is_valid(x, 0, 3));
+    assert_false(fl_batch_is_valid(x, 1, 70));
+    assert_false(fl_batch_is_valid(x, 1, 7));             /* copied with the column */
+    assert_true(fl_batch_is_valid(b, 0, 3));              /* the source is unchanged */
+    assert_true(fl_batch_is_valid(b, 1, 70));
+    assert_false(fl_batch_is_valid(b, 1, 7));
+    assert_null(b->valid[0]);
+    assert_ptr_not_equal(x->data[1], b->data[1]);         /* now private */
+    assert_ptr_equal(x->data[2], b->data[2]);             /* untouched: still shared */
+    for (uint32_t r = 0; r < 100; r++) {
+        assert_int_equal(FL_COL(x, 0, uint16_t)[r], r);
+        assert_int_equal(FL_COL(x, 1, uint64_t)[r], 1000u + r);
+    }
+    /* A second write to the now-private column does not copy again. */
+    void *own = x->data[1];
+    assert_int_equal(fl_batch_set_missing(x, 1, 71), 0);
+    assert_ptr_equal(x->data[1], own);
+    /* The source may now write its own (still shared with nobody) column. */
+    fl_batch_release(&x);
+    assert_int_equal(fl_batch_set_missing(b, 1, 70), 0);
+    assert_false(fl_batch_is_valid(b, 1, 70));
+    fl_batch_release(&b);
+    fl_test_ctx_destroy(&ctx);
+}
+
 static void test_refcount(void **st)
 {
     struct fl_ctx *ctx = fl_test_ctx_new();
@@ -157,6 +197,7 @@ int main(void)
         cmocka_unit_test(test_derive_shares),
         cmocka_unit_test(test_arena_copy_on_write),
         cmocka_unit_test(test_filter_and_missing),
+        cmocka_unit_test(test_missing_copy_on_write),
         cmocka_unit_test(test_refcount),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,137 @@
+/* test_runtime.c: a failed send between stages fails the run.
+ *
+ * ZeroMQ inproc sends only fail once the context is terminated, which no
+ * pipeline can arrange on its own, so this test defines zmq_send: the test
+ * binary's definition takes precedence over libzmq's for the statically
+ * linked core, and passes through to the real one except for the envelope
+ * type being failed. That is a fault injected into the library, not a
+ * stand-in for our code: the runtime runs for real, with real plugins.
+ * It reads the envelope type from the first 4 bytes of the message (struct
+ * env in runtime.c: BATCH = 1, WATERMARK = 2, EOS = 3). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "fl_harness.h"
+#include "pipeline.h"
+
+enum { ENV_BATCH = 1, ENV_WATERMARK = 2, ENV_EOS = 3 };
+
+static atomic_uint fail_type;      /* envelope type to fail; 0 = none */
+static atomic_uint failed;         /* sends failed so far */
+
+int zmq_send(void *s, const void *buf, size_t len, int flags)
+{
+    typedef int (*send_fn)(void *, const void *, size_t, int);
+    static _Atomic(send_fn) real;
+    send_fn f = atomic_load(&real);
+    if (!f) {
+        f = (send_fn)dlsym(RTLD_NEXT, "zmq_send");
+        atomic_store(&real, f);
+    }
+    uint32_t type;
+    if (len >= sizeof(type)) {
+        memcpy(&type, buf, sizeof(type));
+        if (type != 0 && type == atomic_load(&fail_type)) {
+            atomic_fetch_add(&failed, 1);
+            errno = EHOSTUNREACH;
+            return -1;
+        }
+    }
+    return f(s, buf, len, flags);
+}
+
+/* Run gen -> flowmeter -> csv with sends of `type` failing; returns what
+ * fl_pipeline_run returned. alarm() turns a hang (a consumer waiting for
+ * an EOS that never comes) into a failure. */
+static int run_failing(unsigned type, uint64_t *csv_bytes)
+{
+    char dir[256], yaml[1024], path[300];
+    assert_int_equal(fl_test_tmpdir("runtime", dir, sizeof(dir)), 0);
+    snprintf(path, sizeof(path), "%s/flows.csv", dir);
+    int n = snprintf(yaml, sizeof(yaml),
+                     "version: 1\n"
+                     "stages:\n"
+                     "  - id: gen\n"
+                     "    use: input.gen\n"
+                     "    with: { packets: 20000, concurrency: 200, seed: 3 }\n"
+                     "  - id: flows\n"
+                     "    use: aggregate.flowmeter\n"
+                     "    from: gen\n"
+                     "  - id: out\n"
+                     "    use: output.csv\n"
+                     "    from: flows\n"
+                     "    with: { path: \"%s\" }\n", path);
+    struct fl_pipeline *p = NULL;
+    int rc = fl_pipeline_parse("runtime.yaml", yaml, (size_t)n, 0, &p);
+    if (rc < 0)
+        fl_diags_print(&p->diags, stderr);
+    assert_int_equal(rc, 0);
+    atomic_store(&failed, 0);
+    atomic_store(&fail_type, type);
+    alarm(30);
+    struct fl_run_opts o = { 0 };
+    rc = fl_pipeline_run(p, &o);
+    alarm(0);
+    atomic_store(&fail_type, 0);
+    fl_pipeline_free(&p);
+    size_t len = 0;
+    char *text = fl_test_slurp(path, &len);
+    *csv_bytes = text ? len : 0;
+    free(text);
+    assert_int_equal(fl_test_rmdir(dir), 0);
+    return rc;
+}
+
+static void test_clean_run(void **st)
+{
+    uint64_t bytes;
+    assert_int_equal(run_failing(0, &bytes), 0);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_true(bytes > 1000);                       /* flows were written */
+}
+
+/* Every EOS lost: before the fix the run hung (flowmeter waited for gen's
+ * EOS forever) or returned 0. Now it ends, failed. */
+static void test_eos_lost(void **st)
+{
+    uint64_t bytes;
+    assert_true(run_failing(ENV_EOS, &bytes) < 0);
+    assert_true(atomic_load(&failed) >= 1);
+}
+
+/* Watermarks lost: consumers still get EOS, so the run ends, but failed
+ * (before the fix it returned 0). */
+static void test_watermark_lost(void **st)
+{
+    uint64_t bytes;
+    assert_true(run_failing(ENV_WATERMARK, &bytes) < 0);
+    assert_true(atomic_load(&failed) >= 1);
+}
+
+/* Batches lost: the stage fails even though the plugin may ignore what
+ * fl_emit returned. */
+static void test_batch_lost(void **st)
+{
+    uint64_t bytes;
+    assert_true(run_failing(ENV_BATCH, &bytes) < 0);
+    assert_true(atomic_load(&failed) >= 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_clean_run),
+        cmocka_unit_test(test_eos_lost),
+        cmocka_unit_test(test_watermark_lost),
+        cmocka_unit_test(test_batch_lost),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
