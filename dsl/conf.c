@@ -169,7 +169,13 @@ static void conf_stage_free(struct fl_stage_conf *s)
 
 static void conf_use(struct conf_build *b, struct fl_stage_conf *s, const struct fl_ynode *v)
 {
-    const char *dot;
+    const char *dot = NULL;
+    /* A bare name ("pcap") goes on to the loader, which suggests its kind. */
+    if (v->kind == FL_Y_SCALAR && !strchr(v->str, '.') && conf_is_id(v->str, strlen(v->str))) {
+        s->use = strdup(v->str);
+        s->use_pos = v->pos;
+        return;
+    }
     if (v->kind != FL_Y_SCALAR || !(dot = strchr(v->str, '.')) || dot == v->str
         || !conf_is_id(dot + 1, strlen(dot + 1))) {
         fl_diags_add(b->d, v->pos, "use: expected kind.name (e.g. aggregate.flowmeter), got %s%s%s",

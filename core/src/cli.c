@@ -2,30 +2,74 @@
  * fl_main() (the binary's main() only calls it, so libflowline.so exports the
  * fl_ API and nothing of the core's internals).
  *
- *   flowline run FILE [-v] [-q] [--no-progress]
- *   flowline check FILE...
- *   flowline graph FILE [--dot]
- *   flowline plugins [--doc NAME [--json]]
- *   flowline gen --OPTION VALUE ...   (input.gen's options as flags)
- *   flowline version */
+ * Commands are a table (cli_cmds): name, synopsis, help. Every command
+ * refuses unknown options and extra arguments (exit 2, with the closest
+ * option), and answers --help / -h on standard output with exit 0. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "pipeline.h"
 
+struct cli_cmd {
+    const char *name;
+    const char *args;       /* synopsis after the name */
+    const char *summary;    /* one line, for `flowline help` */
+    const char *help;       /* options and details, for `flowline help CMD` */
+    int (*run)(const struct cli_cmd *cmd, int argc, char **argv);
+};
+
+static const struct cli_cmd cli_cmds[];
+
 static int usage(FILE *out)
 {
-    fprintf(out,
-            "usage: flowline <command> [args]\n"
-            "  run FILE [-v] [-q] [--no-progress]  run a pipeline until its inputs end or SIGINT/SIGTERM\n"
-            "  check FILE...                     validate pipelines (plugins, options, fields) without running\n"
-            "  graph FILE [--dot]                print the stage graph (text or Graphviz DOT)\n"
-            "  plugins [--doc NAME [--json]]     list plugins, or print one plugin's reference\n"
-            "  gen --OPTION VALUE ...            generate traffic with input.gen (e.g. --packets 1000000\n"
-            "                                    --concurrency 10000 --seed 1 --path demo.pcap)\n"
-            "  version                           print the version and plugin ABI\n");
+    fprintf(out, "usage: flowline <command> [args]   (flowline help <command> for details)\n");
+    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+        fprintf(out, "  %-8s %-38s %s\n", c->name, c->args, c->summary);
+    fprintf(out, "  %-47s %s\n", "-V, --version", "print the version and plugin ABI");
     return out == stderr ? 2 : 0;
+}
+
+static void cmd_help_text(const struct cli_cmd *c, FILE *out)
+{
+    fprintf(out, "usage: flowline %s %s\n%s\n%s", c->name, c->args, c->summary, c->help);
+}
+
+static bool is_help(const char *a)
+{
+    return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0;
+}
+
+/* A usage error of command c: one line, with the closest known option. */
+static int cli_bad_arg(const struct cli_cmd *c, const char *arg, const char *const *known)
+{
+    const char *near = NULL;
+    size_t n = 0;
+    while (known && known[n])
+        n++;
+    if (arg[0] == '-' && known)
+        near = fl_suggest(arg, known, n);
+    if (arg[0] != '-')
+        fprintf(stderr, "flowline %s: unexpected argument \"%s\"", c->name, arg);
+    else if (near)
+        fprintf(stderr, "flowline %s: unknown option \"%s\"; did you mean \"%s\"?", c->name, arg,
+                near);
+    else
+        fprintf(stderr, "flowline %s: unknown option \"%s\"", c->name, arg);
+    fprintf(stderr, " (flowline help %s)\n", c->name);
+    return 2;
+}
+
+/* -v, -vv, -vvv: how many v's; 0 if arg is something else. */
+static int verbosity(const char *arg)
+{
+    if (arg[0] != '-' || arg[1] != 'v')
+        return 0;
+    int n = 0;
+    for (const char *p = arg + 1; *p; p++, n++)
+        if (*p != 'v')
+            return 0;
+    return n;
 }
 
 /* Load and check a pipeline, printing diagnostics. NULL if not runnable. */
@@ -49,34 +93,81 @@ static struct fl_pipeline *load_checked(const char *path, const char *buf, unsig
     return p;
 }
 
-static int cmd_check(int argc, char **argv)
+/* The whole of standard input ("flowline run -"), NUL-terminated. */
+static char *read_stdin(void)
 {
-    int bad = 0;
-    if (argc < 1)
-        return usage(stderr);
-    for (int i = 0; i < argc; i++) {
-        struct fl_pipeline *p = load_checked(argv[i], NULL, 0);
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+    do {
+        if (cap - len < 65536) {
+            char *nb = realloc(buf, cap = cap ? cap * 2 : 65536 + 1);
+            if (!nb) {
+                free(buf);
+                return NULL;
+            }
+            buf = nb;
+        }
+        n = fread(buf + len, 1, cap - len - 1, stdin);
+        len += n;
+    } while (n > 0);
+    buf[len] = '\0';
+    return buf;
+}
+
+/* A pipeline from a file, or from standard input for "-" (relative paths
+ * in it are then relative to the working directory). */
+static struct fl_pipeline *load_file(const char *file, unsigned flags)
+{
+    if (strcmp(file, "-") != 0)
+        return load_checked(file, NULL, flags);
+    char *buf = read_stdin();
+    if (!buf) {
+        fprintf(stderr, "flowline: cannot read the pipeline from standard input\n");
+        return NULL;
+    }
+    struct fl_pipeline *p = load_checked("<stdin>", buf, flags);
+    free(buf);
+    return p;
+}
+
+static int cmd_check(const struct cli_cmd *c, int argc, char **argv)
+{
+    int bad = 0, files = 0;
+    for (int i = 0; i < argc; i++)
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_bad_arg(c, argv[i], NULL);
+    for (int i = 0; i < argc; i++, files++) {
+        struct fl_pipeline *p = load_file(argv[i], 0);
         if (p)
             printf("%s: ok\n", argv[i]), fflush(stdout);
         bad |= !p;
         fl_pipeline_free(&p);
     }
+    if (!files) {
+        cmd_help_text(c, stderr);
+        return 2;
+    }
     return bad;
 }
 
-static int cmd_graph(int argc, char **argv)
+static int cmd_graph(const struct cli_cmd *c, int argc, char **argv)
 {
+    static const char *const known[] = { "--dot", NULL };
     bool dot = false;
     const char *file = NULL;
     for (int i = 0; i < argc; i++) {
         if (strcmp(argv[i], "--dot") == 0)
             dot = true;
+        else if ((argv[i][0] == '-' && argv[i][1]) || file)
+            return cli_bad_arg(c, argv[i], known);
         else
             file = argv[i];
     }
-    if (!file)
-        return usage(stderr);
-    struct fl_pipeline *p = load_checked(file, NULL, FL_PIPELINE_NO_FILES);
+    if (!file) {
+        cmd_help_text(c, stderr);
+        return 2;
+    }
+    struct fl_pipeline *p = load_file(file, FL_PIPELINE_NO_FILES);
     if (!p)
         return 1;
     fl_pipeline_graph(p, dot, stdout);
@@ -92,30 +183,33 @@ static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress)
     return rc < 0 ? 1 : 0;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
 {
+    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", NULL };
     const char *file = NULL;
     int verbose = 0;
     bool progress = true;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "-v") == 0)
-            verbose++;
+        if (verbosity(argv[i]))
+            verbose += verbosity(argv[i]);
         else if (strcmp(argv[i], "-q") == 0)
             fl_log_set_level(FL_LOG_LEVEL_ERROR);
         else if (strcmp(argv[i], "--no-progress") == 0)
             progress = false;
-        else if (argv[i][0] == '-')
-            return usage(stderr);
+        else if ((argv[i][0] == '-' && argv[i][1]) || file)
+            return cli_bad_arg(c, argv[i], known);
         else
             file = argv[i];
     }
-    if (!file)
-        return usage(stderr);
+    if (!file) {
+        cmd_help_text(c, stderr);
+        return 2;
+    }
     if (verbose > 1)
         fl_log_set_level(FL_LOG_LEVEL_DEBUG);
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
-    struct fl_pipeline *p = load_checked(file, NULL, 0);
+    struct fl_pipeline *p = load_file(file, 0);
     return p ? run_pipeline(p, verbose, progress) : 1;
 }
 
@@ -139,29 +233,34 @@ static void yaml_scalar(FILE *f, const char *v)
     fputc('"', f);
 }
 
-static int cmd_gen(int argc, char **argv)
+static int cmd_gen(const struct cli_cmd *c, int argc, char **argv)
 {
     char *buf = NULL;
     size_t len = 0;
     const char *path = NULL;
     bool emit_given = false;
+    for (int i = 0; i < argc; i += 2) {
+        if (strncmp(argv[i], "--", 2) != 0 || i + 1 >= argc) {
+            fprintf(stderr, "flowline gen: expected --OPTION VALUE pairs, got \"%s\" "
+                    "(flowline help gen)\n", argv[i]);
+            return 2;
+        }
+        if (strcmp(argv[i] + 2, "path") == 0 || strcmp(argv[i] + 2, "o") == 0)
+            path = argv[i + 1];
+        emit_given |= strcmp(argv[i] + 2, "emit") == 0;
+    }
+    if (!path && !emit_given) {
+        fprintf(stderr, "flowline gen: --path FILE is required: where to write the capture "
+                "(flowline help gen)\n");
+        return 2;
+    }
     FILE *f = open_memstream(&buf, &len);
     if (!f)
         return 1;
     fprintf(f, "version: 1\nstages:\n  - id: gen\n    use: input.gen\n    with: {");
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || i + 1 >= argc) {
-            fclose(f);
-            free(buf);
-            fprintf(stderr, "flowline gen: expected --OPTION VALUE pairs (see flowline plugins --doc input.gen)\n");
-            return 2;
-        }
-        if (strcmp(a + 2, "path") == 0 || strcmp(a + 2, "o") == 0)
-            path = argv[i + 1];
-        emit_given |= strcmp(a + 2, "emit") == 0;
-        fprintf(f, "%s%s: ", i ? ", " : "", strcmp(a + 2, "o") == 0 ? "path" : a + 2);
-        yaml_scalar(f, argv[++i]);
+    for (int i = 0; i < argc; i += 2) {
+        fprintf(f, "%s%s: ", i ? ", " : "", strcmp(argv[i] + 2, "o") == 0 ? "path" : argv[i] + 2);
+        yaml_scalar(f, argv[i + 1]);
     }
     /* Nothing consumes the records here: only the file is wanted. */
     if (!emit_given)
@@ -178,8 +277,24 @@ static int cmd_gen(int argc, char **argv)
     return rc;
 }
 
-static int cmd_plugins(int argc, char **argv)
+/* One JSON string (plugin names and summaries are plain text). */
+static void json_str(const char *s)
 {
+    putchar('"');
+    for (; s && *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static int cmd_plugins(const struct cli_cmd *c, int argc, char **argv)
+{
+    static const char *const known[] = { "--doc", "--json", NULL };
     struct fl_loader ld;
     char **names = NULL, err[512];
     size_t n = 0;
@@ -187,12 +302,12 @@ static int cmd_plugins(int argc, char **argv)
     const char *doc = NULL;
     bool json = false;
     for (int i = 0; i < argc; i++) {
-        if (strcmp(argv[i], "--doc") == 0 && i + 1 < argc)
+        if (strcmp(argv[i], "--doc") == 0 && i + 1 < argc && !doc)
             doc = argv[++i];
         else if (strcmp(argv[i], "--json") == 0)
             json = true;
         else
-            return usage(stderr);
+            return cli_bad_arg(c, argv[i], known);
     }
     if (fl_loader_init(&ld) < 0)
         return 1;
@@ -208,21 +323,107 @@ static int cmd_plugins(int argc, char **argv)
         return rc;
     }
     fl_loader_list(&ld, &names, &n);
+    if (json)
+        printf("[");
     for (size_t i = 0; i < n; i++) {
         const struct fl_plugin_lib *lib;
         if (fl_loader_get(&ld, names[i], &lib, err, sizeof(err)) < 0) {
             fprintf(stderr, "flowline: %s\n", err);
             rc = 1;
+        } else if (json) {
+            printf("%s\n  {\"name\": ", i ? "," : "");
+            json_str(lib->use);
+            printf(", \"version\": ");
+            json_str(lib->desc.version);
+            printf(", \"summary\": ");
+            json_str(lib->desc.summary);
+            printf("}");
         } else {
             printf("%-22s %-8s %s\n", lib->use, lib->desc.version ? lib->desc.version : "",
                    lib->desc.summary ? lib->desc.summary : "");
         }
         free(names[i]);
     }
+    if (json)
+        printf("\n]\n");
     free(names);
     fl_loader_fini(&ld);
     return rc;
 }
+
+static int cmd_version(const struct cli_cmd *c, int argc, char **argv)
+{
+    if (argc)
+        return cli_bad_arg(c, argv[0], NULL);
+    printf("flowline %s (plugin ABI %d.%d)\n", FL_VERSION, FL_ABI_MAJOR, FL_ABI_MINOR);
+    return 0;
+}
+
+static const struct cli_cmd *cli_find(const char *name)
+{
+    for (const struct cli_cmd *c = cli_cmds; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* An unknown command, with the closest one. */
+static int cli_unknown(const char *name)
+{
+    const char *names[16];
+    size_t n = 0;
+    for (const struct cli_cmd *c = cli_cmds; c->name && n < 16; c++)
+        names[n++] = c->name;
+    const char *near = fl_suggest(name, names, n);
+    if (near)
+        fprintf(stderr, "flowline: unknown command \"%s\"; did you mean \"%s\"? (flowline help)\n",
+                name, near);
+    else
+        fprintf(stderr, "flowline: unknown command \"%s\" (flowline help)\n", name);
+    return 2;
+}
+
+static int cmd_help(const struct cli_cmd *c, int argc, char **argv)
+{
+    if (argc == 0)
+        return usage(stdout);
+    const struct cli_cmd *t = cli_find(argv[0]);
+    if (argc > 1)
+        return cli_bad_arg(c, argv[1], NULL);
+    if (!t)
+        return cli_unknown(argv[0]);
+    cmd_help_text(t, stdout);
+    return 0;
+}
+
+static const struct cli_cmd cli_cmds[] = {
+    { "run", "FILE|- [-v|-vv] [-q] [--no-progress]",
+      "run a pipeline until its inputs end or SIGINT/SIGTERM",
+      "  FILE            the pipeline; - reads it from standard input\n"
+      "  -v, -vv         stage counters at the end; info (-v) or debug (-vv) logging\n"
+      "  -q              log errors only\n"
+      "  --no-progress   no progress bar (it is drawn only on a terminal anyway)\n"
+      "exit status: 0 every stage ended cleanly, 1 the pipeline is invalid or a stage\n"
+      "failed, 2 usage error\n", cmd_run },
+    { "check", "FILE|-...", "validate pipelines (plugins, options, fields, files) without running",
+      "  Prints \"FILE: ok\" for each valid pipeline, else every problem as\n"
+      "  file:line:column. Nothing is opened or written. Exit status 1 if any is invalid.\n",
+      cmd_check },
+    { "graph", "FILE|- [--dot]", "print the stage graph (text or Graphviz DOT)",
+      "  --dot           Graphviz DOT instead of text (flowline graph p.yaml --dot | dot -Tsvg)\n",
+      cmd_graph },
+    { "plugins", "[--doc NAME] [--json]", "list plugins, or print one plugin's reference",
+      "  --doc NAME      the reference of plugin NAME (e.g. input.pcap) in Markdown\n"
+      "  --json          JSON: the list, or with --doc the options as JSON Schema\n",
+      cmd_plugins },
+    { "gen", "--path FILE [--OPTION VALUE]...", "generate a capture with input.gen",
+      "  Writes FILE (pcap, ns timestamps) and FILE.truth.json (the flows generated).\n"
+      "  Every option of input.gen is a flag: --packets 1000000 --concurrency 10000\n"
+      "  --seed 1 ... (flowline plugins --doc input.gen lists them).\n", cmd_gen },
+    { "version", "", "print the version and plugin ABI", "", cmd_version },
+    { "help", "[COMMAND]", "this list, or a command's options", "", cmd_help },
+    { 0 }
+};
 
 FL_API int fl_main(int argc, char **argv)
 {
@@ -236,22 +437,17 @@ FL_API int fl_main(int argc, char **argv)
     if (argc < 2)
         return usage(stderr);
     const char *cmd = argv[1];
-    if (strcmp(cmd, "run") == 0)
-        return cmd_run(argc - 2, argv + 2);
-    if (strcmp(cmd, "check") == 0)
-        return cmd_check(argc - 2, argv + 2);
-    if (strcmp(cmd, "graph") == 0)
-        return cmd_graph(argc - 2, argv + 2);
-    if (strcmp(cmd, "plugins") == 0)
-        return cmd_plugins(argc - 2, argv + 2);
-    if (strcmp(cmd, "gen") == 0)
-        return cmd_gen(argc - 2, argv + 2);
-    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
-        printf("flowline %s (plugin ABI %d.%d)\n", FL_VERSION, FL_ABI_MAJOR, FL_ABI_MINOR);
-        return 0;
-    }
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0)
-        return usage(stdout);
-    fprintf(stderr, "flowline: unknown command \"%s\"\n", cmd);
-    return usage(stderr);
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0)
+        cmd = "version";
+    else if (is_help(cmd))
+        cmd = "help";
+    const struct cli_cmd *c = cli_find(cmd);
+    if (!c)
+        return cli_unknown(cmd);
+    for (int i = 2; i < argc; i++)
+        if (is_help(argv[i])) {
+            cmd_help_text(c, stdout);
+            return 0;
+        }
+    return c->run(c, argc - 2, argv + 2);
 }

@@ -15,8 +15,14 @@ static void suggest_plugin(struct fl_pipeline *p, struct fl_diags *d, const stru
     char **names = NULL;
     size_t n = 0;
     const char *best = NULL;
-    if (fl_loader_list(&p->loader, &names, &n) == 0)
-        best = fl_suggest(sc->use, (const char *const *)names, n);
+    if (fl_loader_list(&p->loader, &names, &n) == 0) {
+        /* "pcap" for "input.pcap": a name without its kind. */
+        for (size_t i = 0; i < n && !best && !strchr(sc->use, '.'); i++)
+            if (strcmp(strchr(names[i], '.') + 1, sc->use) == 0)
+                best = names[i];
+        if (!best)
+            best = fl_suggest(sc->use, (const char *const *)names, n);
+    }
     if (best)
         fl_diags_add(d, sc->use_pos, "unknown plugin \"%s\"; did you mean \"%s\"?", sc->use, best);
     else

@@ -28,4 +28,37 @@ printf '%s\n' "$j" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin
 if "$FLOWLINE_BIN" frobnicate 2>/dev/null; then echo "FAIL unknown command accepted"; fail=1; else echo "ok   unknown command refused"; fi
 e=$("$FLOWLINE_BIN" plugins --doc input.nope 2>&1 || true)
 check "unknown plugin doc" "$e" "unknown plugin \"input.nope\""
+
+# A strict CLI: usage errors exit 2 with one line naming the problem.
+usage_err() {   # description, expected stderr substring, args...
+    d=$1; want=$2; shift 2
+    e=$("$FLOWLINE_BIN" "$@" 2>&1 >/dev/null); rc=$?
+    if [ $rc -eq 2 ]; then check "$d" "$e" "$want"; else echo "FAIL $d: exit $rc, not 2"; fail=1; fi
+}
+set +e
+usage_err "run: extra file refused" 'unexpected argument "b.yaml"' run a.yaml b.yaml
+usage_err "graph: unknown flag refused" 'unknown option "--svg"' graph --svg "$yaml"
+usage_err "run: flag suggestion" 'did you mean "--no-progress"?' run --no-progres x.yaml
+usage_err "command suggestion" 'unknown command "rnu"; did you mean "run"?' rnu
+usage_err "plugins: stray argument" 'unexpected argument "x"' plugins x
+usage_err "gen needs a path" "--path FILE is required" gen --packets 10
+usage_err "help of an unknown command" 'unknown command "nope"' help nope
+for form in "help check" "check --help" "check -h"; do
+    # shellcheck disable=SC2086
+    h=$("$FLOWLINE_BIN" $form); rc=$?
+    [ $rc -eq 0 ] && check "$form on stdout, exit 0" "$h" "usage: flowline check FILE" \
+        || { echo "FAIL $form: exit $rc"; fail=1; }
+done
+v=$("$FLOWLINE_BIN" -V)
+check "-V is the version" "$v" "plugin ABI 2."
+j=$("$FLOWLINE_BIN" plugins --json)
+printf '%s\n' "$j" | /usr/bin/python3 -c 'import json,sys; l=json.load(sys.stdin); assert any(p["name"]=="input.pcap" for p in l), l' \
+    && echo "ok   plugins --json is a JSON list" || { echo "FAIL plugins --json: $j"; fail=1; }
+# A pipeline from standard input, with -vv (counters at the end).
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$(printf 'version: 1\nstages:\n  - {id: g, use: input.gen, with: {packets: 200, seed: 2}}\n  - {id: o, use: output.json, from: g, with: {path: %s/p.json}}\n' "$tmp" \
+      | "$FLOWLINE_BIN" run --no-progress -vv - 2>&1); rc=$?
+check "run - reads the pipeline from stdin (exit $rc)" "$out" "o (output.json): records_in=200"
+[ "$(wc -l < "$tmp/p.json")" -eq 200 ] && echo "ok   200 records written" || { echo "FAIL rows"; fail=1; }
 exit $fail

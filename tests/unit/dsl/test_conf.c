@@ -140,8 +140,10 @@ static void test_stage_errors(void **state)
               "p.yaml:3:9: bad stage id \"a.b\": use letters, digits, _ and -, starting with a letter or _\n");
     ct_expect(HDR "  - id: [a]\n    use: input.gen\n",
               "p.yaml:3:9: bad stage id \"\": use letters, digits, _ and -, starting with a letter or _\n");
-    ct_expect(HDR "  - id: a\n    use: flowmeter\n",
-              "p.yaml:4:10: use: expected kind.name (e.g. aggregate.flowmeter), got \"flowmeter\"\n");
+    /* a bare name passes the DSL: the loader suggests its kind (config test) */
+    ct_expect(HDR "  - id: a\n    use: flowmeter\n", "");
+    ct_expect(HDR "  - id: a\n    use: flow.meter.x\n",
+              "p.yaml:4:10: use: expected kind.name (e.g. aggregate.flowmeter), got \"flow.meter.x\"\n");
     ct_expect(HDR "  - id: a\n    use: [input.gen]\n",
               "p.yaml:4:10: use: expected kind.name (e.g. aggregate.flowmeter), got a list\n");
     ct_expect(HDR "  - id: a\n    use: \"input.\"\n",
@@ -178,10 +180,10 @@ static void test_stage_errors(void **state)
     ct_expect(HDR "  - {id: a, use: input.gen, node: lcoal}\n",
               "p.yaml:3:35: unknown node \"lcoal\"; did you mean \"local\"?\n");
     /* every error of the file in one pass */
-    ct_expect(HDR "  - {id: a, use: input.gen, wokers: 2}\n  - {id: 1b, use: output}\n  - {use: x.y}\n",
+    ct_expect(HDR "  - {id: a, use: input.gen, wokers: 2}\n  - {id: 1b, use: output.}\n  - {use: x.y}\n",
               "p.yaml:3:29: unknown stage key \"wokers\"; did you mean \"workers\"?\n"
               "p.yaml:4:10: bad stage id \"1b\": use letters, digits, _ and -, starting with a letter or _\n"
-              "p.yaml:4:19: use: expected kind.name (e.g. aggregate.flowmeter), got \"output\"\n"
+              "p.yaml:4:19: use: expected kind.name (e.g. aggregate.flowmeter), got \"output.\"\n"
               "p.yaml:5:11: unknown plugin kind \"x\" in \"x.y\" (kinds: input, transform, aggregate,"
               " analysis, output)\n"
               "p.yaml:5:5: stage has no id:\n");
