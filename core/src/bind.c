@@ -325,6 +325,7 @@ int fl_bind_batch(struct fl_ctx *ctx, struct fl_bind *bd, const struct fl_batch 
 
 const void *fl_bind_data(const struct fl_bind *bd, size_t i) { return bd->data[i]; }
 const uint64_t *fl_bind_valid(const struct fl_bind *bd, size_t i) { return bd->valid[i]; }
+const char *fl_bind_name(const struct fl_bind *bd, size_t i) { return bd->wants[i].name; }
 int fl_bind_col(const struct fl_bind *bd, size_t i) { return bd->cur ? bd->cur->res[i].col : -1; }
 
 enum fl_type fl_bind_type(const struct fl_bind *bd, size_t i)

@@ -89,6 +89,8 @@ FL_API const void *fl_bind_data(const struct fl_bind *bd, size_t i);
 FL_API const uint64_t *fl_bind_valid(const struct fl_bind *bd, size_t i);
 /* Its column index in the batch's schema, or -1 when the schema lacks it. */
 FL_API int fl_bind_col(const struct fl_bind *bd, size_t i);
+/* The name of field i as declared. */
+FL_API const char *fl_bind_name(const struct fl_bind *bd, size_t i);
 /* The type fl_bind_data() gives: the wanted type, or for FL_T_NONE the
  * column's own (FL_T_NONE when the schema lacks it). */
 FL_API enum fl_type fl_bind_type(const struct fl_bind *bd, size_t i);

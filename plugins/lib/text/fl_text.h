@@ -267,8 +267,8 @@ struct fl_text_sink {
     struct fl_text_style style;         /* format, sep; time from time_format */
     bool header;                        /* CSV: a header line per file */
     /* private */
-    struct fl_bind *bind;               /* the columns, once known */
-    const char **names;                 /* n column names (fields.v or interned) */
+    struct fl_bind *bind;               /* the columns, once known (owned by the ctx:
+                                         * describe() allocates nothing else) */
     size_t n;
     int *cols;                          /* per column: its index in `schema` */
     const struct fl_schema *schema;     /* the layout's */

@@ -14,25 +14,20 @@ static bool sink_all_fields(const struct fl_text_sink *s)
     return s->style.format == FL_TEXT_JSON && s->fields.n == 0;
 }
 
-/* The columns: `fields` (named by the user), or the fields of schema sc. */
+/* The columns: `fields` (named by the user), or the fields of schema sc,
+ * as a binding (it keeps their names). */
 static int sink_columns(struct fl_ctx *ctx, struct fl_text_sink *s, const struct fl_schema *sc)
 {
     bool named = s->fields.n > 0;
     size_t n = named ? s->fields.n : sc->ncols;
     struct fl_want *w = calloc(n ? n : 1, sizeof(*w));
-    int rc = -FL_ENOMEM;
-
-    s->names = calloc(n ? n : 1, sizeof(*s->names));
-    s->cols = calloc(n ? n : 1, sizeof(*s->cols));
-    if (!w || !s->names || !s->cols)
-        goto out;
-    for (size_t i = 0; i < n; i++) {
-        s->names[i] = named ? s->fields.v[i] : sc->cols[i]->name;   /* both outlive us */
-        w[i] = (struct fl_want){ .name = s->names[i], .flags = named ? FL_WANT_NAMED : 0 };
-    }
+    if (!w)
+        return -FL_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        w[i] = (struct fl_want){ .name = named ? s->fields.v[i] : sc->cols[i]->name,
+                                 .flags = named ? FL_WANT_NAMED : 0 };
     s->n = n;
-    rc = fl_bind_new(ctx, w, n, sizeof(w[0]), &s->bind);
-out:
+    int rc = fl_bind_new(ctx, w, n, sizeof(w[0]), &s->bind);
     free(w);
     return rc;
 }
@@ -71,8 +66,9 @@ static int sink_header(struct fl_text_sink *s, struct fl_text_buf *b)
     if (!s->header || s->style.format != FL_TEXT_CSV)
         return 0;
     for (size_t i = 0; i < s->n; i++) {
+        const char *name = fl_bind_name(s->bind, i);
         if ((i && (rc = fl_text_buf_put(b, &sep, 1)) < 0)
-            || (rc = fl_text_csv_str(b, s->names[i], strlen(s->names[i]), sep)) < 0)
+            || (rc = fl_text_csv_str(b, name, strlen(name), sep)) < 0)
             return rc;
     }
     return fl_text_buf_put(b, "\n", 1);
@@ -84,7 +80,7 @@ static int sink_on_start(void *arg, struct fl_text_buf *b)
 {
     struct fl_text_sink *s = arg;
     s->header_due = true;
-    return s->names ? sink_header(s, b) : 0;
+    return s->bind ? sink_header(s, b) : 0;
 }
 
 static int sink_io_error(struct fl_ctx *ctx, struct fl_text_sink *s, int rc, const char *what)
@@ -139,15 +135,24 @@ static int sink_layout(struct fl_ctx *ctx, struct fl_text_sink *s, const struct 
         return 0;
     if (!s->bind && !sink_all_fields(s) && (rc = sink_columns(ctx, s, b->schema)) < 0)
         return rc;
+    const char **names = NULL;
     if (s->bind) {
-        if ((rc = fl_bind_batch(ctx, s->bind, b)) < 0)
+        if ((!s->cols && !(s->cols = calloc(s->n ? s->n : 1, sizeof(*s->cols))))
+            || !(names = calloc(s->n ? s->n : 1, sizeof(*names))))
+            return -FL_ENOMEM;
+        if ((rc = fl_bind_batch(ctx, s->bind, b)) < 0) {
+            free(names);
             return rc;
-        for (size_t i = 0; i < s->n; i++)
+        }
+        for (size_t i = 0; i < s->n; i++) {
             s->cols[i] = fl_bind_col(s->bind, i);
+            names[i] = fl_bind_name(s->bind, i);
+        }
     }
     fl_text_layout_destroy(&s->lay);
-    if ((rc = fl_text_layout_new(&s->style, b->schema, s->bind ? s->names : NULL, s->cols,
-                                 s->n, &s->lay)) < 0)
+    rc = fl_text_layout_new(&s->style, b->schema, names, s->cols, s->n, &s->lay);
+    free(names);
+    if (rc < 0)
         return rc;
     if (s->bind && !s->fields.n)
         sink_warn_dropped(ctx, s, b->schema);
@@ -216,8 +221,6 @@ void fl_text_sink_fini(struct fl_ctx *ctx, void *state)
         free(path);
     }
     fl_text_layout_destroy(&s->lay);
-    free(s->names);
     free(s->cols);
-    s->names = NULL;
     s->cols = NULL;
 }
