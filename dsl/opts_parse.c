@@ -92,7 +92,7 @@ static int opts_node(const struct fl_opt *o, const struct fl_ynode *n, const cha
         return opts_expected(o, n, err, len);
     if (fl_ynode_is_null(n) && !(o->type == FL_OPT_STRING && !n->str[0]))
         return opts_expected(o, n, err, len);
-    return fl_optv_parse(o, n->str, base_dir, v, err, len);
+    return fl_optv_parse(o, n->str, n->from_env ? NULL : base_dir, v, err, len);
 }
 
 /* Text as a value of o: lists and mappings are read as YAML ("[a, b]",

@@ -381,9 +381,12 @@ static bool ytree_env_name_char(char c, bool first)
 }
 
 /* ${NAME} and ${NAME:-default} (default also when set but empty); $${ is a
- * literal ${. The result is a string: it is never read as YAML again. */
-static int ytree_subst(struct ytree *t, const char *in, struct fl_pos pos, char **out)
+ * literal ${. The result is a string: it is never read as YAML again.
+ * *from_env: the result begins with the value of an environment variable. */
+static int ytree_subst(struct ytree *t, const char *in, struct fl_pos pos, char **out,
+                       bool *from_env)
 {
+    *from_env = false;
     size_t cap = strlen(in) + 1, n = 0;
     char *s = malloc(cap);
     if (!s)
@@ -423,8 +426,10 @@ static int ytree_subst(struct ytree *t, const char *in, struct fl_pos pos, char 
                 ytree_error(t, pos, "environment variable \"%s\" is not set"
                             " (write ${%s:-default} for a fallback)", var, var);
                 goto fail;
-            } else
+            } else {
                 alen = strlen(add);
+                *from_env |= n == 0 && alen > 0;
+            }
             p = end + 1;
         } else
             p++;
@@ -470,9 +475,10 @@ static void ytree_on_scalar(struct ytree *t, const yaml_event_t *ev)
             ytree_error(t, pos, "anchors on keys are not supported");
         return;
     }
+    bool from_env = false;
     if (strstr(str, "${")) {
         char *sub;
-        if (ytree_subst(t, str, pos, &sub) == 0) {
+        if (ytree_subst(t, str, pos, &sub, &from_env) == 0) {
             free(str);
             str = sub;
         }
@@ -484,6 +490,7 @@ static void ytree_on_scalar(struct ytree *t, const yaml_event_t *ev)
     }
     n->str = str;
     n->quoted = !plain;
+    n->from_env = from_env;
     if (ev->data.scalar.anchor) {
         char *a = strdup((const char *)ev->data.scalar.anchor);
         if (!a)

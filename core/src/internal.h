@@ -48,6 +48,9 @@ struct fl_ynode {
     struct fl_pos pos;
     char *str;                 /* scalar, after ${ENV} substitution */
     bool quoted;               /* scalar was quoted ('' or "") */
+    bool from_env;             /* scalar begins with an environment variable's
+                                * value: a relative path in it is relative to
+                                * the working directory, not to the file */
     size_t n;                  /* items (seq) or pairs (map) */
     struct fl_ynode **items;   /* seq items; map values */
     char **keys;               /* map keys */
