@@ -61,4 +61,11 @@ out=$(printf 'version: 1\nstages:\n  - {id: g, use: input.gen, with: {packets: 2
       | "$FLOWLINE_BIN" run --no-progress -vv - 2>&1); rc=$?
 check "run - reads the pipeline from stdin (exit $rc)" "$out" "o (output.json): records_in=200"
 [ "$(wc -l < "$tmp/p.json")" -eq 200 ] && echo "ok   200 records written" || { echo "FAIL rows"; fail=1; }
+# path: - is standard input (plain or gzip'd, through a pipe) and standard output.
+"$FLOWLINE_BIN" gen --packets 300 --seed 4 --path "$tmp/s.pcap" >/dev/null
+printf 'version: 1\nstages:\n  - {id: c, use: input.pcap, with: {path: "-"}}\n  - {id: o, use: output.json, from: c, with: {path: "-"}}\n' >"$tmp/stdio.yaml"
+n=$("$FLOWLINE_BIN" run "$tmp/stdio.yaml" <"$tmp/s.pcap" | wc -l)
+[ "$n" -eq 300 ] && echo "ok   path: - reads stdin, writes stdout" || { echo "FAIL stdin pcap: $n lines"; fail=1; }
+n=$(gzip -c "$tmp/s.pcap" | "$FLOWLINE_BIN" run "$tmp/stdio.yaml" | wc -l)
+[ "$n" -eq 300 ] && echo "ok   path: - reads a gzip'd pipe" || { echo "FAIL stdin gzip: $n lines"; fail=1; }
 exit $fail

@@ -13,7 +13,8 @@ static const char *const pcap_readers[] = { "auto", "mmap", "libpcap", NULL };
 
 static const struct fl_opt pcap_opts[] = {
     { .name = "path", .type = FL_OPT_PATH, .offset = offsetof(struct pcap_in, path),
-      .doc = "capture file to read: classic pcap (either byte order, micro- or nanosecond), "
+      .doc = "capture file to read (- = standard input): classic pcap (either byte order, "
+             "micro- or nanosecond), "
              "pcapng, or either of them gzip'd" },
     { .name = "interface", .type = FL_OPT_STRING, .offset = offsetof(struct pcap_in, interface),
       .doc = "network interface to capture from live (needs CAP_NET_RAW); instead of path" },
@@ -176,7 +177,7 @@ static int pcap_in_run(struct fl_ctx *ctx, void *state)
 
     if (st->interface && *st->interface)
         return pcap_lib_live_run(st, ctx);
-    if (st->reader != PCAP_READER_LIBPCAP) {
+    if (st->reader != PCAP_READER_LIBPCAP && strcmp(st->path, "-") != 0) {
         rc = pcap_mmap_run(st, ctx);
         if (rc != PCAP_FALLBACK)
             return rc;

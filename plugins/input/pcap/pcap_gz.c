@@ -44,24 +44,30 @@ static int pcap_gz_close(void *cookie)
     return rc == Z_OK ? 0 : EOF;
 }
 
-FILE *pcap_gz_open(const char *path, uint64_t **consumed, uint8_t magic[4])
+FILE *pcap_gz_open(const char *path, int fd, uint64_t **consumed, uint8_t magic[4])
 {
     static const cookie_io_functions_t io = { .read = pcap_gz_read, .close = pcap_gz_close };
     struct pcap_gz *g = calloc(1, sizeof *g);
     FILE *fp;
+    int got;
 
     if (!g)
         return NULL;
-    g->gz = gzopen(path, "rb");
+    g->gz = fd >= 0 ? gzdopen(fd, "rb") : gzopen(path, "rb");
     if (!g->gz) {
         free(g);
         return NULL;
     }
     gzbuffer(g->gz, 1u << 20);
-    /* The stream cannot seek, so peek by reading and rewinding zlib's own
-     * position (gzrewind restarts the inflate). */
+    /* Peek at the magic by reading it and handing it back to zlib: a pipe
+     * cannot seek. zlib reads data that is not gzip'd as it is, so standard
+     * input may be either. */
     memset(magic, 0, 4);
-    if (gzread(g->gz, magic, 4) < 0 || gzrewind(g->gz) < 0) {
+    got = gzread(g->gz, magic, 4);
+    for (int i = got - 1; i >= 0; i--)
+        if (gzungetc(magic[i], g->gz) < 0)
+            got = -1;
+    if (got < 0) {
         gzclose(g->gz);
         free(g);
         errno = EIO;
@@ -79,9 +85,10 @@ FILE *pcap_gz_open(const char *path, uint64_t **consumed, uint8_t magic[4])
 
 #else
 
-FILE *pcap_gz_open(const char *path, uint64_t **consumed, uint8_t magic[4])
+FILE *pcap_gz_open(const char *path, int fd, uint64_t **consumed, uint8_t magic[4])
 {
     (void)path;
+    (void)fd;
     (void)consumed;
     (void)magic;
     errno = ENOTSUP;

@@ -85,10 +85,12 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
 /* A live interface through libpcap. */
 int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx);
 
-/* A FILE* that reads the decompressed bytes of a gzip file, and reports the
+/* A FILE* that reads the decompressed bytes of a gzip file at path, or of
+ * descriptor fd when fd >= 0 (taken over; data that is not gzip'd passes
+ * as it is: standard input may be either), and reports the
  * compressed bytes consumed (for progress); magic gets the first 4
  * decompressed bytes (zeros if there are fewer). NULL with errno set, or
  * ENOTSUP when built without zlib. */
-FILE *pcap_gz_open(const char *path, uint64_t **consumed, uint8_t magic[4]);
+FILE *pcap_gz_open(const char *path, int fd, uint64_t **consumed, uint8_t magic[4]);
 
 #endif

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include "pcap_int.h"
 
@@ -93,7 +94,14 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
     int rc;
 
     memset(&flt, 0, sizeof flt);
-    fp = fopen(st->path, "rb");
+    if (strcmp(st->path, "-") == 0) {   /* standard input: plain or gzip'd */
+        int fd = dup(STDIN_FILENO);
+        fp = fd < 0 ? NULL : pcap_gz_open(NULL, fd, &gz_done, magic);
+        if (!fp && fd >= 0)
+            close(fd);
+    } else {
+        fp = fopen(st->path, "rb");
+    }
     if (!fp) {
         rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;
         FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
@@ -106,7 +114,7 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
      * libpcap untouched (so it cannot be gzip'd). */
     if (regular && fread(magic, 1, 4, fp) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
         fclose(fp);
-        fp = pcap_gz_open(st->path, &gz_done, magic);
+        fp = pcap_gz_open(st->path, -1, &gz_done, magic);
         if (!fp) {
             FL_LOG_ERROR(ctx, "%s: %s", st->path, errno == ENOTSUP
                          ? "gzip-compressed, and this flowline was built without zlib"
