@@ -577,3 +577,82 @@ void fl_conf_free(struct fl_conf **cp)
     free(c->dir);
     free(c);
 }
+
+/* Mark every scalar of n as given from outside the file. */
+static void conf_mark_outside(struct fl_ynode *n)
+{
+    n->from_env = n->kind == FL_Y_SCALAR;
+    for (size_t i = 0; i < n->n; i++)
+        conf_mark_outside(n->items[i]);
+}
+
+int fl_conf_set(struct fl_conf *c, const char *assign, struct fl_diags *d)
+{
+    struct fl_pos pos = { fl_diags_file(d, "--set"), 1, 1 };
+    const char *dot = strchr(assign, '.'), *eq = strchr(assign, '=');
+    struct fl_stage_conf *s = NULL;
+    struct fl_ynode *val = NULL;
+
+    if (!dot || !eq || eq < dot || dot == assign || eq == dot + 1) {
+        fl_diags_add(d, pos, "expected STAGE.OPTION=VALUE, got \"%s\"", assign);
+        return -FL_EINVAL;
+    }
+    for (size_t i = 0; i < c->n_stages && !s; i++)
+        if (c->stages[i].id && strlen(c->stages[i].id) == (size_t)(dot - assign)
+            && !strncmp(c->stages[i].id, assign, (size_t)(dot - assign)))
+            s = &c->stages[i];
+    if (!s || !s->with || s->with->kind != FL_Y_MAP) {
+        const char *ids[256], *near;
+        size_t n = 0;
+        char want[128];
+        snprintf(want, sizeof(want), "%.*s", (int)(dot - assign), assign);
+        for (size_t i = 0; i < c->n_stages && n < 256; i++)
+            if (c->stages[i].id)
+                ids[n++] = c->stages[i].id;
+        if ((near = fl_suggest(want, ids, n)))
+            fl_diags_add(d, pos, "%s: no stage \"%s\"; did you mean \"%s\"?", assign, want, near);
+        else
+            fl_diags_add(d, pos, "%s: no stage \"%s\" in the pipeline", assign, want);
+        return -FL_EINVAL;
+    }
+    if (fl_ynode_parse("--set", eq + 1, strlen(eq + 1), d, &val) < 0)
+        return -FL_EINVAL;
+    if (!val && !(val = calloc(1, sizeof(*val))))   /* "x.y=": an empty value */
+        return -FL_ENOMEM;
+    if (!val->str && val->kind == FL_Y_SCALAR && !(val->str = strdup("")))
+        goto nomem;
+    conf_mark_outside(val);
+    /* The conf owns its trees: replace or add the key in place. */
+    struct fl_ynode *with = (struct fl_ynode *)s->with;
+    char *key = strndup(dot + 1, (size_t)(eq - dot - 1));
+    if (!key)
+        goto nomem;
+    for (size_t i = 0; i < with->n; i++)
+        if (strcmp(with->keys[i], key) == 0) {
+            fl_ynode_free(&with->items[i]);
+            with->items[i] = val;
+            free(key);
+            return 0;
+        }
+    char **keys = realloc(with->keys, (with->n + 1) * sizeof(*keys));
+    if (keys)
+        with->keys = keys;
+    struct fl_ynode **items = realloc(with->items, (with->n + 1) * sizeof(*items));
+    if (items)
+        with->items = items;
+    struct fl_pos *kp = realloc(with->key_pos, (with->n + 1) * sizeof(*kp));
+    if (kp)
+        with->key_pos = kp;
+    if (!keys || !items || !kp) {
+        free(key);
+        goto nomem;
+    }
+    keys[with->n] = key;
+    items[with->n] = val;
+    kp[with->n] = val->pos;
+    with->n++;
+    return 0;
+nomem:
+    fl_ynode_free(&val);
+    return -FL_ENOMEM;
+}

@@ -73,11 +73,12 @@ static int verbosity(const char *arg)
 }
 
 /* Load and check a pipeline, printing diagnostics. NULL if not runnable. */
-static struct fl_pipeline *load_checked(const char *path, const char *buf, unsigned flags)
+static struct fl_pipeline *load_checked(const char *path, const char *buf,
+                                        const struct fl_load_opts *lo)
 {
     struct fl_pipeline *p = NULL;
-    int rc = buf ? fl_pipeline_parse(path, buf, strlen(buf), flags, &p)
-                 : fl_pipeline_load(path, flags, &p);
+    int rc = buf ? fl_pipeline_parse(path, buf, strlen(buf), lo, &p)
+                 : fl_pipeline_load(path, lo, &p);
     if (!p) {
         fprintf(stderr, "%s: %s\n", path, fl_strerror(rc));
         return NULL;
@@ -116,37 +117,63 @@ static char *read_stdin(void)
 
 /* A pipeline from a file, or from standard input for "-" (relative paths
  * in it are then relative to the working directory). */
-static struct fl_pipeline *load_file(const char *file, unsigned flags)
+static struct fl_pipeline *load_file(const char *file, const struct fl_load_opts *lo)
 {
     if (strcmp(file, "-") != 0)
-        return load_checked(file, NULL, flags);
+        return load_checked(file, NULL, lo);
     char *buf = read_stdin();
     if (!buf) {
         fprintf(stderr, "flowline: cannot read the pipeline from standard input\n");
         return NULL;
     }
-    struct fl_pipeline *p = load_checked("<stdin>", buf, flags);
+    struct fl_pipeline *p = load_checked("<stdin>", buf, lo);
     free(buf);
     return p;
 }
 
+/* --set STAGE.OPTION=VALUE (or --set=...) at argv[*i]: taken into lo.
+ * lo->sets has room for every argument. */
+static bool take_set(int argc, char **argv, int *i, struct fl_load_opts *lo)
+{
+    const char **sets = (const char **)lo->sets;
+    if (strcmp(argv[*i], "--set") == 0 && *i + 1 < argc)
+        sets[lo->n_sets++] = argv[++*i];
+    else if (strncmp(argv[*i], "--set=", 6) == 0)
+        sets[lo->n_sets++] = argv[*i] + 6;
+    else
+        return false;
+    return true;
+}
+
 static int cmd_check(const struct cli_cmd *c, int argc, char **argv)
 {
-    int bad = 0, files = 0;
-    for (int i = 0; i < argc; i++)
+    static const char *const known[] = { "--set", NULL };
+    const char **files = calloc((size_t)argc + 1, sizeof(*files));
+    struct fl_load_opts lo = { .sets = calloc((size_t)argc + 1, sizeof(char *)) };
+    int bad = 0, n = 0;
+    for (int i = 0; i < argc && files && lo.sets && bad != 2; i++) {
+        if (take_set(argc, argv, &i, &lo))
+            continue;
         if (argv[i][0] == '-' && argv[i][1])
-            return cli_bad_arg(c, argv[i], NULL);
-    for (int i = 0; i < argc; i++, files++) {
-        struct fl_pipeline *p = load_file(argv[i], 0);
+            bad = cli_bad_arg(c, argv[i], known);
+        else
+            files[n++] = argv[i];
+    }
+    if (!files || !lo.sets)
+        bad = 1;
+    else if (!n && !bad) {
+        cmd_help_text(c, stderr);
+        bad = 2;
+    }
+    for (int i = 0; i < n && bad != 2; i++) {
+        struct fl_pipeline *p = load_file(files[i], &lo);
         if (p)
-            printf("%s: ok\n", argv[i]), fflush(stdout);
+            printf("%s: ok\n", files[i]), fflush(stdout);
         bad |= !p;
         fl_pipeline_free(&p);
     }
-    if (!files) {
-        cmd_help_text(c, stderr);
-        return 2;
-    }
+    free(files);
+    free((void *)lo.sets);
     return bad;
 }
 
@@ -167,7 +194,7 @@ static int cmd_graph(const struct cli_cmd *c, int argc, char **argv)
         cmd_help_text(c, stderr);
         return 2;
     }
-    struct fl_pipeline *p = load_file(file, FL_PIPELINE_NO_FILES);
+    struct fl_pipeline *p = load_file(file, &(struct fl_load_opts){ .no_files = true });
     if (!p)
         return 1;
     fl_pipeline_graph(p, dot, stdout);
@@ -185,23 +212,30 @@ static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress)
 
 static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
 {
-    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", NULL };
-    const char *file = NULL;
-    int verbose = 0;
+    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", "--set", NULL };
+    const char *file = NULL, **sets = calloc((size_t)argc + 1, sizeof(*sets));
+    struct fl_load_opts lo = { .sets = sets };
+    int verbose = 0, rc;
     bool progress = true;
+    if (!sets)
+        return 1;
     for (int i = 0; i < argc; i++) {
-        if (verbosity(argv[i]))
+        if (take_set(argc, argv, &i, &lo))
+            continue;
+        else if (verbosity(argv[i]))
             verbose += verbosity(argv[i]);
         else if (strcmp(argv[i], "-q") == 0)
             fl_log_set_level(FL_LOG_LEVEL_ERROR);
         else if (strcmp(argv[i], "--no-progress") == 0)
             progress = false;
-        else if ((argv[i][0] == '-' && argv[i][1]) || file)
+        else if ((argv[i][0] == '-' && argv[i][1]) || file) {
+            free(sets);
             return cli_bad_arg(c, argv[i], known);
-        else
+        } else
             file = argv[i];
     }
     if (!file) {
+        free(sets);
         cmd_help_text(c, stderr);
         return 2;
     }
@@ -209,8 +243,10 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
         fl_log_set_level(FL_LOG_LEVEL_DEBUG);
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
-    struct fl_pipeline *p = load_file(file, 0);
-    return p ? run_pipeline(p, verbose, progress) : 1;
+    struct fl_pipeline *p = load_file(file, &lo);
+    rc = p ? run_pipeline(p, verbose, progress) : 1;
+    free(sets);
+    return rc;
 }
 
 /* A YAML scalar for a command-line value: plain when it is safe, else
@@ -267,7 +303,7 @@ static int cmd_gen(const struct cli_cmd *c, int argc, char **argv)
         fprintf(f, "%semit: false", argc ? ", " : "");
     fprintf(f, "}\n");
     fclose(f);
-    struct fl_pipeline *p = load_checked("flowline gen", buf, 0);
+    struct fl_pipeline *p = load_checked("flowline gen", buf, NULL);
     free(buf);
     if (!p)
         return 1;
@@ -397,15 +433,21 @@ static int cmd_help(const struct cli_cmd *c, int argc, char **argv)
 }
 
 static const struct cli_cmd cli_cmds[] = {
-    { "run", "FILE|- [-v|-vv] [-q] [--no-progress]",
+    { "run", "FILE|- [--set S.O=V]... [-v|-vv] [-q]",
       "run a pipeline until its inputs end or SIGINT/SIGTERM",
       "  FILE            the pipeline; - reads it from standard input\n"
+      "  --set STAGE.OPTION=VALUE\n"
+      "                  override (or add) one option of a stage; VALUE is YAML\n"
+      "                  (x.pcap, [a.pcap, b.pcap], 30s); paths in it are relative\n"
+      "                  to the working directory\n"
       "  -v, -vv         stage counters at the end; info (-v) or debug (-vv) logging\n"
       "  -q              log errors only\n"
       "  --no-progress   no progress bar (it is drawn only on a terminal anyway)\n"
       "exit status: 0 every stage ended cleanly, 1 the pipeline is invalid or a stage\n"
       "failed, 2 usage error\n", cmd_run },
-    { "check", "FILE|-...", "validate pipelines (plugins, options, fields, files) without running",
+    { "check", "FILE|-... [--set S.O=V]...",
+      "validate pipelines (plugins, options, fields, files) without running",
+      "  --set STAGE.OPTION=VALUE   as for run, applied to every FILE\n"
       "  Prints \"FILE: ok\" for each valid pipeline, else every problem as\n"
       "  file:line:column. Nothing is opened or written. Exit status 1 if any is invalid.\n",
       cmd_check },

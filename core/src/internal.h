@@ -105,6 +105,10 @@ struct fl_conf {
 int fl_conf_parse(const char *name, const char *buf, size_t len,
                   struct fl_diags *d, struct fl_conf **out);
 int fl_conf_load(const char *path, struct fl_diags *d, struct fl_conf **out);
+/* Apply a command-line override "STAGE.OPTION=VALUE" (VALUE read as YAML:
+ * a scalar, [a, b] or {k: v}; paths in it are relative to the working
+ * directory). Problems go to d as "--set:1:1: ...". */
+int fl_conf_set(struct fl_conf *c, const char *assign, struct fl_diags *d);
 void fl_conf_free(struct fl_conf **c);
 /* Duplicate ids, dangling from: (with "did you mean"), cycles. On success
  * order[0..n_stages) is a topological order (sources first). */

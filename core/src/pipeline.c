@@ -182,15 +182,18 @@ static int pipeline_new(struct fl_pipeline **out)
 }
 
 /* From a buffer when buf is set, else from the file `name`. */
-static int pipeline_read(const char *name, const char *buf, size_t len, unsigned flags,
-                         struct fl_pipeline **out)
+static int pipeline_read(const char *name, const char *buf, size_t len,
+                         const struct fl_load_opts *lo, struct fl_pipeline **out)
 {
+    static const struct fl_load_opts none = { 0 };
     struct fl_pipeline *p;
     int rc = pipeline_new(&p);
     if (rc < 0)
         return rc;
     *out = p;
-    p->check_files = !(flags & FL_PIPELINE_NO_FILES);
+    if (!lo)
+        lo = &none;
+    p->check_files = !lo->no_files;
     /* Errors are in p->diags; only running out of memory is told apart. */
     if (buf)
         rc = fl_conf_parse(name, buf, len, &p->diags, &p->conf);
@@ -198,19 +201,22 @@ static int pipeline_read(const char *name, const char *buf, size_t len, unsigned
         rc = fl_conf_load(name, &p->diags, &p->conf);
     if (!p->conf)
         return rc == -FL_ENOMEM ? rc : -FL_EINVAL;
+    for (size_t i = 0; i < lo->n_sets; i++)
+        if (fl_conf_set(p->conf, lo->sets[i], &p->diags) == -FL_ENOMEM)
+            return -FL_ENOMEM;
     rc = pipeline_bind(p, &p->diags);
     return p->diags.errors ? -FL_EINVAL : rc;
 }
 
-int fl_pipeline_load(const char *path, unsigned flags, struct fl_pipeline **out)
+int fl_pipeline_load(const char *path, const struct fl_load_opts *lo, struct fl_pipeline **out)
 {
-    return pipeline_read(path, NULL, 0, flags, out);
+    return pipeline_read(path, NULL, 0, lo, out);
 }
 
-int fl_pipeline_parse(const char *name, const char *buf, size_t len, unsigned flags,
-                      struct fl_pipeline **out)
+int fl_pipeline_parse(const char *name, const char *buf, size_t len,
+                      const struct fl_load_opts *lo, struct fl_pipeline **out)
 {
-    return pipeline_read(name, buf, len, flags, out);
+    return pipeline_read(name, buf, len, lo, out);
 }
 
 void fl_pipeline_free(struct fl_pipeline **pp)

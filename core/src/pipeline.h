@@ -38,12 +38,17 @@ struct fl_pipeline {
 /* Parse, check and describe a pipeline; every problem goes to (*out)->diags,
  * which lives as long as the pipeline (positions point into it). Returns 0
  * when the pipeline is runnable; *out is set unless memory ran out.
- * FL_PIPELINE_NO_FILES: skip checking the files stages read and write
- * (flowline graph draws a pipeline whose files are elsewhere). */
-#define FL_PIPELINE_NO_FILES 0x1u
-int fl_pipeline_load(const char *path, unsigned flags, struct fl_pipeline **out);
-int fl_pipeline_parse(const char *name, const char *buf, size_t len, unsigned flags,
-                      struct fl_pipeline **out);
+ * lo may be NULL (check files, no overrides). */
+struct fl_load_opts {
+    bool no_files;               /* skip checking the files stages read and write
+                                  * (flowline graph draws a pipeline whose files
+                                  * are elsewhere) */
+    const char *const *sets;     /* --set STAGE.OPTION=VALUE, applied in order */
+    size_t n_sets;
+};
+int fl_pipeline_load(const char *path, const struct fl_load_opts *lo, struct fl_pipeline **out);
+int fl_pipeline_parse(const char *name, const char *buf, size_t len,
+                      const struct fl_load_opts *lo, struct fl_pipeline **out);
 void fl_pipeline_free(struct fl_pipeline **p);
 void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out);
 

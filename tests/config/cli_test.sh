@@ -68,4 +68,11 @@ n=$("$FLOWLINE_BIN" run "$tmp/stdio.yaml" <"$tmp/s.pcap" | wc -l)
 [ "$n" -eq 300 ] && echo "ok   path: - reads stdin, writes stdout" || { echo "FAIL stdin pcap: $n lines"; fail=1; }
 n=$(gzip -c "$tmp/s.pcap" | "$FLOWLINE_BIN" run "$tmp/stdio.yaml" | wc -l)
 [ "$n" -eq 300 ] && echo "ok   path: - reads a gzip'd pipe" || { echo "FAIL stdin gzip: $n lines"; fail=1; }
+# --set overrides an option; its paths are relative to the working directory.
+(cd "$tmp" && "$FLOWLINE_BIN" run "$FLOWLINE_SRC/conf/examples/pcap-to-csv.yaml" --set capture.path=s.pcap \
+    --set features.path=set.csv --set 'features.fields=[proto, packets]' --no-progress) \
+    && [ "$(head -1 "$tmp/set.csv")" = "proto,packets" ] && echo "ok   --set overrides options" \
+    || { echo "FAIL --set"; fail=1; }
+e=$("$FLOWLINE_BIN" check "$FLOWLINE_SRC/conf/examples/pcap-to-csv.yaml" --set captur.path=x 2>&1 || true)
+check "--set names an unknown stage" "$e" 'no stage "captur"; did you mean "capture"?'
 exit $fail

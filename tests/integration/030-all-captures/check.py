@@ -73,7 +73,10 @@ def main():
     for name in sorted(set(expect) - {n for n, _ in runs}):
         bad.append(f"{name}: listed in expected-failures.txt but there is no such capture")
     for name, path in runs:
-        env = dict(os.environ, PCAP=path, OUT=os.path.join(tmp, "out.csv"))
+        out = os.path.join(tmp, "out.csv")
+        if os.path.exists(out):   # this test's own output of the previous capture
+            os.unlink(out)
+        env = dict(os.environ, PCAP=path, OUT=out)
         p = subprocess.run([BIN, "run", "-v", "--no-progress", os.path.join(HERE, "pipeline.yaml")],
                            env=env, capture_output=True, text=True, timeout=120)
         if p.returncode not in (0, 1) or "Sanitizer" in p.stderr or "runtime error" in p.stderr:

@@ -70,7 +70,7 @@ static int run_failing(unsigned type, uint64_t *csv_bytes)
                      "    from: flows\n"
                      "    with: { path: \"%s\" }\n", path);
     struct fl_pipeline *p = NULL;
-    int rc = fl_pipeline_parse("runtime.yaml", yaml, (size_t)n, 0, &p);
+    int rc = fl_pipeline_parse("runtime.yaml", yaml, (size_t)n, NULL, &p);
     if (rc < 0)
         fl_diags_print(&p->diags, stderr);
     assert_int_equal(rc, 0);
