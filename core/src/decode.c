@@ -38,6 +38,7 @@ static const struct fl_col_def decode_cols[FL_PKT_NCOLS] = {
     [FL_PKT_PAYLOAD_LEN] = { "payload_len", FL_T_U32 },
     [FL_PKT_VLAN] = { "vlan", FL_T_U16 },
     [FL_PKT_FLOW_HASH] = { "flow_hash", FL_T_U64 },
+    [FL_PKT_ICMP_ID] = { "icmp_id", FL_T_U16 },
 };
 
 int fl_packet_schema(struct fl_ctx *ctx, const struct fl_schema **out)

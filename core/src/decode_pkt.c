@@ -69,7 +69,18 @@ struct decode_pkt {
      * and read whole, so the row copy and the hash load what was stored
      * (no store-forwarding stall from byte-wise building). */
     uint64_t src[2], dst[2];
-    uint16_t sport, dport;
+    /* The transport words, cleared by one store per packet. An ICMP
+     * query/reply has sport 0 and hx = dport ^ icmp_id, so the hash ports
+     * (sport | icmp_id, dport ^ hx) are (icmp_id, icmp_id) for it and
+     * (sport, dport) for everything else, without a branch. */
+    union {
+        struct {
+            uint16_t sport, dport;
+            uint16_t icmp_id;   /* ICMP query/reply identifier, else 0 */
+            uint16_t hx;
+        };
+        uint64_t l4w;
+    };
     uint8_t proto, ver, ttl, flags;
     uint32_t ip_len, payload_len;
 };
@@ -211,7 +222,7 @@ DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct d
     uint32_t cap = l3->cap, len = l3->len;
     struct fl_addr src, dst;
 
-    p->sport = p->dport = 0;
+    p->l4w = 0;
     p->flags = 0;
     p->payload_len = len;
     if (l3->frag) {
@@ -224,9 +235,16 @@ DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct d
             /* No transport header here: the flow is its first fragment's. */
             const struct decode_frag *f = decode_frag_get(d, &l3->key);
             if (f) {
+                int reply;
                 p->proto = f->proto;
                 p->sport = f->sport;
                 p->dport = f->dport;
+                /* An ICMP first fragment left its identifier as sport. */
+                if (fl_icmp_query(f->proto, (uint8_t)(f->dport >> 8), &reply) >= 0) {
+                    p->icmp_id = f->sport;
+                    p->hx = p->dport ^ f->sport;
+                    p->sport = 0;
+                }
             } else {
                 p->notes |= 1u << FL_NOTE_FRAG_UNJOINED;
             }
@@ -267,16 +285,25 @@ DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct d
         break;
     }
     case DECODE_IP_ICMP:
-    case DECODE_IP_ICMPV6:
+    case DECODE_IP_ICMPV6: {
         /* type, code, checksum at least; the payload is counted after the
-         * 8-byte header every ICMP message starts with. */
+         * 8-byte header every ICMP message starts with. Query/reply
+         * messages carry an identifier next (RFC 792, RFC 4443); one cut
+         * off by the snaplen reads as 0. */
+        int reply;
         if (len < 4)
             return DECODE_DROP(FL_DROP_BAD_L4);
         if (cap < 2)
             return DECODE_DROP(FL_DROP_TRUNCATED);
         p->dport = (uint16_t)(h[0] << 8 | h[1]);
         p->payload_len = len > 8 ? len - 8 : 0;
+        if (fl_icmp_query(p->proto, h[0], &reply) >= 0) {
+            if (cap >= 6 && len >= 6)
+                p->icmp_id = decode_rd16(h + 4);
+            p->hx = p->dport ^ p->icmp_id;
+        }
         break;
+    }
     case DECODE_IP_SCTP:
         /* RFC 9260 common header: ports, verification tag, checksum. */
         if (len < 12)
@@ -290,8 +317,8 @@ DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct d
     default:
         break;
     }
-    if (l3->frag)
-        decode_frag_put(d, &l3->key, p->proto, p->sport, p->dport);
+    if (l3->frag)   /* sport or icmp_id: one of them is 0 */
+        decode_frag_put(d, &l3->key, p->proto, p->sport | p->icmp_id, p->dport);
     else if (d->decap) {
         /* A fragment's inner packet is incomplete: it stays the outer flow. */
         switch (p->proto) {
@@ -674,8 +701,11 @@ static inline void decode_commit(struct fl_decoder *d, const struct decode_pkt *
     ((uint32_t *)col[FL_PKT_FRAME_LEN])[r] = p->wirelen;
     ((uint32_t *)col[FL_PKT_PAYLOAD_LEN])[r] = p->payload_len;
     ((uint16_t *)col[FL_PKT_VLAN])[r] = p->vlan;
-    ((uint64_t *)col[FL_PKT_FLOW_HASH])[r] =
-        decode_flow_hash(p->src, p->sport, p->dst, p->dport, p->proto);
+    ((uint16_t *)col[FL_PKT_ICMP_ID])[r] = p->icmp_id;
+    /* A query/reply pair hashes by (addresses, identifier): both hash
+     * ports are the identifier, so request and reply hash alike. */
+    ((uint64_t *)col[FL_PKT_FLOW_HASH])[r] = decode_flow_hash(
+        p->src, p->sport | p->icmp_id, p->dst, p->dport ^ p->hx, p->proto);
     if (r == 0) {
         b->t_min = b->t_max = ts;
     } else {

@@ -8,13 +8,19 @@
  *
  * Column conventions: src/dst as seen in this packet; ports are 0 for
  * protocols without ports; for ICMP/ICMPv6 src_port = 0 and
- * dst_port = type << 8 | code (the IPFIX/NetFlow convention); ip_len is the
+ * dst_port = type << 8 | code (the IPFIX/NetFlow convention), and icmp_id
+ * is the identifier of ICMP query/reply messages (ICMPv4 echo 8/0,
+ * timestamp 13/14, information 15/16, address mask 17/18; ICMPv6 echo
+ * 128/129), 0 for every other packet; ip_len is the
  * IP total length (IPv6: payload length + 40); payload_len the L4 payload
  * bytes; frame_len the wire length; vlan the outermost 802.1Q id (0 = none);
  * flow_hash a 64-bit hash of (proto, addr/port pair) equal for both
- * directions. Non-first IPv4/IPv6 fragments take the ports of their first
+ * directions; for the ICMP query/reply types it covers (proto, addresses,
+ * icmp_id) instead, so a request and its reply hash alike (a consumer that
+ * partitions by flow_hash keeps them together). Non-first IPv4/IPv6 fragments take the ports of their first
  * fragment through a small bounded table; those that cannot be joined are
- * counted and keep ports 0. */
+ * counted and keep ports 0; they take icmp_id from their first fragment
+ * alike. */
 #ifndef FLOWLINE_DECODE_H
 #define FLOWLINE_DECODE_H
 
@@ -41,6 +47,7 @@ enum fl_pkt_col {
     FL_PKT_PAYLOAD_LEN, /* u32  */
     FL_PKT_VLAN,        /* u16  */
     FL_PKT_FLOW_HASH,   /* u64  */
+    FL_PKT_ICMP_ID,     /* u16: ICMP query/reply identifier, else 0 (last: indexes above stay) */
     FL_PKT_NCOLS
 };
 
@@ -69,6 +76,23 @@ enum fl_decode_note {
     FL_NOTE_IP_TRUNCATED,     /* captured part shorter than ip_len (snaplen) */
     FL_NOTE_COUNT
 };
+
+/* ICMP query/reply messages (the pairs above): for protocol proto (1 ICMP,
+ * 58 ICMPv6) and message type, the request type of the pair (the type
+ * itself for a request), with *reply set when the message is the reply;
+ * -1 for every other message or protocol. */
+static inline int fl_icmp_query(uint8_t proto, uint8_t type, int *reply)
+{
+    if (proto == 1 && type < 19 && ((0x7E101u >> type) & 1)) {
+        *reply = type == 0 || (type >= 14 && !(type & 1));
+        return type == 0 ? 8 : *reply ? type - 1 : type;
+    }
+    if (proto == 58 && (type == 128 || type == 129)) {
+        *reply = type == 129;
+        return 128;
+    }
+    return -1;
+}
 
 struct fl_decoder;
 

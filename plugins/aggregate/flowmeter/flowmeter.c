@@ -10,7 +10,9 @@
 #include "flowmeter.h"
 
 #define FLOWMETER_TCP_FIN 0x01
+#define FLOWMETER_TCP_SYN 0x02
 #define FLOWMETER_TCP_RST 0x04
+#define FLOWMETER_TCP_ACK 0x10
 /* How many packets ahead of its update a packet's slot is prefetched (its
  * record: half as many). Long enough to cover a DRAM miss with the work of
  * the packets in between, short enough not to overrun the line fill
@@ -38,6 +40,11 @@ static const struct fl_opt flowmeter_opts[] = {
              "expiry end early as \"evicted\"" },
     { .name = "key_vlan", .type = FL_OPT_BOOL, .offset = offsetof(struct flowmeter, key_vlan),
       .def = "false", .doc = "the outer VLAN id is part of the flow key" },
+    { .name = "icmp_pairs", .type = FL_OPT_BOOL,
+      .offset = offsetof(struct flowmeter, icmp_pairs), .def = "true",
+      .doc = "an ICMP query and its reply (echo, timestamp, information, address mask; ICMPv6 "
+             "echo) are one flow, keyed by addresses and identifier; false: one flow per "
+             "type/code and direction (nfdump)" },
     { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(struct flowmeter, batch_size),
       .def = "4096", .min = "1", .max = "1048576", .unit = "rows",
       .doc = "flow records per output batch" },
@@ -62,6 +69,7 @@ static const struct fl_want flowmeter_wants[FLOWMETER_NFIELDS] = {
     [FLOWMETER_F_FLAGS] = { "tcp_flags", FL_T_U8, 0 },
     [FLOWMETER_F_VLAN] = { "vlan", FL_T_U16, 0 },
     [FLOWMETER_F_HASH] = { "flow_hash", FL_T_U64, 0 },
+    [FLOWMETER_F_ICMP_ID] = { "icmp_id", FL_T_U16, 0 },
 };
 
 static int flowmeter_bind_new(struct fl_ctx *ctx, struct flowmeter *fm)
@@ -111,6 +119,60 @@ static uint64_t flowmeter_hash_sym(const struct flowmeter_pkt *p)
         h ^= h >> 31;
     }
     return h;
+}
+
+/* An ICMP query/reply message (icmp_pairs) gets the key of its pair: port
+ * pair (identifier, request type << 8 | code), and a reply is turned
+ * round to the request's direction, so request and reply find one flow
+ * whose src is the request's sender. By value, so the packet being built
+ * stays in registers. */
+struct flowmeter_icmpk {
+    uint16_t sport, dport;
+    bool qr, reply;
+};
+
+static inline struct flowmeter_icmpk flowmeter_icmp_key(uint8_t proto, uint16_t dport, uint16_t id)
+{
+    struct flowmeter_icmpk k = { 0 };
+    int reply, q = fl_icmp_query(proto, (uint8_t)(dport >> 8), &reply);
+    if (q >= 0) {
+        k.qr = true;
+        k.reply = reply;
+        k.sport = id;
+        k.dport = (uint16_t)(q << 8 | (dport & 0xff));
+    }
+    return k;
+}
+
+/* The hash of row i when the decoder's (dflt) is not the key's: inputs
+ * without flow_hash, and ICMP query/reply messages, which the decoder
+ * hashes by identifier, not by the key used here with icmp_pairs: false. */
+static __attribute__((noinline)) uint64_t flowmeter_hash_own(const struct flowmeter *fm,
+                                                             uint32_t i, uint64_t dflt)
+{
+    const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
+    struct flowmeter_pkt q = {
+        .src = (const struct fl_addr *)fl_bind_data(fm->bind, FLOWMETER_F_SRC) + i,
+        .dst = (const struct fl_addr *)fl_bind_data(fm->bind, FLOWMETER_F_DST) + i,
+        .sport = ((const uint16_t *)fl_bind_data(fm->bind, FLOWMETER_F_SPORT))[i],
+        .dport = ((const uint16_t *)fl_bind_data(fm->bind, FLOWMETER_F_DPORT))[i],
+        .proto = ((const uint8_t *)fl_bind_data(fm->bind, FLOWMETER_F_PROTO))[i],
+    };
+    struct flowmeter_icmpk k = { 0 };
+    if (q.proto == 1 || q.proto == 58)
+        k = flowmeter_icmp_key(q.proto, q.dport, icmp_id ? icmp_id[i] : 0);
+    if (flowmeter_field(fm, FLOWMETER_F_HASH) && !k.qr)
+        return dflt;
+    if (k.qr && fm->icmp_pairs) {
+        const struct fl_addr *t = q.src;
+        q.sport = k.sport;
+        q.dport = k.dport;
+        if (k.reply) {
+            q.src = q.dst;
+            q.dst = t;
+        }
+    }
+    return flowmeter_hash_sym(&q);
 }
 
 /* FIN from both sides or a RST closes the connection: the flow lingers
@@ -181,9 +243,12 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
         f->pay_min = p->paylen;
     if (p->paylen > f->pay_max)
         f->pay_max = p->paylen;
-    if (fm->tcp_end && p->proto == 6 && (p->flags & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))
-        && !(f->state & FLOWMETER_CLOSED))
-        flowmeter_tcp_end(fm, idx, p, dir);
+    if (p->proto == 6) {
+        flowmeter_conn_update(fm, f, p->flags, p->paylen, dir);
+        if (fm->tcp_end && (p->flags & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))
+            && !(f->state & FLOWMETER_CLOSED))
+            flowmeter_tcp_end(fm, idx, p, dir);
+    }
 }
 
 /* hint: the flow the prefetch stage guessed, verified here, because the
@@ -209,10 +274,16 @@ static int flowmeter_packet(struct flowmeter *fm, struct fl_ctx *ctx,
             idx = FLOWMETER_NIL;
     }
     if (idx == FLOWMETER_NIL) {
-        if ((rc = flowmeter_insert(fm, ctx, p, &idx)) < 0)
+        /* A flow first seen at a SYN-ACK: its receiver sent the SYN, so
+         * it is the initiator (Zeek flips such connections too). */
+        bool flip = p->proto == 6 && (p->flags & (FLOWMETER_TCP_SYN | FLOWMETER_TCP_ACK))
+                                         == (FLOWMETER_TCP_SYN | FLOWMETER_TCP_ACK);
+        if ((rc = flowmeter_insert(fm, ctx, p, flip, &idx)) < 0)
             return rc;
-        dir = 1;
+        dir = flip ? 2 : 1;
     }
+    if (p->reply)
+        dir = 3 - dir;   /* matched as the request it answers */
     flowmeter_update(fm, idx, p, dir);
     return 0;
 }
@@ -239,6 +310,8 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const uint8_t *flags = flowmeter_field(fm, FLOWMETER_F_FLAGS);
     const uint16_t *vlan = flowmeter_field(fm, FLOWMETER_F_VLAN);
     const uint64_t *hash = flowmeter_field(fm, FLOWMETER_F_HASH);
+    const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
+    const bool pairs = fm->icmp_pairs;
 
     if (!fm->started)
         flowmeter_table_start(fm, b->t_min && b->t_min < ts[0] ? b->t_min : ts[0]);
@@ -252,14 +325,9 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const uint32_t rows = b->rows, probe_at = FLOWMETER_AHEAD / 2;
     for (uint32_t i = 0; i < rows + FLOWMETER_AHEAD; i++) {
         if (i < rows) {
-            uint64_t fh;
-            if (hash) {
-                fh = hash[i];
-            } else {
-                struct flowmeter_pkt q = { .src = &src[i], .dst = &dst[i], .sport = sport[i],
-                                           .dport = dport[i], .proto = proto[i] };
-                fh = flowmeter_hash_sym(&q);
-            }
+            uint64_t fh = hash ? hash[i] : 0;
+            if (__builtin_expect(!hash || proto[i] == 1 || proto[i] == 58, 0))
+                fh = flowmeter_hash_own(fm, i, fh);
             uint64_t m = flowmeter_mix(fh, vlan ? vlan[i] : 0, fm->key_vlan);
             h[i % FLOWMETER_RING] = m;
             __builtin_prefetch(&fm->slot[(uint32_t)(m >> 32) >> (32 - fm->bits)]);
@@ -285,6 +353,19 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
             .iplen = iplen[k], .paylen = paylen[k],
         };
         p.ipv = ipv ? ipv[k] : fl_addr_is_v4(&src[k]) ? 4 : 6;
+        if (__builtin_expect(p.proto == 1 || p.proto == 58, 0) && pairs) {
+            struct flowmeter_icmpk q = flowmeter_icmp_key(p.proto, p.dport,
+                                                          icmp_id ? icmp_id[k] : 0);
+            if (q.qr) {
+                p.sport = q.sport;
+                p.dport = q.dport;
+                if (q.reply) {
+                    p.src = &dst[k];
+                    p.dst = &src[k];
+                    p.reply = true;
+                }
+            }
+        }
         if (p.ts > fm->clock)
             fm->clock = p.ts;
         if ((rc = flowmeter_packet(fm, ctx, &p, hint[k % FLOWMETER_RING])) < 0)
@@ -318,6 +399,7 @@ static int flowmeter_init(struct fl_ctx *ctx, void *state)
     if ((!fm->out_schema && (rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
         || (rc = flowmeter_bind_new(ctx, fm)) < 0)
         return rc;
+    flowmeter_conn_init(fm);
     if ((rc = flowmeter_table_init(fm)) < 0) {
         FL_LOG_ERROR(ctx, "cannot reserve memory for max_flows %llu (%llu MiB of address space)",
                      (unsigned long long)fm->max_flows,

@@ -5,6 +5,7 @@
  *                      per-batch packet loop, tick, drain
  *   flowmeter_table.c  flow pool, hash slots, timing wheel, expiry, eviction
  *   flowmeter_emit.c   output schema, one output row per ended flow, stats
+ *   flowmeter_conn.c   connection state (Zeek's conn_state) per flow
  *
  * Memory layout (README.md has the reasoning):
  * - pool: max_flows fixed 192-byte records in one anonymous mapping that is
@@ -24,6 +25,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <flowline/decode.h>
 #include <flowline/plugin.h>
 
 #ifndef __SIZEOF_INT128__
@@ -49,6 +51,25 @@ enum {
     FLOWMETER_CLOSED_RST = 0x10, /* ... and it was a RST */
 };
 
+/* flowmeter_flow.conn: the connection state behind conn_state. TCP: the
+ * state of each endpoint as Zeek's TCP analyzer keeps it (bits 0-2 the
+ * initiator's, 3-5 the responder's), and per endpoint whether its RESET
+ * followed a CLOSED (bits 6, 7). UDP: a responder state of
+ * FLOWMETER_EP_ESTABLISHED when it answered in an earlier record of the
+ * flow (this record's answer is rev_pkts). Other protocols leave it 0. It
+ * survives an active cut, so a continuation record reports the
+ * connection's state. */
+enum flowmeter_ep {
+    FLOWMETER_EP_INACTIVE, FLOWMETER_EP_SYN_SENT, FLOWMETER_EP_SYN_ACK_SENT,
+    FLOWMETER_EP_PARTIAL, FLOWMETER_EP_ESTABLISHED, FLOWMETER_EP_CLOSED, FLOWMETER_EP_RESET,
+    FLOWMETER_EP_MIDSTREAM,  /* initiator only: the flow began without a SYN (OTH) */
+};
+#define FLOWMETER_CONN(o, r) ((uint8_t)((o) | (r) << 3))
+#define FLOWMETER_CONN_OS(c) ((unsigned)(c) & 7u)
+#define FLOWMETER_CONN_RS(c) (((unsigned)(c) >> 3) & 7u)
+#define FLOWMETER_CONN_ORESET_CLOSED 0x40u   /* initiator went CLOSED -> RESET */
+#define FLOWMETER_CONN_RRESET_CLOSED 0x80u   /* responder went CLOSED -> RESET */
+
 /* One flow: three cache lines. Line 0 is what a lookup and the deadline
  * check read, line 1 the per-packet counters, line 2 the rest. A flow whose
  * counters are all zero is a continuation stub: it keeps the orientation
@@ -70,7 +91,7 @@ struct flowmeter_flow {
     uint64_t close_ts;           /* time of the FIN/RST that closed it */
     uint64_t sched;              /* time of its wheel bucket (<= deadline) */
     uint32_t wprev, wnext;       /* wheel links; wnext = free-list link */
-    uint8_t fwd_flags, rev_flags, state, pad_;
+    uint8_t fwd_flags, rev_flags, state, conn;
 };
 _Static_assert(sizeof(struct flowmeter_flow) == 192, "flow record should be 3 cache lines");
 
@@ -80,6 +101,7 @@ struct flowmeter_pkt {
     const struct fl_addr *src, *dst;
     uint16_t sport, dport, vlan;
     uint8_t proto, ipv, flags;
+    bool reply;                  /* ICMP reply: src/dst swapped to the request's */
     uint32_t iplen, paylen;
 };
 
@@ -88,13 +110,14 @@ enum flowmeter_field {
     FLOWMETER_F_TS, FLOWMETER_F_SRC, FLOWMETER_F_DST, FLOWMETER_F_SPORT, FLOWMETER_F_DPORT,
     FLOWMETER_F_PROTO, FLOWMETER_F_IPLEN, FLOWMETER_F_PAYLEN,
     FLOWMETER_F_IPV, FLOWMETER_F_FLAGS, FLOWMETER_F_VLAN, FLOWMETER_F_HASH,   /* optional */
+    FLOWMETER_F_ICMP_ID,                                                      /* optional */
     FLOWMETER_NFIELDS
 };
 
 struct flowmeter {
     /* options, written by the core from the table in flowmeter.c */
     uint64_t idle, active, linger, max_flows, batch_size, flush_interval;
-    bool tcp_end, key_vlan;
+    bool tcp_end, key_vlan, icmp_pairs;
 
     const struct fl_schema *out_schema;
     struct fl_bind *bind;        /* the input fields; owned by the ctx */
@@ -125,6 +148,11 @@ struct flowmeter {
     uint64_t n_end[FLOWMETER_NREASONS];  /* records per reason, not yet counted */
     uint64_t n_evicted;          /* flows removed under pressure, not yet counted */
     uint64_t n_evict_scanned;    /* wheel buckets eviction walked, not yet counted */
+
+    /* TCP connection state after one packet, by flowmeter_conn_idx(): the
+     * state machine of flowmeter_conn.c tabulated at init, so a packet
+     * costs one load instead of its branches. */
+    uint8_t conn_next[1u << 14];
 };
 
 /* The earliest time the flow ends by itself, and why. A stub has no active
@@ -194,10 +222,11 @@ void flowmeter_table_reset(struct flowmeter *fm);
 void flowmeter_table_start(struct flowmeter *fm, uint64_t t);
 /* The live flow of p's key and its direction (1/2), or FLOWMETER_NIL. */
 uint32_t flowmeter_lookup(const struct flowmeter *fm, const struct flowmeter_pkt *p, int *dir);
-/* A new empty flow for p's key with p's sender as initiator; makes room
- * first (expiring due flows, then evicting) when max_flows are live. */
+/* A new empty flow for p's key with p's sender as initiator (its receiver
+ * if flip); makes room first (expiring due flows, then evicting) when
+ * max_flows are live. */
 int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flowmeter_pkt *p,
-                     uint32_t *idx);
+                     bool flip, uint32_t *idx);
 /* End the record of flow idx for `why`: emit it (if it has packets), then
  * keep a continuation stub (FLOWMETER_ACTIVE) or free the flow. */
 int flowmeter_expire(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
@@ -209,6 +238,44 @@ int flowmeter_expire_due(struct flowmeter *fm, struct fl_ctx *ctx, uint64_t now)
 /* Every live flow, in pool order: emit what holds packets ("eof", or
  * "fin"/"rst" if the connection had closed), then forget them all. */
 int flowmeter_expire_all(struct flowmeter *fm, struct fl_ctx *ctx);
+
+/* ---- flowmeter_conn.c ------------------------------------------------ */
+/* Advance the TCP endpoint states of conn by one packet (flags, payload
+ * length, from the initiator if dir == 1). */
+void flowmeter_conn_tcp(uint8_t *conn, uint8_t flags, uint32_t paylen, int dir);
+/* Fill fm->conn_next from flowmeter_conn_tcp. */
+void flowmeter_conn_init(struct flowmeter *fm);
+/* Zeek's conn_state code of a flow (its record ending now). */
+const char *flowmeter_conn_state(const struct flowmeter_flow *f);
+
+/* What the TCP state machine reads of a packet, as a conn_next index:
+ * the state byte, the direction, SYN FIN RST ACK, and whether it has no
+ * payload. */
+static inline unsigned flowmeter_conn_idx(uint8_t conn, uint8_t flags, uint32_t paylen, int dir)
+{
+    return (unsigned)conn << 6 | (unsigned)(dir != 1) << 5
+           | ((flags & 7u) | (flags & 0x10u) >> 1) << 1 | (paylen == 0);
+}
+
+/* Per TCP packet: the table, unless nothing can change (both sides
+ * established and no SYN, FIN or RST: most packets). UDP needs nothing per
+ * packet: whether the responder answered is rev_pkts, carried over an
+ * active cut by flowmeter_conn_cut(). */
+static inline void flowmeter_conn_update(const struct flowmeter *fm, struct flowmeter_flow *f,
+                                         uint8_t flags, uint32_t paylen, int dir)
+{
+    if (f->conn != FLOWMETER_CONN(FLOWMETER_EP_ESTABLISHED, FLOWMETER_EP_ESTABLISHED)
+        || (flags & 7u))
+        f->conn = fm->conn_next[flowmeter_conn_idx(f->conn, flags, paylen, dir)];
+}
+
+/* Before an active cut resets the counters: remember that a UDP
+ * responder answered. */
+static inline void flowmeter_conn_cut(struct flowmeter_flow *f)
+{
+    if (f->proto == 17 && f->rev_pkts)
+        f->conn = FLOWMETER_CONN(0, FLOWMETER_EP_ESTABLISHED);
+}
 
 /* ---- flowmeter_emit.c ------------------------------------------------ */
 int flowmeter_out_schema(struct fl_ctx *ctx, const struct fl_schema **out);

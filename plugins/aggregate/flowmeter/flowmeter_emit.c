@@ -15,7 +15,7 @@ enum {
     FLOWMETER_C_IP_VERSION, FLOWMETER_C_VLAN,
     FLOWMETER_C_FWD_PACKETS, FLOWMETER_C_FWD_BYTES, FLOWMETER_C_REV_PACKETS,
     FLOWMETER_C_REV_BYTES, FLOWMETER_C_TCP_FLAGS, FLOWMETER_C_FWD_TCP_FLAGS,
-    FLOWMETER_C_REV_TCP_FLAGS, FLOWMETER_C_END_REASON, FLOWMETER_NCOLS
+    FLOWMETER_C_REV_TCP_FLAGS, FLOWMETER_C_END_REASON, FLOWMETER_C_CONN_STATE, FLOWMETER_NCOLS
 };
 
 /* Times first (as nfdump prints them), then the seed's Table 2 features in
@@ -52,6 +52,7 @@ static const struct fl_col_def flowmeter_cols[FLOWMETER_NCOLS] = {
     [FLOWMETER_C_FWD_TCP_FLAGS] = { "fwd_tcp_flags", FL_T_U8 },
     [FLOWMETER_C_REV_TCP_FLAGS] = { "rev_tcp_flags", FL_T_U8 },
     [FLOWMETER_C_END_REASON] = { "end_reason", FL_T_STR },
+    [FLOWMETER_C_CONN_STATE] = { "conn_state", FL_T_STR },
 };
 
 static const char *const flowmeter_reasons[FLOWMETER_NREASONS] = {
@@ -108,10 +109,11 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct fl
     struct fl_batch *b = fm->out;
     uint32_t r = b->rows;
     uint64_t n = f->fwd_pkts + f->rev_pkts, bytes = f->fwd_bytes + f->rev_bytes;
-    const char *reason = flowmeter_reason_name(why);
-    struct fl_span span;
+    const char *reason = flowmeter_reason_name(why), *conn = flowmeter_conn_state(f);
+    struct fl_span span, cspan;
 
-    if ((rc = fl_batch_put_bytes(b, reason, (uint32_t)strlen(reason), &span)) < 0)
+    if ((rc = fl_batch_put_bytes(b, reason, (uint32_t)strlen(reason), &span)) < 0
+        || (rc = fl_batch_put_bytes(b, conn, (uint32_t)strlen(conn), &cspan)) < 0)
         return rc;
     FL_COL(b, FLOWMETER_C_START, uint64_t)[r] = f->first_ts;
     FL_COL(b, FLOWMETER_C_END, uint64_t)[r] = f->last_ts;
@@ -119,7 +121,9 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct fl
     FL_COL(b, FLOWMETER_C_PROTO, uint8_t)[r] = f->proto;
     FL_COL(b, FLOWMETER_C_SRC_ADDR, struct fl_addr)[r] = f->a;
     FL_COL(b, FLOWMETER_C_DST_ADDR, struct fl_addr)[r] = f->b;
-    FL_COL(b, FLOWMETER_C_SRC_PORT, uint16_t)[r] = f->pa;
+    /* ICMP has no source port; a query/reply flow keeps its identifier
+     * there as part of the key. */
+    FL_COL(b, FLOWMETER_C_SRC_PORT, uint16_t)[r] = f->proto == 1 || f->proto == 58 ? 0 : f->pa;
     FL_COL(b, FLOWMETER_C_DST_PORT, uint16_t)[r] = f->pb;
     FL_COL(b, FLOWMETER_C_PACKETS, uint64_t)[r] = n;
     FL_COL(b, FLOWMETER_C_BYTES, uint64_t)[r] = bytes;
@@ -143,6 +147,7 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct fl
     FL_COL(b, FLOWMETER_C_FWD_TCP_FLAGS, uint8_t)[r] = f->fwd_flags;
     FL_COL(b, FLOWMETER_C_REV_TCP_FLAGS, uint8_t)[r] = f->rev_flags;
     FL_COL(b, FLOWMETER_C_END_REASON, struct fl_span)[r] = span;
+    FL_COL(b, FLOWMETER_C_CONN_STATE, struct fl_span)[r] = cspan;
     if (!r || f->first_ts < b->t_min)
         b->t_min = f->first_ts;
     if (!r || f->last_ts > b->t_max)

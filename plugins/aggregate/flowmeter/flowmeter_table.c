@@ -298,6 +298,7 @@ int flowmeter_expire(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
      * the last packet) and the TCP state (a FIN seen before the cut still
      * counts towards closing). */
     enum flowmeter_reason r;
+    flowmeter_conn_cut(f);
     flowmeter_reset_stats(f);
     flowmeter_wheel_move(fm, idx, flowmeter_deadline(fm, f, &r));
     return 0;
@@ -355,7 +356,7 @@ static int flowmeter_evict(struct flowmeter *fm, struct fl_ctx *ctx)
 }
 
 int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flowmeter_pkt *p,
-                     uint32_t *out)
+                     bool flip, uint32_t *out)
 {
     int rc;
 
@@ -382,10 +383,10 @@ int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flow
     struct flowmeter_flow *f = &fm->pool[idx];
     memset(f, 0, sizeof(*f));
     f->h = p->h;
-    f->a = *p->src;
-    f->b = *p->dst;
-    f->pa = p->sport;
-    f->pb = p->dport;
+    f->a = flip ? *p->dst : *p->src;
+    f->b = flip ? *p->src : *p->dst;
+    f->pa = flip ? p->dport : p->sport;
+    f->pb = flip ? p->sport : p->dport;
     f->proto = p->proto;
     f->vlan = p->vlan;
     f->ipv = p->ipv;

@@ -11,9 +11,10 @@
  * flows cost no more per packet than ten. A packet's timestamp is
  * max(due, previous timestamp), so timestamps never go back and lag their
  * due time by less than one bucket; gaps are drawn below
- * max_gap - 2 * width (ICMP: half that, because a flow meter keys echo
- * requests apart from replies and sees two gaps as one), so every gap within
- * a flow-meter flow stays below max_gap.
+ * max_gap - 2 * width (ICMP: half that, so that a flow meter keying echo
+ * requests apart from replies, as nfdump does and aggregate.flowmeter with
+ * icmp_pairs: false, and so seeing two gaps as one, stays below it too),
+ * so every gap within a flow-meter flow stays below max_gap.
  *
  * Each frame is built straight into the pcap write buffer and, when `emit`
  * is on, decoded from there into the current packet batch by the core's
@@ -270,14 +271,37 @@ static int gen_start(struct fl_ctx *ctx, void *state)
     return g->path ? gen_pcap_open(ctx, g) : 0;
 }
 
-/* Account a packet of flow f, key `key`, at t in the ground truth. */
+/* The connection state a flow meter reports for a finished session
+ * (Zeek's conn_state, as aggregate.flowmeter computes it). */
+static enum gen_cs gen_conn_state(const struct gen_flow *f, enum gen_proto pc)
+{
+    switch (pc) {
+    case GEN_P_TCP:
+        if (f->n == 1)
+            return GEN_CS_S0;       /* a lone SYN */
+        if (f->n == 2)
+            return GEN_CS_REJ;      /* SYN, RST/ACK */
+        if (f->n == 3)
+            return GEN_CS_RSTO;     /* SYN, SYN/ACK, the client's RST */
+        if (f->flags & GEN_F_RST_END)
+            return (f->flags & GEN_F_SRV_CLOSE) ? GEN_CS_RSTR : GEN_CS_RSTO;
+        return (f->flags & GEN_F_OPEN_END) ? GEN_CS_S1 : GEN_CS_SF;
+    case GEN_P_UDP:
+        return (f->flags & GEN_F_DIR0) && (f->flags & GEN_F_DIR1) ? GEN_CS_SF : GEN_CS_S0;
+    default:
+        return GEN_CS_OTH;          /* ICMP, as Zeek */
+    }
+}
+
+/* Account a packet of flow f at t in the ground truth. A session is one
+ * biflow: TCP connection, UDP exchange, or ping (request and reply pair,
+ * as aggregate.flowmeter keys them with icmp_pairs). */
 static inline void gen_account(struct gen *g, struct gen_flow *f, const struct gen_pkt *p, uint64_t t,
                                uint32_t ip_len, uint32_t wire, uint32_t caplen)
 {
     struct gen_truth *tr = &g->truth;
     enum gen_proto pc = gen_flow_proto(f);
     unsigned v = (f->flags & GEN_F_V6) ? 1 : 0;
-    uint8_t seen = p->key ? GEN_F_SEEN1 : GEN_F_SEEN0;
 
     tr->packets++;
     tr->bytes += ip_len;
@@ -289,28 +313,29 @@ static inline void gen_account(struct gen *g, struct gen_flow *f, const struct g
     tr->ver[v].packets++;
     tr->ver[v].bytes += ip_len;
     tr->vlan_packets += f->vlan_on;
-    if (!(f->flags & (GEN_F_SEEN0 | GEN_F_SEEN1))) {
+    if (!(f->flags & GEN_F_SEEN)) {
+        f->flags |= GEN_F_SEEN;
         f->first = t;
         if (++g->open > tr->max_active)
             tr->max_active = g->open;
-    }
-    if (!(f->flags & seen)) {
-        f->flags |= seen;
         tr->biflows++;
         tr->proto[pc].flows++;
         tr->ver[v].flows++;
         tr->vlan_flows += f->vlan_on;
-    } else if (t - f->last[p->key] > tr->max_gap) {
-        tr->max_gap = t - f->last[p->key];
+    } else if (t - f->last > tr->max_gap) {
+        tr->max_gap = t - f->last;
     }
-    f->last[p->key] = t;
+    f->flags |= p->dir ? GEN_F_DIR1 : GEN_F_DIR0;
+    f->last = t;
     if (f->left == 0) {
         g->open--;
         tr->sessions++;
         if (t - f->first > tr->max_duration)
             tr->max_duration = t - f->first;
         if (pc == GEN_P_TCP)
-            (*(f->n <= 3 ? &tr->tcp_short : (f->flags & GEN_F_RST_END) ? &tr->tcp_rst : &tr->tcp_fin))++;
+            (*(f->n <= 3 ? &tr->tcp_short : (f->flags & GEN_F_RST_END) ? &tr->tcp_rst
+               : (f->flags & GEN_F_OPEN_END) ? &tr->tcp_open : &tr->tcp_fin))++;
+        tr->conn_state[gen_conn_state(f, pc)]++;
     }
 }
 

@@ -96,18 +96,20 @@ enum gen_proto { GEN_P_TCP, GEN_P_UDP, GEN_P_ICMP, GEN_P_ICMP6, GEN_P_COUNT };
 #define GEN_F_V6        0x01u   /* IPv6 (else IPv4) */
 #define GEN_F_RST_END   0x02u   /* TCP: ends with RST instead of FIN */
 #define GEN_F_SRV_CLOSE 0x04u   /* TCP: the server sends FIN (or RST) first */
-#define GEN_F_SEEN0     0x08u   /* key 0 (the flow / ICMP requests) has a packet */
-#define GEN_F_SEEN1     0x10u   /* key 1 (ICMP replies) has a packet */
+#define GEN_F_SEEN      0x08u   /* the session has a packet */
+#define GEN_F_OPEN_END  0x10u   /* TCP: left open (no FIN, no RST) */
+#define GEN_F_DIR0      0x20u   /* the client sent a packet */
+#define GEN_F_DIR1      0x40u   /* the server sent a packet */
 
 #define GEN_NIL UINT32_MAX
 
-/* One active flow ("session"), in a fixed slot: 88 bytes, no
+/* One active flow ("session"), in a fixed slot: 80 bytes, no
  * pointers, so a million of them is one allocation. Addresses are derived
  * from (client, server) indexes when a frame is written. */
 struct gen_flow {
     uint64_t due;           /* next packet, ns after the start */
     uint64_t first;         /* first packet, ns after the start */
-    uint64_t last[2];       /* last packet per flow-meter key (ICMP: request, reply) */
+    uint64_t last;          /* last packet, ns after the start */
     uint32_t next;          /* wheel bucket list */
     uint32_t client;        /* client host index (address, MAC, VLAN) */
     uint32_t server;        /* server host index */
@@ -143,7 +145,6 @@ struct gen_pkt {
     uint8_t syn_opts;       /* TCP: carry SYN options (MSS, SACK, TS, WS) */
     uint8_t icmp_type;      /* ICMP/ICMPv6 type (echo request/reply) */
     uint8_t gap;            /* enum gen_gap of the gap before the next packet */
-    uint8_t key;            /* flow-meter key 0 or 1 (ICMP reply) */
     uint16_t pay_len;       /* L4 payload bytes */
     uint16_t pay_off;       /* filler payload: even offset into the pad */
     uint16_t ipid;          /* IPv4 identification */
@@ -154,6 +155,10 @@ struct gen_pkt {
     uint16_t pre_len;       /* its length: even */
 };
 
+/* Zeek's conn_state codes the generated sessions can have. */
+enum gen_cs { GEN_CS_S0, GEN_CS_S1, GEN_CS_SF, GEN_CS_REJ, GEN_CS_RSTO, GEN_CS_RSTR, GEN_CS_OTH,
+              GEN_CS_COUNT };
+
 /* Ground-truth totals (gen_out.c writes them as JSON). */
 struct gen_tally { uint64_t packets, bytes, flows; };
 struct gen_truth {
@@ -161,7 +166,8 @@ struct gen_truth {
     uint64_t sessions, biflows, max_gap, max_duration;
     uint64_t first_ts, last_ts;                 /* absolute ns */
     uint64_t vlan_packets, vlan_flows;
-    uint64_t tcp_fin, tcp_rst, tcp_short;       /* TCP sessions by end */
+    uint64_t tcp_fin, tcp_rst, tcp_short, tcp_open;  /* TCP sessions by end */
+    uint64_t conn_state[GEN_CS_COUNT];          /* finished sessions by conn_state */
     uint64_t max_active;                        /* most sessions open at once */
     struct gen_tally proto[GEN_P_COUNT];
     struct gen_tally ver[2];                    /* [0] IPv4, [1] IPv6 */

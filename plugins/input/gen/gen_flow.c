@@ -150,7 +150,7 @@ void gen_flow_start(struct gen *g, struct gen_flow *f, uint64_t t)
     f->unacked = 0;
     f->burst = 0;
     f->aux = 0;
-    f->first = f->last[0] = f->last[1] = t;
+    f->first = f->last = t;
 
     /* Endpoints: unique (client, port) per flow; see the file comment. */
     uint32_t slot = (uint32_t)(k % g->n_hosts), j = (uint32_t)(k / g->n_hosts);
@@ -165,9 +165,10 @@ void gen_flow_start(struct gen *g, struct gen_flow *f, uint64_t t)
         f->flags |= GEN_F_V6;
 
     if (kind == GEN_K_ICMP_ECHO) {
-        /* The flow meter keys ICMP on addresses and type/code only, so a
-         * ping session needs its own (client, target) pair: the target is
-         * the j-th address after the host's own offset. */
+        /* A flow meter keying ICMP on addresses and type/code only
+         * (nfdump; flowmeter with icmp_pairs: false) needs each ping
+         * session on its own (client, target) pair: the target is the
+         * j-th address after the host's own offset. */
         f->server = (j + (uint32_t)((hh >> 20) % GEN_SRV_SPACE)) % GEN_SRV_SPACE;
         f->sport = 0;
         f->aux = (uint16_t)gen_rand(r);   /* echo identifier */
@@ -204,18 +205,22 @@ void gen_flow_start(struct gen *g, struct gen_flow *f, uint64_t t)
         if (gen_below(r, 100) < 30)
             f->flags |= GEN_F_SRV_CLOSE;
         /* n >= 4: handshake, n - 4 data packets, RST; n >= 7 mostly:
-         * handshake, n - 7 data packets, FIN close (gen_tcp_tail) */
+         * handshake, n - 7 data packets, FIN close (gen_tcp_tail); 5% of
+         * those are left open instead (handshake, n - 3 data packets). */
         if (n >= 4 && (n < 7 || gen_below(r, 100) < 10))
             f->flags |= GEN_F_RST_END;
+        else if (n >= 7 && gen_below(r, 100) < 5)
+            f->flags |= GEN_F_OPEN_END;
     }
     f->ipid[0] = (uint16_t)gen_rand(r);
     f->ipid[1] = (uint16_t)gen_rand(r);
 }
 
-/* Packets after the data phase: the FIN close (4) or the RST (1). */
+/* Packets after the data phase: the FIN close (4), the RST (1), or none
+ * (left open). */
 static inline uint32_t gen_tcp_tail(const struct gen_flow *f)
 {
-    return (f->flags & GEN_F_RST_END) ? 1 : 4;
+    return (f->flags & GEN_F_RST_END) ? 1 : (f->flags & GEN_F_OPEN_END) ? 0 : 4;
 }
 
 /* Fill the TCP fields of a packet from side `dir` and advance that side's
@@ -432,7 +437,6 @@ void gen_flow_step(struct gen *g, struct gen_flow *f, struct gen_pkt *p)
     case GEN_K_ICMP_ECHO: {
         bool v6 = f->flags & GEN_F_V6;
         p->dir = sent & 1;
-        p->key = p->dir;
         p->icmp_type = p->dir ? (v6 ? 129 : 0) : (v6 ? 128 : 8);
         p->icmp_id = f->aux;
         p->icmp_seq = (uint16_t)(sent / 2 + 1);

@@ -113,8 +113,15 @@ int gen_truth_write(struct fl_ctx *ctx, const struct gen *g)
     fprintf(f, "  \"first_ts_ns\": %" PRIu64 ",\n  \"last_ts_ns\": %" PRIu64 ",\n  \"duration_ns\": %" PRIu64 ",\n",
             t->first_ts, t->last_ts, t->last_ts - t->first_ts);
     fprintf(f, "  \"vlan\": {\"packets\": %" PRIu64 ", \"flows\": %" PRIu64 "},\n", t->vlan_packets, t->vlan_flows);
-    fprintf(f, "  \"tcp_end\": {\"fin\": %" PRIu64 ", \"rst\": %" PRIu64 ", \"short\": %" PRIu64 "},\n",
-            t->tcp_fin, t->tcp_rst, t->tcp_short);
+    fprintf(f, "  \"tcp_end\": {\"fin\": %" PRIu64 ", \"rst\": %" PRIu64 ", \"short\": %" PRIu64
+            ", \"open\": %" PRIu64 "},\n", t->tcp_fin, t->tcp_rst, t->tcp_short, t->tcp_open);
+    static const char *const cs[GEN_CS_COUNT] = {
+        [GEN_CS_S0] = "S0", [GEN_CS_S1] = "S1", [GEN_CS_SF] = "SF", [GEN_CS_REJ] = "REJ",
+        [GEN_CS_RSTO] = "RSTO", [GEN_CS_RSTR] = "RSTR", [GEN_CS_OTH] = "OTH",
+    };
+    fprintf(f, "  \"conn_state\": {");
+    for (int i = 0; i < GEN_CS_COUNT; i++)
+        fprintf(f, "\"%s\": %" PRIu64 "%s", cs[i], t->conn_state[i], i + 1 < GEN_CS_COUNT ? ", " : "},\n");
     fprintf(f, "  \"by_proto\": {\n");
     gen_json_tally(f, "tcp", &t->proto[GEN_P_TCP], true);
     gen_json_tally(f, "udp", &t->proto[GEN_P_UDP], true);

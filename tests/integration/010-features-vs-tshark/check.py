@@ -18,7 +18,7 @@ CAPTURES = [
 FIELDS = ["frame.time_epoch", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "ip.proto",
           "ipv6.nxt", "ip.len", "ipv6.plen", "tcp.srcport", "tcp.dstport", "tcp.len",
           "udp.srcport", "udp.dstport", "udp.length", "ip.flags.mf", "ip.frag_offset",
-          "ip.hdr_len", "tcp.hdr_len"]
+          "ip.hdr_len", "tcp.hdr_len", "tcp.flags"]
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -53,7 +53,11 @@ def tshark_flows(path):
         a, b = (ipaddress.ip_address(src), sp), (ipaddress.ip_address(dst), dp)
         key = (proto,) + tuple(sorted([(str(a[0]), a[1]), (str(b[0]), b[1])]))
         ts = float(v["frame.time_epoch"])
-        f = flows.setdefault(key, {"src": (str(a[0]), sp), "first": ts, "last": ts, "sizes": [], "pays": []})
+        # src is the first sender, except that a TCP flow first seen at a
+        # SYN-ACK belongs to the side whose SYN was missed (its receiver)
+        synack = proto == 6 and v["tcp.flags"] and (int(v["tcp.flags"], 16) & 0x12) == 0x12
+        first = (str(b[0]), dp) if synack else (str(a[0]), sp)
+        f = flows.setdefault(key, {"src": first, "first": ts, "last": ts, "sizes": [], "pays": []})
         f["first"], f["last"] = min(f["first"], ts), max(f["last"], ts)   # timestamps may go backwards
         f["sizes"].append(size)
         f["pays"].append(pay)

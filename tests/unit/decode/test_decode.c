@@ -128,12 +128,17 @@ static void udp(struct fr *f, unsigned sp, unsigned dp)
     put16(f, 0);            /* length: fin() */
     put16(f, 0);
 }
-static void icmp(struct fr *f, unsigned type, unsigned code)
+static void icmpq(struct fr *f, unsigned type, unsigned code, unsigned id, unsigned seq)
 {
     put8(f, type);
     put8(f, code);
     put16(f, 0);
-    put32(f, 0x00010002);
+    put16(f, id);
+    put16(f, seq);
+}
+static void icmp(struct fr *f, unsigned type, unsigned code)
+{
+    icmpq(f, type, code, 1, 2);
 }
 static void payload(struct fr *f, size_t n)
 {
@@ -288,10 +293,10 @@ static void test_schema(void **state)
 {
     static const char *const names[FL_PKT_NCOLS] = {
         "ts", "src_addr", "dst_addr", "src_port", "dst_port", "proto", "ip_version", "ttl",
-        "tcp_flags", "ip_len", "frame_len", "payload_len", "vlan", "flow_hash"};
+        "tcp_flags", "ip_len", "frame_len", "payload_len", "vlan", "flow_hash", "icmp_id"};
     static const enum fl_type types[FL_PKT_NCOLS] = {
         FL_T_TS, FL_T_ADDR, FL_T_ADDR, FL_T_U16, FL_T_U16, FL_T_U8, FL_T_U8, FL_T_U8,
-        FL_T_U8, FL_T_U32, FL_T_U32, FL_T_U32, FL_T_U16, FL_T_U64};
+        FL_T_U8, FL_T_U32, FL_T_U32, FL_T_U32, FL_T_U16, FL_T_U64, FL_T_U16};
     const struct fl_schema *again;
     (void)state;
     assert_int_equal(schema->ncols, FL_PKT_NCOLS);
@@ -829,6 +834,99 @@ static void test_icmp(void **state)
     put8(&f, 0);
     fin(&f);
     expect_drop(t, 1, &f, FL_DROP_BAD_L4);
+}
+
+/* One ICMP message of `type` from src to dst with identifier id: its
+ * flow_hash; checks the row's ports and icmp_id (want_id). */
+static uint64_t icmp_row(struct t *t, int v6, const char *src, const char *dst, unsigned type,
+                         unsigned id, unsigned want_id)
+{
+    struct fr f = {0};
+    eth(&f, v6 ? 0x86dd : 0x0800);
+    if (v6)
+        ip6(&f, 58, src, dst);
+    else
+        ip4(&f, 1, src, dst);
+    icmpq(&f, type, 0, id, 7);
+    payload(&f, 56);
+    fin(&f);
+    assert_int_equal(dec(t, &f), 1);
+    last_is(t, v6 ? 6 : 4, v6 ? 58 : 1, src, 0, dst, type << 8);
+    assert_int_equal(LAST(t, FL_PKT_ICMP_ID, uint16_t), want_id);
+    return LAST(t, FL_PKT_FLOW_HASH, uint64_t);
+}
+
+/* Query/reply messages carry their identifier in icmp_id and hash by
+ * (addresses, identifier): request and reply alike, another identifier
+ * differently. Other messages keep icmp_id 0 and hash by type/code. */
+static void test_icmp_pairs(void **state)
+{
+    struct t *t = *state;
+    static const unsigned pairs[][2] = { { 8, 0 }, { 13, 14 }, { 15, 16 }, { 17, 18 } };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        uint64_t rq = icmp_row(t, 0, "10.0.0.1", "10.0.0.2", pairs[i][0], 0x1234, 0x1234);
+        uint64_t rp = icmp_row(t, 0, "10.0.0.2", "10.0.0.1", pairs[i][1], 0x1234, 0x1234);
+        assert_true(rq == rp);
+        assert_true(rq != icmp_row(t, 0, "10.0.0.1", "10.0.0.2", pairs[i][0], 0x1235, 0x1235));
+    }
+    /* identifier 0 still pairs */
+    assert_true(icmp_row(t, 0, "10.0.0.1", "10.0.0.2", 8, 0, 0)
+                == icmp_row(t, 0, "10.0.0.2", "10.0.0.1", 0, 0, 0));
+    uint64_t rq6 = icmp_row(t, 1, "2001:db8::1", "2001:db8::2", 128, 99, 99);
+    assert_true(rq6 == icmp_row(t, 1, "2001:db8::2", "2001:db8::1", 129, 99, 99));
+    /* not query/reply: no identifier, hashed by type/code (so an ICMPv4
+     * type 128 or an ICMPv6 type 8 is not a pair) */
+    uint64_t u1 = icmp_row(t, 0, "10.0.0.1", "10.0.0.2", 3, 0x1234, 0);
+    uint64_t u2 = icmp_row(t, 0, "10.0.0.1", "10.0.0.2", 3, 0x9999, 0);
+    assert_true(u1 == u2);
+    icmp_row(t, 0, "10.0.0.1", "10.0.0.2", 128, 5, 0);
+    icmp_row(t, 1, "2001:db8::1", "2001:db8::2", 8, 5, 0);
+    icmp_row(t, 1, "2001:db8::1", "2001:db8::2", 130, 5, 0);
+    /* TCP and UDP rows have icmp_id 0 */
+    struct fr f;
+    tcp4(&f, "10.0.0.1", 40000, "10.0.0.2", 80, 0);
+    assert_int_equal(dec(t, &f), 1);
+    assert_int_equal(LAST(t, FL_PKT_ICMP_ID, uint16_t), 0);
+
+    /* A request cut off before its identifier (4 bytes captured) reads 0
+     * and still counts as a pair. */
+    memset(&f, 0, sizeof f);
+    eth(&f, 0x0800);
+    ip4(&f, 1, "10.0.0.1", "10.0.0.2");
+    icmpq(&f, 8, 0, 0x4242, 1);
+    payload(&f, 56);
+    fin(&f);
+    f.n = 14 + 20 + 4;
+    assert_int_equal(dec(t, &f), 1);
+    assert_int_equal(LAST(t, FL_PKT_ICMP_ID, uint16_t), 0);
+    assert_int_equal(LAST(t, FL_PKT_DST_PORT, uint16_t), 8 << 8);
+}
+
+/* A fragmented echo request (ping -s 3000): the later fragments take the
+ * identifier and the hash of the first, as they take ports for UDP. */
+static void test_icmp_fragments(void **state)
+{
+    struct t *t = *state;
+    struct fr f = {0};
+    eth(&f, 0x0800);
+    ip4x(&f, 1, "10.0.0.1", "10.0.0.2", 0, 0x2000, 91);
+    icmpq(&f, 8, 0, 0x0abc, 1);
+    payload(&f, 1472);
+    fin(&f);
+    assert_int_equal(dec(t, &f), 1);
+    assert_int_equal(LAST(t, FL_PKT_ICMP_ID, uint16_t), 0x0abc);
+    uint64_t h = LAST(t, FL_PKT_FLOW_HASH, uint64_t);
+    memset(&f, 0, sizeof f);
+    eth(&f, 0x0800);
+    ip4x(&f, 1, "10.0.0.1", "10.0.0.2", 0, 185, 91);
+    payload(&f, 1000);
+    fin(&f);
+    assert_int_equal(dec(t, &f), 1);
+    last_is(t, 4, 1, "10.0.0.1", 0, "10.0.0.2", 8 << 8);
+    assert_int_equal(LAST(t, FL_PKT_ICMP_ID, uint16_t), 0x0abc);
+    assert_true(LAST(t, FL_PKT_FLOW_HASH, uint64_t) == h);
+    /* and the (unfragmented) reply pairs with them */
+    assert_true(icmp_row(t, 0, "10.0.0.2", "10.0.0.1", 0, 0x0abc, 0x0abc) == h);
 }
 
 static void test_other_protocols(void **state)
@@ -1504,6 +1602,8 @@ int main(void)
         T(test_linktypes),
         T(test_not_ip),
         T(test_icmp),
+        T(test_icmp_pairs),
+        T(test_icmp_fragments),
         T(test_other_protocols),
         T(test_bad_ip),
         T(test_bad_l4),

@@ -133,7 +133,7 @@ static void test_packet_and_flow_columns(void **state)
         {"src_port", FL_T_U16}, {"dst_port", FL_T_U16}, {"proto", FL_T_U8},
         {"ip_version", FL_T_U8}, {"ttl", FL_T_U8}, {"tcp_flags", FL_T_U8},
         {"ip_len", FL_T_U32}, {"frame_len", FL_T_U32}, {"payload_len", FL_T_U32},
-        {"vlan", FL_T_U16}, {"flow_hash", FL_T_U64},
+        {"vlan", FL_T_U16}, {"flow_hash", FL_T_U64}, {"icmp_id", FL_T_U16},
         {"flow_start", FL_T_TS}, {"flow_end", FL_T_TS}, {"duration", FL_T_DUR},
         {"packets", FL_T_U64}, {"bytes", FL_T_U64}, {"payload_bytes", FL_T_U64},
         {"nopay", FL_T_U64},
@@ -142,7 +142,7 @@ static void test_packet_and_flow_columns(void **state)
         {"fwd_packets", FL_T_U64}, {"fwd_bytes", FL_T_U64},
         {"rev_packets", FL_T_U64}, {"rev_bytes", FL_T_U64},
         {"fwd_tcp_flags", FL_T_U8}, {"rev_tcp_flags", FL_T_U8},
-        {"end_reason", FL_T_STR},
+        {"end_reason", FL_T_STR}, {"conn_state", FL_T_STR},
     };
     (void)state;
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {

@@ -103,6 +103,7 @@ void fm_push(struct fl_harness *h, const struct fm_pkt *p, size_t n)
         FL_COL(b, FL_PKT_PAYLOAD_LEN, uint32_t)[i] = p[i].paylen;
         FL_COL(b, FL_PKT_VLAN, uint16_t)[i] = p[i].vlan;
         FL_COL(b, FL_PKT_FLOW_HASH, uint64_t)[i] = fm_hash(&p[i]);
+        FL_COL(b, FL_PKT_ICMP_ID, uint16_t)[i] = p[i].icmp_id;
         if (!i || p[i].ts < b->t_min)
             b->t_min = p[i].ts;
         if (!i || p[i].ts > b->t_max)
@@ -208,6 +209,9 @@ struct fm_rec *fm_records(struct fl_harness *h, size_t *n)
             struct fl_span s = FM_GET(b, "end_reason", struct fl_span, r);
             assert_true(s.len < sizeof(x->reason));
             memcpy(x->reason, fl_batch_bytes(b, s), s.len);
+            s = FM_GET(b, "conn_state", struct fl_span, r);
+            assert_true(s.len > 0 && s.len < sizeof(x->conn));
+            memcpy(x->conn, fl_batch_bytes(b, s), s.len);
             /* every row lies inside the batch's time range */
             assert_true(b->t_min <= x->start && x->end <= b->t_max);
         }
@@ -243,7 +247,7 @@ void fm_print(const char *tag, const struct fm_rec *r)
 {
     fprintf(stderr, "%s: start %.9f end %.9f dur %lld proto %u %08x:%u -> %08x:%u vlan %u ipv %u "
             "pkts %llu bytes %llu pay %llu nopay %llu ps %.6f/%u/%u/%.6f pay %.6f/%u/%u/%.6f "
-            "fwd %llu/%llu rev %llu/%llu flags %02x/%02x/%02x %s\n", tag,
+            "fwd %llu/%llu rev %llu/%llu flags %02x/%02x/%02x %s %s\n", tag,
             (double)(r->start % (1000 * FM_S)) / FM_S, (double)(r->end % (1000 * FM_S)) / FM_S,
             (long long)r->dur, r->proto, r->sa, r->sp, r->da, r->dp, r->vlan, r->ipv,
             (unsigned long long)r->packets, (unsigned long long)r->bytes,
@@ -251,7 +255,7 @@ void fm_print(const char *tag, const struct fm_rec *r)
             r->ps_max, r->ps_std, r->pay_avg, r->pay_min, r->pay_max, r->pay_std,
             (unsigned long long)r->fwd_p, (unsigned long long)r->fwd_b,
             (unsigned long long)r->rev_p, (unsigned long long)r->rev_b, r->flags, r->fwd_flags,
-            r->rev_flags, r->reason);
+            r->rev_flags, r->reason, r->conn);
 }
 
 static bool fm_close(double x, double y)
@@ -271,7 +275,8 @@ static bool fm_rec_same(const struct fm_rec *a, const struct fm_rec *b)
         && a->pay_max == b->pay_max && a->fwd_p == b->fwd_p && a->fwd_b == b->fwd_b
         && a->rev_p == b->rev_p && a->rev_b == b->rev_b && a->flags == b->flags
         && a->fwd_flags == b->fwd_flags && a->rev_flags == b->rev_flags
-        && strcmp(a->reason, b->reason) == 0;
+        && strcmp(a->reason, b->reason) == 0
+        && (!a->conn[0] || !b->conn[0] || strcmp(a->conn, b->conn) == 0);
 }
 
 bool fm_same(const struct fm_rec *a, size_t na, const struct fm_rec *b, size_t nb)

@@ -21,6 +21,7 @@ struct fm_pkt {
     uint8_t proto, flags;
     uint32_t iplen, paylen;
     uint16_t vlan;
+    uint16_t icmp_id;   /* the decoder's icmp_id column */
     bool v6;
 };
 
@@ -37,6 +38,7 @@ struct fm_rec {
     uint64_t fwd_p, fwd_b, rev_p, rev_b;
     uint8_t flags, fwd_flags, rev_flags;
     char reason[16];
+    char conn[8];       /* conn_state */
 };
 
 /* How fm_push fills flow_hash: a symmetric hash, or one constant value for
@@ -64,7 +66,9 @@ struct fm_rec *fm_records(struct fl_harness *h, size_t *n);
 /* Sort records into a canonical order (start, key, ...). */
 void fm_sort(struct fm_rec *r, size_t n);
 /* Compare two sorted record sets field by field; on a difference print
- * both records and return false. std/avg compared to 1e-9 relative. */
+ * both records and return false. std/avg compared to 1e-9 relative;
+ * conn_state only where both sets have it (the reference model leaves it
+ * empty: test_flowmeter.c covers it). */
 bool fm_same(const struct fm_rec *a, size_t na, const struct fm_rec *b, size_t nb);
 void fm_print(const char *tag, const struct fm_rec *r);
 

@@ -542,6 +542,7 @@ static void test_schema(void **st)
         { "vlan", FL_T_U16 }, { "fwd_packets", FL_T_U64 }, { "fwd_bytes", FL_T_U64 },
         { "rev_packets", FL_T_U64 }, { "rev_bytes", FL_T_U64 }, { "tcp_flags", FL_T_U8 },
         { "fwd_tcp_flags", FL_T_U8 }, { "rev_tcp_flags", FL_T_U8 }, { "end_reason", FL_T_STR },
+        { "conn_state", FL_T_STR },
     };
     assert_non_null(s);
     assert_int_equal(s->ncols, sizeof(want) / sizeof(want[0]));

@@ -18,7 +18,7 @@
 /* ---- the reference model ---------------------------------------------- */
 struct ref_opts {
     uint64_t idle, active, linger;
-    bool tcp_end, key_vlan;
+    bool tcp_end, key_vlan, icmp_plain;   /* icmp_plain: icmp_pairs: false */
 };
 
 struct ref_flow {
@@ -76,7 +76,7 @@ static void ref_emit(struct ref *r, struct ref_flow *f, int why)
     x->ipv = f->v6 ? 6 : 4;
     x->sa = f->a;
     x->da = f->b;
-    x->sp = f->pa;
+    x->sp = f->proto == 1 ? 0 : f->pa;
     x->dp = f->pb;
     x->vlan = f->vlan;
     x->packets = f->n;
@@ -164,10 +164,31 @@ static void ref_compact(struct ref *r)
     r->nf = k;
 }
 
-static void ref_packet(struct ref *r, const struct fm_pkt *p)
+/* The key of an ICMP echo (the only ICMP the traffic has): request and
+ * reply as one flow from the requester, by identifier; *p is rewritten to
+ * the request's direction. Returns whether p is a reply. */
+static bool ref_icmp(const struct ref *r, struct fm_pkt *p)
+{
+    if (p->proto != 1 || r->o.icmp_plain)
+        return false;
+    bool reply = p->dp >> 8 == 0;
+    if (reply) {
+        uint32_t t = p->sa;
+        p->sa = p->da;
+        p->da = t;
+    }
+    p->sp = p->icmp_id;
+    p->dp = 8 << 8 | (p->dp & 0xff);
+    return reply;
+}
+
+static void ref_packet(struct ref *r, const struct fm_pkt *pkt)
 {
     struct ref_flow *f = NULL;
     int dir = 0, why = R_EOF;
+    struct fm_pkt key = *pkt;
+    const struct fm_pkt *p = &key;
+    bool reply = ref_icmp(r, &key);
     if (p->ts > r->clock)
         r->clock = p->ts;
     if (r->nf && r->nf == r->capf) {
@@ -190,10 +211,15 @@ static void ref_packet(struct ref *r, const struct fm_pkt *p)
             assert_non_null(r->f);
         }
         f = &r->f[r->nf++];
-        *f = (struct ref_flow){ .live = true, .a = p->sa, .b = p->da, .pa = p->sp, .pb = p->dp,
+        /* a TCP flow first seen at a SYN-ACK belongs to the SYN's sender */
+        bool flip = p->proto == 6 && (p->flags & 0x12) == 0x12;
+        *f = (struct ref_flow){ .live = true, .a = flip ? p->da : p->sa, .b = flip ? p->sa : p->da,
+                                .pa = flip ? p->dp : p->sp, .pb = flip ? p->sp : p->dp,
                                 .proto = p->proto, .v6 = p->v6, .key_vlan = p->vlan };
-        dir = 1;
+        dir = flip ? 2 : 1;
     }
+    if (reply)
+        dir = 3 - dir;
     if (f->n == f->cap) {
         f->cap = f->cap ? 2 * f->cap : 8;
         f->size = realloc(f->size, f->cap * sizeof(*f->size));
@@ -263,9 +289,10 @@ static struct fm_rec *ref_run(const struct ref_opts *o, const struct fm_pkt *p, 
 
 /* ---- traffic ------------------------------------------------------------ */
 /* n packets over `convs` conversations between a few hosts: both
- * directions, TCP with SYN/FIN/RST now and then, UDP, ICMP-like proto 1
- * without ports, zero payloads, equal timestamps, and gaps longer than the
- * timeouts. Sorted by time, as a capture is. */
+ * directions, TCP with SYN/SYN-ACK/FIN/RST now and then, UDP, ICMP echo
+ * (request one way, reply the other, a few identifiers per host pair),
+ * zero payloads, equal timestamps, and gaps longer than the timeouts.
+ * Sorted by time, as a capture is. */
 static struct fm_pkt *gen(size_t n, unsigned convs, bool v6_too, bool vlans, unsigned seed)
 {
     struct fm_pkt *p = calloc(n, sizeof(*p));
@@ -279,6 +306,7 @@ static struct fm_pkt *gen(size_t n, unsigned convs, bool v6_too, bool vlans, uns
         c[i].da = 0x0a000000u + (uint32_t)rand_r(&seed) % (convs / 8 + 2);
         c[i].sp = c[i].proto == 1 ? 0 : (uint16_t)(1024 + rand_r(&seed) % 40);
         c[i].dp = c[i].proto == 1 ? 0x0800 : (uint16_t)(rand_r(&seed) % 2 ? 80 : 53);
+        c[i].icmp_id = c[i].proto == 1 ? (uint16_t)(rand_r(&seed) % 3) : 0;
         c[i].v6 = v6_too && rand_r(&seed) % 4 == 0;
     }
     for (size_t i = 0; i < n; i++) {
@@ -295,12 +323,17 @@ static struct fm_pkt *gen(size_t n, unsigned convs, bool v6_too, bool vlans, uns
             p[i].da = k->sa;
             p[i].sp = k->dp;
             p[i].dp = k->sp;
+            if (k->proto == 1) {   /* the echo reply */
+                p[i].sp = 0;
+                p[i].dp = 0;
+            }
         }
         p[i].iplen = 40 + (uint32_t)rand_r(&seed) % 1461;
         p[i].paylen = rand_r(&seed) % 3 ? p[i].iplen - 40 : 0;
         if (p[i].proto == 6) {
             unsigned f = (unsigned)rand_r(&seed) % 100;
-            p[i].flags = f < 4 ? 0x02 : f < 9 ? 0x11 : f < 10 ? 0x04 : f < 60 ? 0x10 : 0x18;
+            p[i].flags = f < 4 ? 0x02 : f < 6 ? 0x12 : f < 11 ? 0x11 : f < 12 ? 0x04
+                       : f < 60 ? 0x10 : 0x18;
         }
         if (vlans)
             p[i].vlan = (uint16_t)(rand_r(&seed) % 2 ? 100 : 200);
@@ -317,15 +350,17 @@ struct variant {
 
 static const struct variant variants[] = {
     { "{idle_timeout: 10s, active_timeout: 30s, linger: 2s}",
-      { 10 * FM_S, 30 * FM_S, 2 * FM_S, true, false } },
+      { 10 * FM_S, 30 * FM_S, 2 * FM_S, true, false, false } },
     { "{idle_timeout: 5s, active_timeout: 12s, linger: 0s}",
-      { 5 * FM_S, 12 * FM_S, 0, true, false } },
+      { 5 * FM_S, 12 * FM_S, 0, true, false, false } },
     { "{idle_timeout: 10s, active_timeout: 30s, tcp_end: false}",
-      { 10 * FM_S, 30 * FM_S, 2 * FM_S, false, false } },
+      { 10 * FM_S, 30 * FM_S, 2 * FM_S, false, false, false } },
     { "{idle_timeout: 3s, active_timeout: 100s, linger: 1s, key_vlan: true}",
-      { 3 * FM_S, 100 * FM_S, FM_S, true, true } },
+      { 3 * FM_S, 100 * FM_S, FM_S, true, true, false } },
     { "{idle_timeout: 10s, active_timeout: 2s, linger: 500ms}",   /* active < idle */
-      { 10 * FM_S, 2 * FM_S, FM_S / 2, true, false } },
+      { 10 * FM_S, 2 * FM_S, FM_S / 2, true, false, false } },
+    { "{idle_timeout: 10s, active_timeout: 30s, icmp_pairs: false}",
+      { 10 * FM_S, 30 * FM_S, 2 * FM_S, true, false, true } },
 };
 
 /* One plugin run over p; sorted records. */

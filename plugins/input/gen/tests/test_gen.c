@@ -150,8 +150,20 @@ static struct key row_key(const struct fl_batch *b, uint32_t r, bool session)
     uint16_t sp = FL_COL(b, FL_PKT_SRC_PORT, uint16_t)[r], dp = FL_COL(b, FL_PKT_DST_PORT, uint16_t)[r];
     k.proto = FL_COL(b, FL_PKT_PROTO, uint8_t)[r];
     k.ver = FL_COL(b, FL_PKT_IP_VERSION, uint8_t)[r];
-    if (session && (k.proto == 1 || k.proto == 58))
+    int reply, q;
+    if (session && (k.proto == 1 || k.proto == 58)) {
         sp = dp = 0;
+    } else if ((q = fl_icmp_query(k.proto, (uint8_t)(dp >> 8), &reply)) >= 0) {
+        /* a query/reply pair is one flow (aggregate.flowmeter's
+         * icmp_pairs): by identifier and request type, from the requester */
+        sp = FL_COL(b, FL_PKT_ICMP_ID, uint16_t)[r];
+        dp = (uint16_t)(q << 8 | (dp & 0xff));
+        if (reply) {
+            const struct fl_addr *t = s;
+            s = d;
+            d = t;
+        }
+    }
     int c = memcmp(s->b, d->b, 16);
     if (c < 0 || (c == 0 && sp <= dp)) {
         memcpy(k.a, s->b, 16); memcpy(k.b, d->b, 16); k.pa = sp; k.pb = dp;
@@ -297,9 +309,28 @@ static void test_tcp_shapes(void **state)
     struct tcp_seen *v = calloc(40000, sizeof(*v));
     assert_non_null(v);
     size_t nv = 0;
+    /* UDP exchanges: answered (both sides sent) or not; an entry's
+     * last_row holds the sides seen (bit 0: the first sender, bit 1: the
+     * other) */
+    struct table udp = { 0 };
+    uint64_t udp_answered = 0;
     for (size_t i = 0; i < fl_harness_n_out(h); i++) {
         const struct fl_batch *b = fl_harness_out(h, i);
         for (uint32_t r = 0; r < b->rows; r++) {
+            if (FL_COL(b, FL_PKT_PROTO, uint8_t)[r] == 17) {
+                struct key k = row_key(b, r, false);
+                bool fresh;
+                struct ent *e = table_get(&udp, &k, &fresh);
+                const uint8_t *src = FL_COL(b, FL_PKT_SRC_ADDR, struct fl_addr)[r].b;
+                if (fresh)
+                    e->last_row = 1 | (uint64_t)(memcmp(src, k.a, 16) == 0) << 2;
+                else if (((e->last_row >> 2) & 1) != (memcmp(src, k.a, 16) == 0)
+                         && !(e->last_row & 2)) {
+                    e->last_row |= 2;
+                    udp_answered++;
+                }
+                continue;
+            }
             if (FL_COL(b, FL_PKT_PROTO, uint8_t)[r] != 6)
                 continue;
             struct key k = row_key(b, r, false);
@@ -322,12 +353,14 @@ static void test_tcp_shapes(void **state)
             s->n++;
         }
     }
-    uint64_t fin = 0, rst = 0, shorts = 0;
+    uint64_t fin = 0, rst = 0, shorts = 0, open = 0, refused = 0, scans = 0;
     for (size_t i = 0; i < nv; i++) {
         struct tcp_seen *s = &v[i];
         assert_int_equal(s->first, 0x02);                    /* SYN */
         if (s->n <= 3) {
             shorts++;
+            refused += s->n == 2;   /* SYN, RST|ACK */
+            scans += s->n == 3;     /* SYN, SYN|ACK, RST */
             continue;
         }
         assert_int_equal(s->second, 0x12);                   /* SYN|ACK */
@@ -336,11 +369,16 @@ static void test_tcp_shapes(void **state)
         if (s->rst) {
             assert_int_equal(last, 0x14);                    /* RST|ACK ends it */
             rst++;
-        } else {
+        } else if ((s->f[(s->n - 2) % 4] & 0x01) || (s->f[(s->n - 1) % 4] & 0x01)) {
             const uint8_t want[4] = { 0x11, 0x10, 0x11, 0x10 };
             for (int j = 0; j < 4; j++)
                 assert_int_equal(s->f[(s->n - 4 + j) % 4], want[j]);
             fin++;
+        } else {
+            /* left open: no FIN anywhere near the end */
+            for (int j = 0; j < 4; j++)
+                assert_int_equal(s->f[(s->n - 4 + j) % 4] & 0x05, 0);
+            open++;
         }
     }
     char *js = fl_test_slurp(tpath, NULL);
@@ -348,10 +386,20 @@ static void test_tcp_shapes(void **state)
     assert_int_equal(jnum(js, "\"tcp_end\"", "fin"), fin);
     assert_int_equal(jnum(js, "\"tcp_end\"", "rst"), rst);
     assert_int_equal(jnum(js, "\"tcp_end\"", "short"), shorts);
-    assert_true(fin > 10 * rst / 2 && rst > 0 && shorts > 0);
+    assert_int_equal(jnum(js, "\"tcp_end\"", "open"), open);
+    assert_true(fin > 10 * rst / 2 && rst > 0 && shorts > 0 && open > 0);
+    /* the connection states a flow meter reports for them */
+    assert_true(udp_answered > 0);
+    assert_int_equal(jnum(js, "\"conn_state\"", "SF"), fin + udp_answered);
+    assert_int_equal(jnum(js, "\"conn_state\"", "S1"), open);
+    assert_int_equal(jnum(js, "\"conn_state\"", "REJ"), refused);
+    assert_int_equal(jnum(js, "\"conn_state\"", "RSTO") + jnum(js, "\"conn_state\"", "RSTR"),
+                     rst + scans);
+    assert_true(jnum(js, "\"conn_state\"", "RSTR") > 0);
     free(js);
     free(v);
     free(t.v);
+    free(udp.v);
     fl_harness_destroy(&h);
 }
 
@@ -412,10 +460,10 @@ static void check_truth(const char *opts, uint64_t packets)
         assert_int_equal(w.bytes, o.ver[i].bytes);
         assert_int_equal(w.flows, o.ver[i].flows);
     }
-    /* sessions: TCP/UDP are one flow each, a ping session up to two */
+    /* sessions: TCP, UDP and ping sessions are one flow each */
     uint64_t sessions = jtop(t, "sessions");
     assert_int_equal(sessions, jnum(t, "\"options\"", "flows"));
-    assert_true(sessions <= o.flows && o.flows <= sessions + o.proto[2].flows / 2 + o.proto[3].flows / 2 + 1);
+    assert_int_equal(sessions, o.flows);
     free(t);
 
     /* the file: a nanosecond pcap with exactly the emitted frames */
