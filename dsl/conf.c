@@ -268,7 +268,9 @@ static void conf_partition_by(struct conf_build *b, struct fl_stage_conf *s, con
 {
     size_t n = v->kind == FL_Y_SEQ ? v->n : 1;
     s->partition_pos = v->pos;
-    if (v->kind == FL_Y_MAP || fl_ynode_is_null(v) || !n) {
+    if (fl_ynode_is_null(v))
+        return;                        /* partition_by: ~ is the default key */
+    if (v->kind == FL_Y_MAP || !n) {
         fl_diags_add(b->d, v->pos, "partition_by: expected a field name or a list of field names");
         return;
     }

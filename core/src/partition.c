@@ -142,8 +142,25 @@ static int part_resolve(struct fl_outlet *o, const struct fl_batch *b)
 {
     if (o->schema == b->schema)
         return 0;
-    for (size_t k = 0; k < o->part->n_keys; k++)
+    for (size_t k = 0; k < o->part->n_keys; k++) {
         o->cols[k] = fl_schema_find(b->schema, o->part->keys[k]);
+        o->pair[k] = -1;
+    }
+    /* dst_x after src_x hashes with it in either order: the two directions
+     * of a biflow meet in one worker (see part_assign). */
+    for (size_t k = 0; k < o->part->n_keys; k++) {
+        if (o->cols[k] < 0 || strncmp(b->schema->cols[o->cols[k]].name, "dst_", 4))
+            continue;
+        const struct fl_col_def *d = &b->schema->cols[o->cols[k]];
+        for (size_t j = 0; j < o->part->n_keys; j++) {
+            const struct fl_col_def *c = o->cols[j] >= 0 ? &b->schema->cols[o->cols[j]] : NULL;
+            if (c && !strncmp(c->name, "src_", 4) && !strcmp(c->name + 4, d->name + 4) && c->type == d->type)
+                o->pair[k] = (int)j;
+        }
+    }
+    for (size_t k = 0; k < o->part->n_keys; k++)
+        if (o->pair[k] >= 0)
+            o->pair[o->pair[k]] = (int)k;
     if (b->schema->ncols > o->map_cap) {
         int *m = realloc(o->map, b->schema->ncols * sizeof(*m));
         if (!m)
@@ -169,10 +186,21 @@ static void part_assign(struct fl_outlet *o, const struct fl_batch *b)
             o->count[o->dest[r] = part_pick(h[r], n)]++;
         return;
     }
+    /* A src_x, dst_x pair adds its two cell hashes (same sum both ways):
+     * partitioning only needs equal keys to meet, and a coarser split in
+     * which a biflow's two directions meet too is still exact for a
+     * one-way consumer. */
     for (uint32_t r = 0; r < b->rows; r++) {
         uint64_t h = 0;
-        for (size_t k = 0; k < o->part->n_keys; k++)
-            h = part_mix(h ^ part_cell(b, o->cols[k], r)) + k;
+        for (size_t k = 0; k < o->part->n_keys; k++) {
+            int j = o->pair[k];
+            if (j >= 0 && (size_t)j < k)
+                continue;                  /* hashed with its partner */
+            uint64_t c = part_cell(b, o->cols[k], r);
+            if (j >= 0)
+                c += part_cell(b, o->cols[j], r);
+            h = part_mix(h ^ c) + k;
+        }
         o->count[o->dest[r] = part_pick(h, n)]++;
     }
 }

@@ -34,6 +34,7 @@ struct fl_outlet {
     uint64_t rr;                          /* round robin: batches sent */
     const struct fl_schema *schema;       /* cols[] resolved for this schema */
     int cols[FL_PART_MAX_KEYS];           /* -1: not in the schema (missing) */
+    int pair[FL_PART_MAX_KEYS];           /* src_x's key index for dst_x, else -1 */
     uint32_t *dest, *count, *pos;         /* scratch: worker per row, rows per worker */
     uint32_t dest_cap;
     int *map;                             /* scratch: all -1, for fl_batch_derive */

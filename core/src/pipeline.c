@@ -296,8 +296,15 @@ void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out)
     for (size_t k = 0; k < p->n; k++) {
         const struct fl_stage *st = &p->stages[p->graph_ok ? p->order[k] : k];
         const struct fl_stage_conf *sc = st->conf;
+        char part[200] = "";
+        if (sc->workers > 1)
+            fl_part_describe(&st->part, part, sizeof(part));
         if (dot) {
-            fprintf(out, "  \"%s\" [label=\"%s\\n%s\"];\n", sc->id, sc->id, sc->use);
+            if (sc->workers > 1)   /* a stack of boxes: N instances */
+                fprintf(out, "  \"%s\" [label=\"%s\\n%s\\nworkers: %u %s\", peripheries=2];\n",
+                        sc->id, sc->id, sc->use, sc->workers, part);
+            else
+                fprintf(out, "  \"%s\" [label=\"%s\\n%s\"];\n", sc->id, sc->id, sc->use);
             for (size_t i = 0; i < sc->n_from; i++) {
                 const char *f = sc->from[i], *d = strchr(f, '.');
                 fprintf(out, "  \"%.*s\" -> \"%s\"", d ? (int)(d - f) : (int)strlen(f), f, sc->id);
@@ -310,6 +317,8 @@ void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out)
         fprintf(out, "%-16s %-22s", sc->id, sc->use);
         for (size_t i = 0; i < sc->n_from; i++)
             fprintf(out, "%s%s", i ? ", " : " <- ", sc->from[i]);
+        if (sc->workers > 1)
+            fprintf(out, "\n%16s   workers: %u %s", "", sc->workers, part);
         if (st->described && st->n_ports && st->out[0].schema) {
             const struct fl_schema *s = st->out[0].schema;
             fprintf(out, "\n%16s   out:", "");
