@@ -3,9 +3,11 @@
  * Check time: a stage's partitioning (hash of partition_by:, hash of the
  * decoder's flow_hash by default, round robin for transforms without a key)
  * and its refusals. Run time: the producer thread splits a batch into one
- * dense sub-batch per worker in one pass over each column (a bitmap per
- * worker and fl_batch_filter would read the batch N times). Sub-batches
- * share the source's arena, so str/bytes spans stay valid without a copy.
+ * dense sub-batch per worker: the row numbers are sorted by worker once,
+ * then each column is gathered (a bitmap per worker and fl_batch_filter
+ * would read the whole batch N times). Sub-batches
+ * of a schema with str/bytes columns share the source's arena, so spans
+ * stay valid without a copy.
  *
  * The worker of a row is a function of its key's values only, so a key's
  * rows all meet in one instance, in the order the producer sent them: what
@@ -138,6 +140,14 @@ static uint64_t part_cell(const struct fl_batch *b, int col, uint32_t r)
     return h;
 }
 
+static bool part_has_arena(const struct fl_schema *s)
+{
+    for (uint32_t i = 0; i < s->ncols; i++)
+        if (s->cols[i].type == FL_T_STR || s->cols[i].type == FL_T_BYTES)
+            return true;
+    return false;
+}
+
 static int part_resolve(struct fl_outlet *o, const struct fl_batch *b)
 {
     if (o->schema == b->schema)
@@ -170,6 +180,7 @@ static int part_resolve(struct fl_outlet *o, const struct fl_batch *b)
         for (uint32_t i = 0; i < o->map_cap; i++)
             o->map[i] = -1;
     }
+    o->arena = part_has_arena(b->schema);
     o->schema = b->schema;
     return 0;
 }
@@ -205,40 +216,40 @@ static void part_assign(struct fl_outlet *o, const struct fl_batch *b)
     }
 }
 
-/* Copy column i of b into the sub-batches, row r to sub[dest[r]]. */
-#define PART_SCATTER(T)                                                   \
+/* Copy column i of b into the sub-batches: worker w's rows are
+ * idx[off[w] .. off[w] + count[w]), in order, gathered into sub[w]. */
+#define PART_GATHER(T)                                                    \
     do {                                                                  \
         const T *from = b->data[i];                                       \
-        for (uint32_t r = 0; r < b->rows; r++) {                          \
-            uint32_t w = o->dest[r];                                      \
-            ((T *)sub[w]->data[i])[o->pos[w]++] = from[r];                \
-        }                                                                 \
+        T *to = sub[w]->data[i];                                          \
+        for (uint32_t k = 0; k < o->count[w]; k++)                        \
+            to[k] = from[idx[k]];                                         \
     } while (0)
 
 struct part_b16 { uint8_t b[16]; };
 struct part_b6 { uint8_t b[6]; };
 
-static int part_scatter(struct fl_outlet *o, const struct fl_batch *b, uint32_t i,
-                        struct fl_batch **sub)
+static int part_gather(struct fl_outlet *o, const struct fl_batch *b, uint32_t i,
+                       struct fl_batch **sub)
 {
-    memset(o->pos, 0, o->n * sizeof(*o->pos));
-    switch (fl_type_size(b->schema->cols[i].type)) {
-    case 1: PART_SCATTER(uint8_t); break;
-    case 2: PART_SCATTER(uint16_t); break;
-    case 4: PART_SCATTER(uint32_t); break;
-    case 8: PART_SCATTER(uint64_t); break;
-    case 16: PART_SCATTER(struct part_b16); break;
-    case 6: PART_SCATTER(struct part_b6); break;
-    default: return -FL_EINVAL;
-    }
-    if (!b->valid[i])
-        return 0;
-    memset(o->pos, 0, o->n * sizeof(*o->pos));
-    for (uint32_t r = 0; r < b->rows; r++) {
-        uint32_t w = o->dest[r], at = o->pos[w]++;
-        int rc;
-        if (!fl_batch_is_valid(b, i, r) && (rc = fl_batch_set_missing(sub[w], i, at)) < 0)
-            return rc;
+    size_t cell = fl_type_size(b->schema->cols[i].type);
+    int rc;
+    for (uint32_t w = 0; w < o->n; w++) {
+        const uint32_t *idx = o->idx + o->off[w];
+        if (!sub[w])
+            continue;
+        switch (cell) {
+        case 1: PART_GATHER(uint8_t); break;
+        case 2: PART_GATHER(uint16_t); break;
+        case 4: PART_GATHER(uint32_t); break;
+        case 8: PART_GATHER(uint64_t); break;
+        case 16: PART_GATHER(struct part_b16); break;
+        case 6: PART_GATHER(struct part_b6); break;
+        default: return -FL_EINVAL;
+        }
+        for (uint32_t k = 0; b->valid[i] && k < o->count[w]; k++)
+            if (!fl_batch_is_valid(b, i, idx[k]) && (rc = fl_batch_set_missing(sub[w], i, k)) < 0)
+                return rc;
     }
     return 0;
 }
@@ -246,16 +257,33 @@ static int part_scatter(struct fl_outlet *o, const struct fl_batch *b, uint32_t 
 static int part_scratch(struct fl_outlet *o, uint32_t rows)
 {
     if (!o->count && (!(o->count = calloc(o->n, sizeof(*o->count)))
-                      || !(o->pos = calloc(o->n, sizeof(*o->pos)))))
+                      || !(o->off = calloc(o->n + 1, sizeof(*o->off)))))
         return -FL_ENOMEM;
     if (rows > o->dest_cap) {
-        uint32_t *d = realloc(o->dest, rows * sizeof(*d));
+        uint32_t *d = realloc(o->dest, rows * sizeof(*d)), *x;
         if (!d)
             return -FL_ENOMEM;
         o->dest = d;
+        if (!(x = realloc(o->idx, rows * sizeof(*x))))
+            return -FL_ENOMEM;
+        o->idx = x;
         o->dest_cap = rows;
     }
     return 0;
+}
+
+/* A counting sort of the row numbers by worker: idx holds worker 0's rows,
+ * then worker 1's, each in the producer's order. */
+static void part_index(struct fl_outlet *o, uint32_t rows)
+{
+    o->off[0] = 0;
+    for (uint32_t w = 0; w < o->n; w++)
+        o->off[w + 1] = o->off[w] + o->count[w];
+    for (uint32_t r = 0; r < rows; r++)
+        o->idx[o->off[o->dest[r]]++] = r;
+    for (uint32_t w = o->n; w > 0; w--)       /* back to the starts */
+        o->off[w] = o->off[w - 1];
+    o->off[0] = 0;
 }
 
 int fl_outlet_split(struct fl_ctx *ctx, struct fl_outlet *o, struct fl_batch *b,
@@ -276,14 +304,24 @@ int fl_outlet_split(struct fl_ctx *ctx, struct fl_outlet *o, struct fl_batch *b,
             return 0;
         }
     }
+    part_index(o, b->rows);
     for (uint32_t w = 0; w < o->n; w++) {
-        /* A derived batch with every column new: sized like b, sharing its
-         * arena (str/bytes spans point into it) and its seq and time range. */
-        if (o->count[w] && (rc = fl_batch_derive(ctx, b, b->schema, o->map, &sub[w])) < 0)
+        if (!o->count[w])
+            continue;
+        /* With str/bytes columns, a derived batch (every column new) shares
+         * b's arena, so the spans stay valid; else a batch just big enough. */
+        if (o->arena)
+            rc = fl_batch_derive(ctx, b, b->schema, o->map, &sub[w]);
+        else
+            rc = fl_batch_new(ctx, b->schema, o->count[w], &sub[w]);
+        if (rc < 0)
             goto fail;
+        sub[w]->seq = b->seq;
+        sub[w]->t_min = b->t_min;
+        sub[w]->t_max = b->t_max;
     }
     for (uint32_t i = 0; i < b->schema->ncols; i++)
-        if ((rc = part_scatter(o, b, i, sub)) < 0)
+        if ((rc = part_gather(o, b, i, sub)) < 0)
             goto fail;
     for (uint32_t w = 0; w < o->n; w++)
         if (sub[w])
@@ -299,7 +337,8 @@ void fl_outlet_fini(struct fl_outlet *o)
 {
     free(o->dest);
     free(o->count);
-    free(o->pos);
+    free(o->off);
+    free(o->idx);
     free(o->map);
     memset(o, 0, sizeof(*o));
 }

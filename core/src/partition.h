@@ -35,8 +35,9 @@ struct fl_outlet {
     const struct fl_schema *schema;       /* cols[] resolved for this schema */
     int cols[FL_PART_MAX_KEYS];           /* -1: not in the schema (missing) */
     int pair[FL_PART_MAX_KEYS];           /* src_x's key index for dst_x, else -1 */
-    uint32_t *dest, *count, *pos;         /* scratch: worker per row, rows per worker */
-    uint32_t dest_cap;
+    bool arena;                           /* the schema has str/bytes columns */
+    uint32_t *dest, *idx, dest_cap;       /* scratch: worker per row; rows by worker */
+    uint32_t *count, *off;                /* scratch: rows per worker, where in idx */
     int *map;                             /* scratch: all -1, for fl_batch_derive */
     uint32_t map_cap;
 };
