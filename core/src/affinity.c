@@ -1,19 +1,17 @@
-/* affinity.c: the thread affinity plan for `flowline run`.
+/* affinity.c: the thread affinity plan of `flowline run --pin`.
  *
- * Threads are pinned only where it was measured to pay (docs/performance.md):
- * on a machine with at least two CPUs the inputs take the first CPU the
- * process may use and the workers of a stage with workers: N spread over the
- * others, one CPU each in turn, so the producer that splits batches never
- * competes with the workers it feeds while there are CPUs to avoid it.
- * Stages with one instance float: the kernel places them better than a
- * fixed plan when the machine is shared. `--no-pin` or FLOWLINE_NO_PIN
- * turns the plan off. */
+ * With --pin, on a machine with at least two CPUs, the inputs take the first
+ * CPU the process may use and the workers of a stage with workers: N spread
+ * over the others, one CPU each in turn, so the producer that splits batches
+ * never competes with the workers it feeds while there are CPUs to avoid
+ * it. Stages with one instance float. It is off by default: on the shared
+ * 2-core machine it was measured on, pinned threads could not move to
+ * whichever core was free and every run was slower (docs/performance.md). */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <pthread.h>
 #include <sched.h>
-#include <stdlib.h>
 #include "pipeline.h"
 
 void fl_pin_plan(struct fl_pipeline *p, bool enabled)
@@ -24,7 +22,7 @@ void fl_pin_plan(struct fl_pipeline *p, bool enabled)
 
     for (size_t i = 0; i < p->n; i++)
         workers |= p->stages[i].n_inst > 1;
-    if (!enabled || getenv("FLOWLINE_NO_PIN") || !workers
+    if (!enabled || !workers
         || sched_getaffinity(0, sizeof(set), &set) < 0)
         return;
     for (int c = 0; c < CPU_SETSIZE; c++)

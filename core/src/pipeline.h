@@ -73,9 +73,9 @@ struct fl_run_opts { int verbose; bool progress; bool pin; };
  * drain. Returns 0 if every stage ended cleanly. */
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o);
 
-/* The affinity plan (affinity.c): set inst->cpu for the threads worth
- * pinning (nothing when !enabled, FLOWLINE_NO_PIN is set, or it would not
- * pay), and pin the calling thread to cpu (-1: leave it alone). */
+/* The affinity plan (affinity.c): set inst->cpu for the threads to pin
+ * (none unless enabled and a stage has workers), and pin the calling
+ * thread to cpu (-1: leave it alone). */
 void fl_pin_plan(struct fl_pipeline *p, bool enabled);
 void fl_pin_self(int cpu);
 

@@ -219,6 +219,12 @@ static void *stage_main(void *arg)
     const struct fl_plugin *pl = in->st->plugin;
     int rc;
 
+    char name[16];           /* for top -H and perf: "flows/1" */
+    if (in->st->n_inst > 1)
+        snprintf(name, sizeof(name), "%.10s/%u", in->st->conf->id, in->worker);
+    else
+        snprintf(name, sizeof(name), "%s", in->st->conf->id);
+    pthread_setname_np(pthread_self(), name);
     fl_pin_self(in->cpu);
     if (pl->kind == FL_KIND_INPUT) {
         if ((rc = pl->run(in->ctx, in->state)) < 0)

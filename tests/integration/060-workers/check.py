@@ -49,7 +49,7 @@ def main():
         return 1
     ok = len(ref) > 1000
     runs = [("w2", 2, "pipeline.yaml", ()), ("w3-5tuple", 3, "pipeline-5tuple.yaml", ()),
-            ("w2-nopin", 2, "pipeline.yaml", ("--no-pin",))]
+            ("w2-pin", 2, "pipeline.yaml", ("--pin",))]
     for name, workers, key, extra in runs:
         rows, c = run(tmp, trace, name, workers, key, extra)
         if rows is None:
