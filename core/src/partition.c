@@ -24,7 +24,7 @@ static void part_key_missing(struct fl_diags *d, const struct fl_stage_conf *sc,
     const char *names[256];
     size_t n = s->ncols < 256 ? s->ncols : 256;
     for (size_t i = 0; i < n; i++)
-        names[i] = s->cols[i].name;
+        names[i] = s->cols[i]->name;
     const char *best = fl_suggest(sc->partition_by[k], names, n);
     fl_diags_add(d, sc->partition_by_pos[k], "stage \"%s\": partition_by: no field \"%s\" in the"
                  " records from \"%s\"%s%s%s", sc->id, sc->partition_by[k], src,
@@ -121,7 +121,7 @@ static uint64_t part_cell(const struct fl_batch *b, int col, uint32_t r)
 {
     if (col < 0 || !fl_batch_is_valid(b, (uint32_t)col, r))
         return 0x6d697373696e67ull;            /* "missing": one worker for all */
-    enum fl_type t = b->schema->cols[col].type;
+    enum fl_type t = b->schema->cols[col]->type;
     const uint8_t *c = (const uint8_t *)b->data[col] + (size_t)r * fl_type_size(t);
     uint64_t h = 0, w;
     const uint8_t *bytes = c;
@@ -143,7 +143,7 @@ static uint64_t part_cell(const struct fl_batch *b, int col, uint32_t r)
 static bool part_has_arena(const struct fl_schema *s)
 {
     for (uint32_t i = 0; i < s->ncols; i++)
-        if (s->cols[i].type == FL_T_STR || s->cols[i].type == FL_T_BYTES)
+        if (s->cols[i]->type == FL_T_STR || s->cols[i]->type == FL_T_BYTES)
             return true;
     return false;
 }
@@ -159,11 +159,11 @@ static int part_resolve(struct fl_outlet *o, const struct fl_batch *b)
     /* dst_x after src_x hashes with it in either order: the two directions
      * of a biflow meet in one worker (see part_assign). */
     for (size_t k = 0; k < o->part->n_keys; k++) {
-        if (o->cols[k] < 0 || strncmp(b->schema->cols[o->cols[k]].name, "dst_", 4))
+        if (o->cols[k] < 0 || strncmp(b->schema->cols[o->cols[k]]->name, "dst_", 4))
             continue;
-        const struct fl_col_def *d = &b->schema->cols[o->cols[k]];
+        const struct fl_col_def *d = b->schema->cols[o->cols[k]];
         for (size_t j = 0; j < o->part->n_keys; j++) {
-            const struct fl_col_def *c = o->cols[j] >= 0 ? &b->schema->cols[o->cols[j]] : NULL;
+            const struct fl_col_def *c = o->cols[j] >= 0 ? b->schema->cols[o->cols[j]] : NULL;
             if (c && !strncmp(c->name, "src_", 4) && !strcmp(c->name + 4, d->name + 4) && c->type == d->type)
                 o->pair[k] = (int)j;
         }
@@ -191,7 +191,7 @@ static void part_assign(struct fl_outlet *o, const struct fl_batch *b)
     uint32_t n = o->n;
     memset(o->count, 0, n * sizeof(*o->count));
     int c0 = o->cols[0];
-    if (o->part->n_keys == 1 && c0 >= 0 && b->schema->cols[c0].type == FL_T_U64 && !b->valid[c0]) {
+    if (o->part->n_keys == 1 && c0 >= 0 && b->schema->cols[c0]->type == FL_T_U64 && !b->valid[c0]) {
         const uint64_t *h = b->data[c0];   /* the common case: flow_hash */
         for (uint32_t r = 0; r < b->rows; r++)
             o->count[o->dest[r] = part_pick(h[r], n)]++;
@@ -232,7 +232,7 @@ struct part_b6 { uint8_t b[6]; };
 static int part_gather(struct fl_outlet *o, const struct fl_batch *b, uint32_t i,
                        struct fl_batch **sub)
 {
-    size_t cell = fl_type_size(b->schema->cols[i].type);
+    size_t cell = fl_type_size(b->schema->cols[i]->type);
     int rc;
     for (uint32_t w = 0; w < o->n; w++) {
         const uint32_t *idx = o->idx + o->off[w];

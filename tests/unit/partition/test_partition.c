@@ -48,7 +48,7 @@ static struct fl_batch *filled(struct fl_ctx *ctx, const struct fl_schema *s, bo
 static const struct fl_schema *schema(struct fl_ctx *ctx)
 {
     const struct fl_schema *s;
-    assert_int_equal(fl_schema_intern(ctx, cols, NCOLS, &s), 0);
+    assert_int_equal(fl_schema_intern(ctx, cols, NCOLS, sizeof(cols[0]), &s), 0);
     return s;
 }
 
