@@ -14,6 +14,7 @@
  * file, or the stop flag set by SIGINT/SIGTERM), send EOS; a stage drains
  * after EOS from every source and passes EOS on; nothing in flight is lost. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -422,10 +423,20 @@ static int outlet_new(struct fl_inst *src, int port, const struct fl_stage *to, 
 }
 
 /* Bind every instance's PULL, then give every producer instance an outlet
- * per (port, consumer stage). */
+ * per (port, consumer stage). With workers the sockets can outnumber
+ * libzmq's default limit of 1023 per context: raise it to what is needed. */
 static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done)
 {
+    size_t sockets = 64;
     int rc;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct fl_stage *st = &p->stages[i];
+        sockets += st->n_inst;
+        for (size_t k = 0; k < st->n_up; k++)
+            sockets += (size_t)p->stages[st->up[k].stage].n_inst * st->n_inst;
+    }
+    if (sockets > 1023 && zmq_ctx_set(zmq, ZMQ_MAX_SOCKETS, sockets > INT_MAX ? INT_MAX : (int)sockets) < 0)
+        FL_LOG_WARN(NULL, "cannot raise the ZeroMQ socket limit to %zu: %s", sockets, zmq_strerror(errno));
     for (size_t i = 0; i < p->n; i++)
         for (uint32_t w = 0; w < p->stages[i].n_inst; w++)
             if ((rc = link_new(&p->stages[i].inst[w], p, zmq, done)) < 0)
