@@ -1,18 +1,22 @@
 /* runtime.c: running a bound pipeline (DESIGN.md §4).
  *
- * One thread per stage. Every edge is a ZeroMQ inproc PUSH -> PULL pair
- * carrying envelopes (BATCH with a batch pointer, WATERMARK, EOS); a stage
- * has one bound PULL that all its sources connect to (fan-in, fair-queued,
- * so a stage always reads whichever source has data and a diamond cannot
- * deadlock), and one PUSH per consumer (fan-out: each gets the batch by
- * refcount). High-water marks are a few batches, so a slow consumer blocks
- * its producer instead of growing memory.
+ * One thread per stage instance (`workers: N` gives a stage N instances,
+ * each with its own state and counters). Every edge is a ZeroMQ inproc
+ * PUSH -> PULL pair carrying envelopes (BATCH with a batch pointer,
+ * WATERMARK, EOS); an instance has one bound PULL that all its sources
+ * connect to (fan-in, fair-queued, so a stage always reads whichever source
+ * has data and a diamond cannot deadlock), and one outlet per consumer
+ * stage (fan-out: each gets the batch by refcount) with one PUSH per
+ * consumer instance: a consumer with workers gets each batch split by key
+ * (partition.c), each worker its own rows. High-water marks are a few
+ * batches, so a slow consumer blocks its producer instead of growing memory.
  *
  * Time: an input's clock is the largest record time it emitted (or what it
- * gave fl_watermark); a stage's clock is the minimum over its live sources'
- * clocks, and tick() fires when it advances. Shutdown: inputs end (end of
+ * gave fl_watermark); a stage's clock is the minimum over its live source
+ * instances' clocks, and tick() fires when it advances. Shutdown: inputs end (end of
  * file, or the stop flag set by SIGINT/SIGTERM), send EOS; a stage drains
- * after EOS from every source and passes EOS on; nothing in flight is lost. */
+ * after EOS from every source instance and passes EOS on; nothing in
+ * flight is lost. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -615,13 +619,13 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
                 FL_LOG_ERROR(in->ctx, "cannot start thread");
                 atomic_store(&p->rt.stopping, true);
                 rc = -FL_ENOMEM;
-                goto started;
+                goto threads_up;
             }
             in->link->thread_started = true;
             started++;
         }
     }
-started:;
+threads_up:;
     struct progress pg = { .t0 = fl_now_ns() };
     int signals = 0;
     /* If a thread failed to start, its consumers never see EOS: after the
