@@ -34,7 +34,7 @@ struct fl_outlet {
     uint64_t rr;                          /* round robin: batches sent */
     const struct fl_schema *schema;       /* cols[] resolved for this schema */
     int cols[FL_PART_MAX_KEYS];           /* -1: not in the schema (missing) */
-    int pair[FL_PART_MAX_KEYS];           /* src_x's key index for dst_x, else -1 */
+    int pair[FL_PART_MAX_KEYS];           /* its src_x/dst_x partner in the key, else -1 */
     bool arena;                           /* the schema has str/bytes columns */
     uint32_t *dest, *idx, dest_cap;       /* scratch: worker per row; rows by worker */
     uint32_t *count, *off;                /* scratch: rows per worker, where in idx */
