@@ -58,14 +58,26 @@ struct fl_link {
     bool thread_started;
     int rc;
     _Atomic size_t *done;               /* instances finished, for the main loop */
+    _Atomic bool *eos_lost;             /* an EOS was not sent: unblock everyone */
 };
 
-static int push_one(struct fl_inst *in, void *sock, struct env *e)
+static const char *env_what(uint32_t type)
 {
+    return type == ENV_BATCH ? "a batch" : type == ENV_WATERMARK ? "a watermark" : "end of stream";
+}
+
+/* One envelope to one consumer instance. A failure is logged once per
+ * link_send (quiet: one was already logged) and releases the batch. */
+static int push_one(struct fl_inst *in, void *sock, struct env *e, bool quiet)
+{
+    const struct fl_stage_conf *sc = in->st->conf;
     while (zmq_send(sock, e, sizeof(*e), 0) < 0) {
         if (errno == EINTR)
             continue;
-        FL_LOG_ERROR(in->ctx, "link send failed: %s", zmq_strerror(errno));
+        if (!quiet)
+            FL_LOG_ERROR(in->ctx, "sending %s downstream failed: %s (%s:%u:%u)%s",
+                         env_what(e->type), zmq_strerror(errno), sc->pos.file, sc->pos.line,
+                         sc->pos.col, in->link->rc == 0 ? "; stopping the pipeline" : "");
         fl_batch_release(&e->batch);
         return -FL_EIO;
     }
@@ -88,14 +100,18 @@ static int send_split(struct fl_inst *in, struct fl_outlet *o, const struct env 
         copy.batch = sub[w];
         if (!sub[w])
             copy.type = ENV_WATERMARK;
-        if ((r = push_one(in, o->push[w], &copy)) < 0 && rc == 0)
+        if ((r = push_one(in, o->push[w], &copy, rc < 0)) < 0 && rc == 0)
             rc = r;
     }
     return rc;
 }
 
 /* Send e on every link of `port`; the batch reference moves (each consumer
- * gets its own reference, or its own rows when it has workers). */
+ * gets its own reference, or its own rows when it has workers). A failed
+ * send fails the stage whatever the caller does with the result (a plugin
+ * may ignore fl_emit's), and the other consumers still get theirs. A
+ * consumer that misses an EOS would wait for it forever, so that also tells
+ * the main thread to unblock every stage. */
 static int link_send(struct fl_inst *in, int port, struct env *e)
 {
     struct fl_link *l = in->link;
@@ -109,7 +125,7 @@ static int link_send(struct fl_inst *in, int port, struct env *e)
             for (uint32_t w = 0; w < o->n; w++) {
                 struct env copy = *e;
                 copy.batch = e->batch ? fl_batch_retain(e->batch) : NULL;
-                int r1 = push_one(in, o->push[w], &copy);
+                int r1 = push_one(in, o->push[w], &copy, rc < 0 || r < 0);
                 if (r1 < 0 && r == 0)
                     r = r1;
             }
@@ -118,16 +134,28 @@ static int link_send(struct fl_inst *in, int port, struct env *e)
             rc = r;
     }
     fl_batch_release(&e->batch);
+    if (rc < 0) {
+        if (l->rc == 0)
+            l->rc = rc;
+        atomic_store(&in->ctx->rt->stopping, true);
+        if (e->type == ENV_EOS)
+            atomic_store(l->eos_lost, true);
+    }
     return rc;
 }
 
-static void send_all(struct fl_inst *in, enum env_type type)
+/* A watermark or EOS on every port. Every port is tried even if one fails:
+ * the consumers that can still be told must be. */
+static int send_all(struct fl_inst *in, enum env_type type)
 {
     struct fl_link *l = in->link;
     struct env e = { .type = type, .worker = (uint16_t)in->worker, .from = l->idx, .clock = l->clock };
+    int rc = 0, r;
     for (size_t port = 0; port < in->st->n_ports; port++)
-        link_send(in, (int)port, &e);
+        if ((r = link_send(in, (int)port, &e)) < 0 && rc == 0)
+            rc = r;
     l->sent_clock = l->clock;
+    return rc;
 }
 
 /* ctx->emit for running stages. */
@@ -153,7 +181,7 @@ void fl_watermark(struct fl_ctx *ctx, uint64_t ts_ns)
     if (ts_ns > l->clock)
         l->clock = ts_ns;
     if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-        send_all(in, ENV_WATERMARK);
+        (void)send_all(in, ENV_WATERMARK);   /* a failure has failed the stage */
 }
 
 /* The stage clock: minimum over source instances still sending. */
@@ -237,9 +265,10 @@ static void *stage_main(void *arg)
     } else {
         while (l->n_eos < l->n_slots) {
             struct env e;
-            if (zmq_recv(l->pull, &e, sizeof(e), 0) < 0) {
-                if (errno == EINTR)
-                    continue;
+            int got = zmq_recv(l->pull, &e, sizeof(e), 0);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got != (int)sizeof(e)) {   /* only our envelopes travel here */
                 stage_fail(in, -FL_EIO, "link receive");
                 break;
             }
@@ -261,13 +290,13 @@ static void *stage_main(void *arg)
                 if (pl->tick && l->rc == 0 && (rc = pl->tick(in->ctx, in->state, now)) < 0)
                     stage_fail(in, rc, "tick");
                 if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-                    send_all(in, ENV_WATERMARK);
+                    (void)send_all(in, ENV_WATERMARK);   /* failure: stage failed */
             }
         }
     }
     if (pl->drain && l->rc == 0 && (rc = pl->drain(in->ctx, in->state)) < 0)
         stage_fail(in, rc, "drain");
-    send_all(in, ENV_EOS);
+    (void)send_all(in, ENV_EOS);   /* failure: stage failed, eos_lost set */
     atomic_fetch_add(l->done, 1);
     return NULL;
 }
@@ -365,7 +394,8 @@ static int insts_new(struct fl_pipeline *p)
     return 0;
 }
 
-static int link_new(struct fl_inst *in, const struct fl_pipeline *p, void *zmq, _Atomic size_t *done)
+static int link_new(struct fl_inst *in, const struct fl_pipeline *p, void *zmq, _Atomic size_t *done,
+                    _Atomic bool *eos_lost)
 {
     struct fl_stage *st = in->st;
     struct fl_link *l = calloc(1, sizeof(*l));
@@ -375,6 +405,7 @@ static int link_new(struct fl_inst *in, const struct fl_pipeline *p, void *zmq, 
     in->link = l;
     l->idx = (uint32_t)(st - p->stages);
     l->done = done;
+    l->eos_lost = eos_lost;
     if (!(l->n_out = calloc(st->n_ports, sizeof(*l->n_out)))
         || !(l->out = calloc(st->n_ports, sizeof(*l->out)))
         || !(l->slot_base = calloc(st->n_up + 1, sizeof(*l->slot_base))))
@@ -429,7 +460,7 @@ static int outlet_new(struct fl_inst *src, int port, const struct fl_stage *to, 
 /* Bind every instance's PULL, then give every producer instance an outlet
  * per (port, consumer stage). With workers the sockets can outnumber
  * libzmq's default limit of 1023 per context: raise it to what is needed. */
-static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done)
+static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _Atomic bool *eos_lost)
 {
     size_t sockets = 64;
     int rc;
@@ -443,7 +474,7 @@ static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done)
         FL_LOG_WARN(NULL, "cannot raise the ZeroMQ socket limit to %zu: %s", sockets, zmq_strerror(errno));
     for (size_t i = 0; i < p->n; i++)
         for (uint32_t w = 0; w < p->stages[i].n_inst; w++)
-            if ((rc = link_new(&p->stages[i].inst[w], p, zmq, done)) < 0)
+            if ((rc = link_new(&p->stages[i].inst[w], p, zmq, done, eos_lost)) < 0)
                 return rc;
     for (size_t i = 0; i < p->n; i++) {
         struct fl_stage *st = &p->stages[i];
@@ -590,6 +621,7 @@ static int start_stages(struct fl_pipeline *p)
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 {
     _Atomic size_t done = 0;
+    _Atomic bool eos_lost = false;
     size_t started = 0, total = 0;
     int rc = 0;
     sigset_t sigs, old;
@@ -598,7 +630,7 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     if (!zmq)
         return -FL_ENOMEM;
     p->rt.diags = NULL;
-    if ((rc = insts_new(p)) < 0 || (rc = links_new(p, zmq, &done)) < 0)
+    if ((rc = insts_new(p)) < 0 || (rc = links_new(p, zmq, &done, &eos_lost)) < 0)
         goto out;
     if ((rc = start_stages(p)) < 0)
         goto out;
@@ -628,9 +660,10 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 threads_up:;
     struct progress pg = { .t0 = fl_now_ns() };
     int signals = 0;
-    /* If a thread failed to start, its consumers never see EOS: after the
-     * inputs stop, the ones that started are told to quit by closing. */
-    while (atomic_load(&done) < started && started == total) {
+    /* If a thread failed to start, or a stage could not send its EOS, some
+     * consumers never see EOS: the ones that started are told to quit by
+     * closing. */
+    while (atomic_load(&done) < started && started == total && !atomic_load(&eos_lost)) {
         struct timespec ts = { 0, 100000000 };
         siginfo_t si;
         if (sigtimedwait(&sigs, &si, &ts) > 0) {
@@ -646,8 +679,10 @@ threads_up:;
         if (o->progress)
             progress_draw(p, &pg, false);
     }
-    if (started != total) {
-        /* Unblock everything: terminating the context makes blocked calls fail. */
+    if (started != total || atomic_load(&eos_lost)) {
+        /* Unblock everything: terminating the context makes blocked calls
+         * fail. Batches still queued on links are lost (and leak): the run
+         * has failed already. */
         zmq_ctx_shutdown(zmq);
     }
     for (size_t i = 0; i < p->n; i++) {
@@ -669,6 +704,7 @@ out:
     if (o->verbose)
         print_counters(p);
     insts_free(p);
-    zmq_ctx_term(zmq);
+    while (zmq_ctx_term(zmq) < 0 && errno == EINTR)   /* documented as restartable */
+        ;
     return rc;
 }
