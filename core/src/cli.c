@@ -175,9 +175,10 @@ static int cmd_graph(const struct cli_cmd *c, int argc, char **argv)
     return 0;
 }
 
-static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress)
+static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress, bool pin)
 {
-    struct fl_run_opts o = { .verbose = verbose, .progress = progress && isatty(STDERR_FILENO) };
+    struct fl_run_opts o = { .verbose = verbose, .progress = progress && isatty(STDERR_FILENO),
+                             .pin = pin };
     int rc = fl_pipeline_run(p, &o);
     fl_pipeline_free(&p);
     return rc < 0 ? 1 : 0;
@@ -185,10 +186,10 @@ static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress)
 
 static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
 {
-    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", NULL };
+    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", "--pin", NULL };
     const char *file = NULL;
     int verbose = 0;
-    bool progress = true;
+    bool progress = true, pin = false;
     for (int i = 0; i < argc; i++) {
         if (verbosity(argv[i]))
             verbose += verbosity(argv[i]);
@@ -196,6 +197,8 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
             fl_log_set_level(FL_LOG_LEVEL_ERROR);
         else if (strcmp(argv[i], "--no-progress") == 0)
             progress = false;
+        else if (strcmp(argv[i], "--pin") == 0)
+            pin = true;
         else if ((argv[i][0] == '-' && argv[i][1]) || file)
             return cli_bad_arg(c, argv[i], known);
         else
@@ -210,7 +213,7 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
     struct fl_pipeline *p = load_file(file, 0);
-    return p ? run_pipeline(p, verbose, progress) : 1;
+    return p ? run_pipeline(p, verbose, progress, pin) : 1;
 }
 
 /* A YAML scalar for a command-line value: plain when it is safe, else
@@ -271,7 +274,7 @@ static int cmd_gen(const struct cli_cmd *c, int argc, char **argv)
     free(buf);
     if (!p)
         return 1;
-    int rc = run_pipeline(p, 0, true);
+    int rc = run_pipeline(p, 0, true, false);
     if (rc == 0 && path)
         printf("wrote %s and its ground truth %s.truth.json\n", path, path);
     return rc;
@@ -397,12 +400,14 @@ static int cmd_help(const struct cli_cmd *c, int argc, char **argv)
 }
 
 static const struct cli_cmd cli_cmds[] = {
-    { "run", "FILE|- [-v|-vv] [-q] [--no-progress]",
+    { "run", "FILE|- [-v|-vv] [-q] [--no-progress] [--pin]",
       "run a pipeline until its inputs end or SIGINT/SIGTERM",
       "  FILE            the pipeline; - reads it from standard input\n"
       "  -v, -vv         stage counters at the end; info (-v) or debug (-vv) logging\n"
       "  -q              log errors only\n"
       "  --no-progress   no progress bar (it is drawn only on a terminal anyway)\n"
+      "  --pin           pin inputs to one CPU and the workers of workers: N stages to\n"
+      "                  the others (off by default: see docs/performance.md)\n"
       "exit status: 0 every stage ended cleanly, 1 the pipeline is invalid or a stage\n"
       "failed, 2 usage error\n", cmd_run },
     { "check", "FILE|-...", "validate pipelines (plugins, options, fields, files) without running",
