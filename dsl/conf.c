@@ -1,5 +1,6 @@
 /* conf.c: a pipeline file (DESIGN.md §5) from YAML tree to struct fl_conf:
- * the top-level keys, include:, each stage's id/use/from/with/workers/node,
+ * the top-level keys, include:, each stage's id/use/from/with/workers/
+ * partition_by/node,
  * and the graph checks (duplicate ids, dangling from:, cycles, topological
  * order).
  *
@@ -21,7 +22,8 @@
 #define CONF_MAX_WORKERS 1024
 
 static const char *const conf_top_keys[] = { "version", "stages", "include", "nodes" };
-static const char *const conf_stage_keys[] = { "id", "use", "from", "with", "workers", "node" };
+static const char *const conf_stage_keys[] = { "id", "use", "from", "with", "workers",
+                                                "partition_by", "node" };
 static const char *const conf_kinds[] = { "input", "transform", "aggregate", "analysis", "output" };
 
 #define CONF_N(a) (sizeof(a) / sizeof((a)[0]))
@@ -160,6 +162,10 @@ static void conf_stage_free(struct fl_stage_conf *s)
         free(s->from[i]);
     free(s->from);
     free(s->from_pos);
+    for (size_t i = 0; i < s->n_partition_by; i++)
+        free(s->partition_by[i]);
+    free(s->partition_by);
+    free(s->partition_by_pos);
     free(s->id);
     free(s->use);
     free(s->node);
@@ -252,6 +258,41 @@ static void conf_workers(struct conf_build *b, struct fl_stage_conf *s, const st
         return;
     }
     s->workers = (uint32_t)w;
+    s->workers_pos = v->pos;
+}
+
+/* partition_by: one field name or a list of them. Whether the fields exist
+ * is checked against the input schema once plugins are bound
+ * (core/src/partition.c). */
+static void conf_partition_by(struct conf_build *b, struct fl_stage_conf *s, const struct fl_ynode *v)
+{
+    size_t n = v->kind == FL_Y_SEQ ? v->n : 1;
+    s->partition_pos = v->pos;
+    if (fl_ynode_is_null(v))
+        return;                        /* partition_by: ~ is the default key */
+    if (v->kind == FL_Y_MAP || !n) {
+        fl_diags_add(b->d, v->pos, "partition_by: expected a field name or a list of field names");
+        return;
+    }
+    if (!(s->partition_by = calloc(n, sizeof(*s->partition_by)))
+        || !(s->partition_by_pos = calloc(n, sizeof(*s->partition_by_pos))))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_ynode *one = v->kind == FL_Y_SEQ ? v->items[i] : v;
+        if (one->kind != FL_Y_SCALAR || fl_ynode_is_null(one)) {
+            fl_diags_add(b->d, one->pos, "partition_by: expected a field name");
+            continue;
+        }
+        for (size_t k = 0; k < s->n_partition_by; k++)
+            if (!strcmp(s->partition_by[k], one->str)) {
+                fl_diags_add(b->d, one->pos, "partition_by: field \"%s\" is listed twice", one->str);
+                goto next;
+            }
+        if (!(s->partition_by[s->n_partition_by] = strdup(one->str)))
+            return;
+        s->partition_by_pos[s->n_partition_by++] = one->pos;
+    next:;
+    }
 }
 
 /* An absent or null with: becomes an empty mapping at the stage, so option
@@ -269,7 +310,7 @@ static const struct fl_ynode *conf_empty_with(struct conf_build *b, struct fl_po
 
 static int conf_stage(struct conf_build *b, const struct fl_ynode *m, const char *dir)
 {
-    struct fl_stage_conf s = { .pos = m->pos, .workers = 1 };
+    struct fl_stage_conf s = { .pos = m->pos, .workers = 1, .workers_pos = m->pos };
     const struct fl_ynode *with = NULL;
     bool has_id = false, has_use = false;
     struct fl_stage_conf *v;
@@ -302,6 +343,8 @@ static int conf_stage(struct conf_build *b, const struct fl_ynode *m, const char
                 fl_diags_add(b->d, val->pos, "with: expected a mapping of options");
         } else if (!strcmp(k, "workers"))
             conf_workers(b, &s, val);
+        else if (!strcmp(k, "partition_by"))
+            conf_partition_by(b, &s, val);
         else if (!strcmp(k, "node")) {
             if (val->kind != FL_Y_SCALAR || fl_ynode_is_null(val))
                 fl_diags_add(b->d, val->pos, "node: expected a node name");

@@ -202,9 +202,10 @@ static int cmd_graph(const struct cli_cmd *c, int argc, char **argv)
     return 0;
 }
 
-static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress)
+static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress, bool pin)
 {
-    struct fl_run_opts o = { .verbose = verbose, .progress = progress && isatty(STDERR_FILENO) };
+    struct fl_run_opts o = { .verbose = verbose, .progress = progress && isatty(STDERR_FILENO),
+                             .pin = pin };
     int rc = fl_pipeline_run(p, &o);
     fl_pipeline_free(&p);
     return rc < 0 ? 1 : 0;
@@ -212,11 +213,12 @@ static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress)
 
 static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
 {
-    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", "--set", NULL };
+    static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", "--pin", "--set",
+                                         NULL };
     const char *file = NULL, **sets = calloc((size_t)argc + 1, sizeof(*sets));
     struct fl_load_opts lo = { .sets = sets };
     int verbose = 0, rc;
-    bool progress = true;
+    bool progress = true, pin = false;
     if (!sets)
         return 1;
     for (int i = 0; i < argc; i++) {
@@ -228,6 +230,8 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
             fl_log_set_level(FL_LOG_LEVEL_ERROR);
         else if (strcmp(argv[i], "--no-progress") == 0)
             progress = false;
+        else if (strcmp(argv[i], "--pin") == 0)
+            pin = true;
         else if ((argv[i][0] == '-' && argv[i][1]) || file) {
             free(sets);
             return cli_bad_arg(c, argv[i], known);
@@ -244,7 +248,7 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
     struct fl_pipeline *p = load_file(file, &lo);
-    rc = p ? run_pipeline(p, verbose, progress) : 1;
+    rc = p ? run_pipeline(p, verbose, progress, pin) : 1;
     free(sets);
     return rc;
 }
@@ -307,7 +311,7 @@ static int cmd_gen(const struct cli_cmd *c, int argc, char **argv)
     free(buf);
     if (!p)
         return 1;
-    int rc = run_pipeline(p, 0, true);
+    int rc = run_pipeline(p, 0, true, false);
     if (rc == 0 && path)
         printf("wrote %s and its ground truth %s.truth.json\n", path, path);
     return rc;
@@ -433,7 +437,7 @@ static int cmd_help(const struct cli_cmd *c, int argc, char **argv)
 }
 
 static const struct cli_cmd cli_cmds[] = {
-    { "run", "FILE|- [--set S.O=V]... [-v|-vv] [-q]",
+    { "run", "FILE|- [--set S.O=V]... [-v|-vv] [-q] [--pin]",
       "run a pipeline until its inputs end or SIGINT/SIGTERM",
       "  FILE            the pipeline; - reads it from standard input\n"
       "  --set STAGE.OPTION=VALUE\n"
@@ -443,6 +447,8 @@ static const struct cli_cmd cli_cmds[] = {
       "  -v, -vv         stage counters at the end; info (-v) or debug (-vv) logging\n"
       "  -q              log errors only\n"
       "  --no-progress   no progress bar (it is drawn only on a terminal anyway)\n"
+      "  --pin           pin inputs to one CPU and the workers of workers: N stages to\n"
+      "                  the others (off by default: see docs/performance.md)\n"
       "exit status: 0 every stage ended cleanly, 1 the pipeline is invalid or a stage\n"
       "failed, 2 usage error\n", cmd_run },
     { "check", "FILE|-... [--set S.O=V]...",

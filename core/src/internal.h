@@ -82,6 +82,10 @@ struct fl_stage_conf {
     char **from; struct fl_pos *from_pos;   /* "id" or "id.port" */
     const struct fl_ynode *with;        /* map or NULL */
     uint32_t workers;                   /* 1 if absent */
+    struct fl_pos workers_pos;          /* the workers: value, else the stage */
+    size_t n_partition_by;              /* partition_by: fields (0 if absent) */
+    char **partition_by; struct fl_pos *partition_by_pos;
+    struct fl_pos partition_pos;        /* the partition_by: value */
     char *node; struct fl_pos node_pos; /* NULL: node "local" */
     char *dir;                          /* directory of the file that defined the
                                          * stage: base for its relative paths */

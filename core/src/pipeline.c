@@ -105,8 +105,6 @@ static int bind_stage(struct fl_pipeline *p, struct fl_stage *st, struct fl_diag
         return -FL_ENOMEM;
     for (size_t i = 0; i < st->n_ports; i++)
         st->out_ptr[i] = &st->out[i];
-    if (sc->workers > 1)
-        fl_diags_add(d, sc->pos, "stage \"%s\": workers > 1 is not supported yet", sc->id);
     if (!(st->state = calloc(1, st->plugin->state_size ? st->plugin->state_size : 1)))
         return -FL_ENOMEM;
     snprintf(where, sizeof(where), "stage \"%s\" (%s)", sc->id, sc->use);
@@ -117,19 +115,25 @@ static int bind_stage(struct fl_pipeline *p, struct fl_stage *st, struct fl_diag
 /* describe() in topological order, each stage seeing its sources' output
  * schemas; a stage whose source could not be described is skipped (its
  * source's error is the one worth reading). */
+static bool stage_inputs(const struct fl_pipeline *p, const struct fl_stage *st,
+                         const struct fl_schema **in)
+{
+    bool ready = st->plugin && st->opts_ok && st->n_up <= 64;
+    for (size_t i = 0; ready && i < st->n_up; i++) {
+        const struct fl_stage *src = &p->stages[st->up[i].stage];
+        ready = src->described;
+        in[i] = ready ? src->out[st->up[i].port].schema : NULL;
+    }
+    return ready;
+}
+
 static void describe_all(struct fl_pipeline *p, struct fl_diags *d)
 {
     p->rt.diags = d;
     for (size_t k = 0; k < p->n; k++) {
         struct fl_stage *st = &p->stages[p->order[k]];
         const struct fl_schema *in[64];
-        bool ready = st->plugin && st->opts_ok && st->n_up <= 64;
-        for (size_t i = 0; ready && i < st->n_up; i++) {
-            const struct fl_stage *src = &p->stages[st->up[i].stage];
-            ready = src->described;
-            in[i] = ready ? src->out[st->up[i].port].schema : NULL;
-        }
-        if (!ready)
+        if (!stage_inputs(p, st, in))
             continue;
         if (!st->plugin->describe) {
             st->described = true;      /* open output (or none, for outputs) */
@@ -165,7 +169,52 @@ static int pipeline_bind(struct fl_pipeline *p, struct fl_diags *d)
         if (p->check_files)
             fl_paths_check(&p->rt, d);
     }
+    for (size_t i = 0; i < p->n; i++)
+        fl_part_check(p, &p->stages[i], d);
     return d->errors ? -FL_EINVAL : 0;
+}
+
+int fl_stage_clone(struct fl_pipeline *p, struct fl_stage *st, struct fl_ctx *ctx, void **state)
+{
+    const struct fl_stage_conf *sc = st->conf;
+    const struct fl_schema *in[64];
+    struct fl_schema_decl *out = NULL, **out_ptr = NULL;
+    char where[300];
+    size_t errors = p->diags.errors;
+    int rc = -FL_ENOMEM;
+
+    fl_ctx_init(ctx, &p->rt, sc->id, st->ctx.use, st->plugin);
+    ctx->conf = sc;
+    if (!(*state = calloc(1, st->plugin->state_size ? st->plugin->state_size : 1))
+        || !(out = calloc(st->n_ports, sizeof(*out)))
+        || !(out_ptr = calloc(st->n_ports, sizeof(*out_ptr))))
+        goto fail;
+    for (size_t i = 0; i < st->n_ports; i++)
+        out_ptr[i] = &out[i];
+    snprintf(where, sizeof(where), "stage \"%s\" (%s)", sc->id, sc->use);
+    rc = -FL_EINVAL;
+    if (fl_opts_parse(st->plugin->opts, sc->with, sc->dir ? sc->dir : p->conf->dir, where,
+                      *state, &p->diags) < 0 || p->diags.errors != errors || !stage_inputs(p, st, in))
+        goto fail;
+    if (st->plugin->describe && (rc = st->plugin->describe(ctx, *state, in, st->n_up, out_ptr)) < 0)
+        goto fail;
+    free(out);
+    free(out_ptr);
+    return 0;
+fail:
+    free(out);
+    free(out_ptr);
+    fl_stage_clone_free(st, ctx, state);
+    return rc < 0 ? rc : -FL_EINVAL;
+}
+
+void fl_stage_clone_free(struct fl_stage *st, struct fl_ctx *ctx, void **state)
+{
+    if (*state)
+        fl_opts_free(st->plugin->opts, *state);
+    free(*state);
+    *state = NULL;
+    fl_ctx_fini(ctx);
 }
 
 static int pipeline_new(struct fl_pipeline **out)
@@ -253,8 +302,15 @@ void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out)
     for (size_t k = 0; k < p->n; k++) {
         const struct fl_stage *st = &p->stages[p->graph_ok ? p->order[k] : k];
         const struct fl_stage_conf *sc = st->conf;
+        char part[200] = "";
+        if (sc->workers > 1)
+            fl_part_describe(&st->part, part, sizeof(part));
         if (dot) {
-            fprintf(out, "  \"%s\" [label=\"%s\\n%s\"];\n", sc->id, sc->id, sc->use);
+            if (sc->workers > 1)   /* a stack of boxes: N instances */
+                fprintf(out, "  \"%s\" [label=\"%s\\n%s\\nworkers: %u %s\", peripheries=2];\n",
+                        sc->id, sc->id, sc->use, sc->workers, part);
+            else
+                fprintf(out, "  \"%s\" [label=\"%s\\n%s\"];\n", sc->id, sc->id, sc->use);
             for (size_t i = 0; i < sc->n_from; i++) {
                 const char *f = sc->from[i], *d = strchr(f, '.');
                 fprintf(out, "  \"%.*s\" -> \"%s\"", d ? (int)(d - f) : (int)strlen(f), f, sc->id);
@@ -267,6 +323,8 @@ void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out)
         fprintf(out, "%-16s %-22s", sc->id, sc->use);
         for (size_t i = 0; i < sc->n_from; i++)
             fprintf(out, "%s%s", i ? ", " : " <- ", sc->from[i]);
+        if (sc->workers > 1)
+            fprintf(out, "\n%16s   workers: %u %s", "", sc->workers, part);
         if (st->described && st->n_ports && st->out[0].schema) {
             const struct fl_schema *s = st->out[0].schema;
             fprintf(out, "\n%16s   out:", "");

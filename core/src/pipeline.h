@@ -5,9 +5,23 @@
 
 #include <stdio.h>
 #include "loader.h"
+#include "partition.h"
 #include "rt.h"
 
 struct fl_edge { size_t stage; int port; };   /* an upstream: stage index, its port */
+
+/* One running instance of a stage: `workers: N` gives N, each with its own
+ * context (counters), plugin state and thread. Worker 0 uses the stage's
+ * own ctx and state, the ones `flowline check` parsed and described. */
+struct fl_inst {
+    struct fl_stage *st;
+    uint32_t worker;
+    struct fl_ctx *ctx;
+    void *state;
+    struct fl_link *link;                /* runtime.c */
+    int cpu;                             /* pinned to this CPU (affinity.c), or -1 */
+    bool inited;
+};
 
 struct fl_stage {
     struct fl_ctx ctx;
@@ -20,7 +34,9 @@ struct fl_stage {
     size_t n_ports;
     struct fl_schema_decl *out;          /* describe() result per port */
     struct fl_schema_decl **out_ptr;     /* &out[port]: what describe() gets */
-    struct fl_link *link;                /* runtime.c */
+    struct fl_part part;                 /* how workers: N splits the input */
+    uint32_t n_inst;                     /* conf->workers while running, else 0 */
+    struct fl_inst *inst;                /* runtime.c */
 };
 
 struct fl_pipeline {
@@ -50,11 +66,22 @@ int fl_pipeline_load(const char *path, const struct fl_load_opts *lo, struct fl_
 int fl_pipeline_parse(const char *name, const char *buf, size_t len,
                       const struct fl_load_opts *lo, struct fl_pipeline **out);
 void fl_pipeline_free(struct fl_pipeline **p);
+/* Another instance of a checked stage for workers: N: a fresh ctx and a
+ * state with the options parsed again from with: (nothing a plugin owns is
+ * shared) and described again, as flowline check did for the first. */
+int fl_stage_clone(struct fl_pipeline *p, struct fl_stage *st, struct fl_ctx *ctx, void **state);
+void fl_stage_clone_free(struct fl_stage *st, struct fl_ctx *ctx, void **state);
 void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out);
 
-struct fl_run_opts { int verbose; bool progress; };
+struct fl_run_opts { int verbose; bool progress; bool pin; };
 /* init, start, run every stage until the inputs end or SIGINT/SIGTERM, then
  * drain. Returns 0 if every stage ended cleanly. */
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o);
+
+/* The affinity plan (affinity.c): set inst->cpu for the threads to pin
+ * (none unless enabled and a stage has workers), and pin the calling
+ * thread to cpu (-1: leave it alone). */
+void fl_pin_plan(struct fl_pipeline *p, bool enabled);
+void fl_pin_self(int cpu);
 
 #endif

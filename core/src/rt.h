@@ -32,14 +32,14 @@ void fl_rt_fini(struct fl_rt *rt);
 #define FL_MAX_COUNTERS 48
 struct fl_counter { const char *name; _Atomic uint64_t v; };
 
-struct fl_stage;   /* runtime.c */
+struct fl_inst;    /* pipeline.h */
 
 struct fl_ctx {
     struct fl_rt *rt;
     const char *stage_id;                 /* "flows" */
     const char *use;                      /* "aggregate.flowmeter" */
     const struct fl_plugin *plugin;
-    struct fl_stage *stage;               /* NULL outside a running pipeline */
+    struct fl_inst *inst;                 /* NULL outside a running pipeline */
     /* Where emits go: the runtime's links, or the test harness. Takes the
      * reference. port is an index into plugin->ports (0 = default). */
     int (*emit)(struct fl_ctx *ctx, int port, struct fl_batch *b);

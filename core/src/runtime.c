@@ -1,19 +1,24 @@
 /* runtime.c: running a bound pipeline (DESIGN.md §4).
  *
- * One thread per stage. Every edge is a ZeroMQ inproc PUSH -> PULL pair
- * carrying envelopes (BATCH with a batch pointer, WATERMARK, EOS); a stage
- * has one bound PULL that all its sources connect to (fan-in, fair-queued,
- * so a stage always reads whichever source has data and a diamond cannot
- * deadlock), and one PUSH per consumer (fan-out: each gets the batch by
- * refcount). High-water marks are a few batches, so a slow consumer blocks
- * its producer instead of growing memory.
+ * One thread per stage instance (`workers: N` gives a stage N instances,
+ * each with its own state and counters). Every edge is a ZeroMQ inproc
+ * PUSH -> PULL pair carrying envelopes (BATCH with a batch pointer,
+ * WATERMARK, EOS); an instance has one bound PULL that all its sources
+ * connect to (fan-in, fair-queued, so a stage always reads whichever source
+ * has data and a diamond cannot deadlock), and one outlet per consumer
+ * stage (fan-out: each gets the batch by refcount) with one PUSH per
+ * consumer instance: a consumer with workers gets each batch split by key
+ * (partition.c), each worker its own rows. High-water marks are a few
+ * batches, so a slow consumer blocks its producer instead of growing memory.
  *
  * Time: an input's clock is the largest record time it emitted (or what it
- * gave fl_watermark); a stage's clock is the minimum over its live sources'
- * clocks, and tick() fires when it advances. Shutdown: inputs end (end of
+ * gave fl_watermark); a stage's clock is the minimum over its live source
+ * instances' clocks, and tick() fires when it advances. Shutdown: inputs end (end of
  * file, or the stop flag set by SIGINT/SIGTERM), send EOS; a stage drains
- * after EOS from every source and passes EOS on; nothing in flight is lost. */
+ * after EOS from every source instance and passes EOS on; nothing in
+ * flight is lost. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,7 +34,8 @@ enum env_type { ENV_BATCH = 1, ENV_WATERMARK, ENV_EOS };
 
 /* What travels on an inproc link. The batch reference moves with it. */
 struct env {
-    uint32_t type;
+    uint16_t type;
+    uint16_t worker;        /* sending instance of the stage (workers: N) */
     uint32_t from;          /* sending stage index */
     uint64_t seq;
     uint64_t clock;         /* the sender's clock after this message */
@@ -39,16 +45,19 @@ struct env {
 struct fl_link {
     uint32_t idx;                       /* this stage's index */
     void *pull;                         /* NULL for inputs */
-    size_t *n_push;                     /* per port */
-    void ***push;                       /* per port, per consumer */
-    uint64_t *up_clock;                 /* per from: entry */
+    size_t *n_out;                      /* per port */
+    struct fl_outlet **out;             /* per port, per consumer stage */
+    struct fl_batch **sub;              /* scratch: a split batch, per worker */
+    size_t *slot_base;                  /* per from: entry, its first source slot */
+    size_t n_slots;                     /* source instances: EOS expected from each */
+    uint64_t *up_clock;                 /* per source slot */
     bool *up_done;
     size_t n_eos;
     uint64_t clock, sent_clock, seq;
     pthread_t thread;
     bool thread_started;
     int rc;
-    _Atomic size_t *done;               /* stages finished, for the main loop */
+    _Atomic size_t *done;               /* instances finished, for the main loop */
     _Atomic bool *eos_lost;             /* an EOS was not sent: unblock everyone */
 };
 
@@ -57,39 +66,78 @@ static const char *env_what(uint32_t type)
     return type == ENV_BATCH ? "a batch" : type == ENV_WATERMARK ? "a watermark" : "end of stream";
 }
 
-/* Send e on every link of `port`; the batch reference moves (one more
- * reference per extra consumer). A failed send fails the stage whatever the
- * caller does with the result (a plugin may ignore fl_emit's), and the other
- * consumers still get theirs. A consumer that misses an EOS would wait for it
- * forever, so that also tells the main thread to unblock every stage. */
-static int link_send(struct fl_stage *st, int port, struct env *e)
+/* One envelope to one consumer instance. A failure is logged once per
+ * link_send (quiet: one was already logged) and releases the batch. */
+static int push_one(struct fl_inst *in, void *sock, struct env *e, bool quiet)
 {
-    struct fl_link *l = st->link;
-    int rc = 0;
-    size_t n = l->n_push[port];
-    if (e->batch && n == 0)
+    const struct fl_stage_conf *sc = in->st->conf;
+    while (zmq_send(sock, e, sizeof(*e), 0) < 0) {
+        if (errno == EINTR)
+            continue;
+        if (!quiet)
+            FL_LOG_ERROR(in->ctx, "sending %s downstream failed: %s (%s:%u:%u)%s",
+                         env_what(e->type), zmq_strerror(errno), sc->pos.file, sc->pos.line,
+                         sc->pos.col, in->link->rc == 0 ? "; stopping the pipeline" : "");
         fl_batch_release(&e->batch);
-    for (size_t i = 0; i < n; i++) {
-        struct env copy = *e;
-        if (e->batch && i + 1 < n)
-            copy.batch = fl_batch_retain(e->batch);
-        while (zmq_send(l->push[port][i], &copy, sizeof(copy), 0) < 0) {
-            if (errno == EINTR)
-                continue;
-            if (rc == 0)
-                FL_LOG_ERROR(&st->ctx, "sending %s downstream failed: %s (%s:%u:%u)%s",
-                             env_what(e->type), zmq_strerror(errno), st->conf->pos.file,
-                             st->conf->pos.line, st->conf->pos.col,
-                             l->rc == 0 ? "; stopping the pipeline" : "");
-            fl_batch_release(&copy.batch);
-            rc = -FL_EIO;
-            break;
-        }
+        return -FL_EIO;
     }
+    return 0;
+}
+
+/* A batch to a consumer with workers: each worker its rows (partition.c);
+ * a worker with none gets the clock alone, so every worker ticks at the
+ * same points of the stream as one instance would. */
+static int send_split(struct fl_inst *in, struct fl_outlet *o, const struct env *e)
+{
+    struct fl_batch **sub = in->link->sub;
+    int rc = fl_outlet_split(in->ctx, o, e->batch, sub), r;
+    if (rc < 0) {
+        FL_LOG_ERROR(in->ctx, "cannot split a batch for %u workers: %s", o->n, fl_strerror(rc));
+        return rc;
+    }
+    for (uint32_t w = 0; w < o->n; w++) {
+        struct env copy = *e;
+        copy.batch = sub[w];
+        if (!sub[w])
+            copy.type = ENV_WATERMARK;
+        if ((r = push_one(in, o->push[w], &copy, rc < 0)) < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
+/* Send e on every link of `port`; the batch reference moves (each consumer
+ * gets its own reference, or its own rows when it has workers). A failed
+ * send fails the stage whatever the caller does with the result (a plugin
+ * may ignore fl_emit's), and the other consumers still get theirs. A
+ * consumer that misses an EOS would wait for it forever, so that also tells
+ * the main thread to unblock every stage. */
+static int link_send(struct fl_inst *in, int port, struct env *e)
+{
+    struct fl_link *l = in->link;
+    int rc = 0, r;
+    for (size_t i = 0; i < l->n_out[port]; i++) {
+        struct fl_outlet *o = &l->out[port][i];
+        if (e->batch && o->n > 1) {
+            r = send_split(in, o, e);
+        } else {
+            r = 0;
+            for (uint32_t w = 0; w < o->n; w++) {
+                struct env copy = *e;
+                copy.batch = e->batch ? fl_batch_retain(e->batch) : NULL;
+                int r1 = push_one(in, o->push[w], &copy, rc < 0 || r < 0);
+                if (r1 < 0 && r == 0)
+                    r = r1;
+            }
+        }
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    fl_batch_release(&e->batch);
     if (rc < 0) {
         if (l->rc == 0)
             l->rc = rc;
-        atomic_store(&st->ctx.rt->stopping, true);
+        atomic_store(&in->ctx->rt->stopping, true);
         if (e->type == ENV_EOS)
             atomic_store(l->eos_lost, true);
     }
@@ -98,48 +146,50 @@ static int link_send(struct fl_stage *st, int port, struct env *e)
 
 /* A watermark or EOS on every port. Every port is tried even if one fails:
  * the consumers that can still be told must be. */
-static int send_all(struct fl_stage *st, enum env_type type)
+static int send_all(struct fl_inst *in, enum env_type type)
 {
-    struct env e = { .type = type, .from = st->link->idx, .clock = st->link->clock };
+    struct fl_link *l = in->link;
+    struct env e = { .type = type, .worker = (uint16_t)in->worker, .from = l->idx, .clock = l->clock };
     int rc = 0, r;
-    for (size_t port = 0; port < st->n_ports; port++)
-        if ((r = link_send(st, (int)port, &e)) < 0 && rc == 0)
+    for (size_t port = 0; port < in->st->n_ports; port++)
+        if ((r = link_send(in, (int)port, &e)) < 0 && rc == 0)
             rc = r;
-    st->link->sent_clock = st->link->clock;
+    l->sent_clock = l->clock;
     return rc;
 }
 
 /* ctx->emit for running stages. */
 static int runtime_emit(struct fl_ctx *ctx, int port, struct fl_batch *b)
 {
-    struct fl_stage *st = ctx->stage;
-    struct fl_link *l = st->link;
-    if (st->plugin->kind == FL_KIND_INPUT && b->t_max > l->clock)
+    struct fl_inst *in = ctx->inst;
+    struct fl_link *l = in->link;
+    if (in->st->plugin->kind == FL_KIND_INPUT && b->t_max > l->clock)
         l->clock = b->t_max;
     b->seq = ++l->seq;
-    struct env e = { .type = ENV_BATCH, .from = l->idx, .seq = b->seq, .clock = l->clock, .batch = b };
+    struct env e = { .type = ENV_BATCH, .worker = (uint16_t)in->worker, .from = l->idx,
+                     .seq = b->seq, .clock = l->clock, .batch = b };
     l->sent_clock = l->clock;
-    return link_send(st, port, &e);
+    return link_send(in, port, &e);
 }
 
 void fl_watermark(struct fl_ctx *ctx, uint64_t ts_ns)
 {
-    struct fl_stage *st = ctx->stage;
-    if (!st || !st->link)
+    struct fl_inst *in = ctx->inst;
+    if (!in || !in->link)
         return;
-    struct fl_link *l = st->link;
+    struct fl_link *l = in->link;
     if (ts_ns > l->clock)
         l->clock = ts_ns;
     if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-        (void)send_all(st, ENV_WATERMARK);   /* a failure has failed the stage */
+        (void)send_all(in, ENV_WATERMARK);   /* a failure has failed the stage */
 }
 
-/* The stage clock: minimum over sources still sending. */
-static uint64_t stage_clock(const struct fl_stage *st)
+/* The stage clock: minimum over source instances still sending. */
+static uint64_t stage_clock(const struct fl_inst *in)
 {
-    const struct fl_link *l = st->link;
+    const struct fl_link *l = in->link;
     uint64_t m = UINT64_MAX;
-    for (size_t i = 0; i < st->n_up; i++)
+    for (size_t i = 0; i < l->n_slots; i++)
         if (!l->up_done[i] && l->up_clock[i] < m)
             m = l->up_clock[i];
     return m;
@@ -148,16 +198,16 @@ static uint64_t stage_clock(const struct fl_stage *st)
 /* Offer a batch until the plugin takes it; -FL_EAGAIN backs off (an output
  * whose server is down). While stopping, give up after a bounded wait and
  * count the rows as dropped: a stuck server must not hang shutdown. */
-static int offer(struct fl_stage *st, struct fl_batch *b)
+static int offer(struct fl_inst *in, struct fl_batch *b)
 {
     unsigned delay_ms = 10, waited_ms = 0;
     for (;;) {
-        int rc = st->plugin->process(&st->ctx, st->state, b);
+        int rc = in->st->plugin->process(in->ctx, in->state, b);
         if (rc != -FL_EAGAIN)
             return rc;
-        if (fl_stopping(&st->ctx) && waited_ms > 30000) {
-            fl_counter_add(&st->ctx, "records_dropped", b->rows);
-            FL_LOG_ERROR(&st->ctx, "gave up on %u records while stopping", b->rows);
+        if (fl_stopping(in->ctx) && waited_ms > 30000) {
+            fl_counter_add(in->ctx, "records_dropped", b->rows);
+            FL_LOG_ERROR(in->ctx, "gave up on %u records while stopping", b->rows);
             return 0;
         }
         struct timespec ts = { delay_ms / 1000, (long)(delay_ms % 1000) * 1000000 };
@@ -168,75 +218,85 @@ static int offer(struct fl_stage *st, struct fl_batch *b)
     }
 }
 
-/* Which from: entry a message came on (the first still open, if a stage
- * reads the same source twice). */
-static size_t up_slot(const struct fl_stage *st, uint32_t from)
+/* Which source slot a message came from: its from: entry (the first still
+ * open, if a stage reads the same source twice) and the sending worker. */
+static size_t up_slot(const struct fl_inst *in, const struct env *e)
 {
+    const struct fl_stage *st = in->st;
+    const struct fl_link *l = in->link;
     size_t any = 0;
     for (size_t i = st->n_up; i-- > 0;)
-        if (st->up[i].stage == from) {
-            any = i;
-            if (!st->link->up_done[i])
-                return i;
+        if (st->up[i].stage == e->from) {
+            any = l->slot_base[i] + e->worker;
+            if (!l->up_done[any])
+                return any;
         }
     return any;
 }
 
-static void stage_fail(struct fl_stage *st, int rc, const char *what)
+static void stage_fail(struct fl_inst *in, int rc, const char *what)
 {
-    if (st->link->rc == 0) {
-        FL_LOG_ERROR(&st->ctx, "%s failed: %s (%s:%u:%u); stopping the pipeline", what,
-                     fl_strerror(rc), st->conf->pos.file, st->conf->pos.line, st->conf->pos.col);
-        st->link->rc = rc;
+    const struct fl_stage_conf *sc = in->st->conf;
+    if (in->link->rc == 0) {
+        FL_LOG_ERROR(in->ctx, "%s failed: %s (%s:%u:%u); stopping the pipeline", what,
+                     fl_strerror(rc), sc->pos.file, sc->pos.line, sc->pos.col);
+        in->link->rc = rc;
     }
-    atomic_store(&st->ctx.rt->stopping, true);
+    atomic_store(&in->ctx->rt->stopping, true);
 }
 
 static void *stage_main(void *arg)
 {
-    struct fl_stage *st = arg;
-    struct fl_link *l = st->link;
-    const struct fl_plugin *pl = st->plugin;
+    struct fl_inst *in = arg;
+    struct fl_link *l = in->link;
+    const struct fl_plugin *pl = in->st->plugin;
     int rc;
 
+    char name[16];           /* for top -H and perf: "flows/1" */
+    if (in->st->n_inst > 1)
+        snprintf(name, sizeof(name), "%.10s/%u", in->st->conf->id, in->worker);
+    else
+        snprintf(name, sizeof(name), "%s", in->st->conf->id);
+    pthread_setname_np(pthread_self(), name);
+    fl_pin_self(in->cpu);
     if (pl->kind == FL_KIND_INPUT) {
-        if ((rc = pl->run(&st->ctx, st->state)) < 0)
-            stage_fail(st, rc, "run");
+        if ((rc = pl->run(in->ctx, in->state)) < 0)
+            stage_fail(in, rc, "run");
     } else {
-        while (l->n_eos < st->n_up) {
+        while (l->n_eos < l->n_slots) {
             struct env e;
             int got = zmq_recv(l->pull, &e, sizeof(e), 0);
             if (got < 0 && errno == EINTR)
                 continue;
             if (got != (int)sizeof(e)) {   /* only our envelopes travel here */
-                stage_fail(st, -FL_EIO, "link receive");
+                stage_fail(in, -FL_EIO, "link receive");
                 break;
             }
-            size_t i = up_slot(st, e.from);
+            size_t i = up_slot(in, &e);
             if (e.clock > l->up_clock[i])
                 l->up_clock[i] = e.clock;
             if (e.type == ENV_BATCH) {
-                fl_counter_add(&st->ctx, "records_in", e.batch->rows);
-                if (l->rc == 0 && (rc = offer(st, e.batch)) < 0)
-                    stage_fail(st, rc, "process");
+                fl_counter_add(in->ctx, "records_in", e.batch->rows);
+                if (l->rc == 0 && (rc = offer(in, e.batch)) < 0)
+                    stage_fail(in, rc, "process");
                 fl_batch_release(&e.batch);
             } else if (e.type == ENV_EOS) {
                 l->up_done[i] = true;
                 l->n_eos++;
             }
-            uint64_t now = stage_clock(st);
+            uint64_t now = stage_clock(in);
             if (now != UINT64_MAX && now > l->clock) {
                 l->clock = now;
-                if (pl->tick && l->rc == 0 && (rc = pl->tick(&st->ctx, st->state, now)) < 0)
-                    stage_fail(st, rc, "tick");
+                if (pl->tick && l->rc == 0 && (rc = pl->tick(in->ctx, in->state, now)) < 0)
+                    stage_fail(in, rc, "tick");
                 if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-                    (void)send_all(st, ENV_WATERMARK);   /* failure: stage failed */
+                    (void)send_all(in, ENV_WATERMARK);   /* failure: stage failed */
             }
         }
     }
-    if (pl->drain && l->rc == 0 && (rc = pl->drain(&st->ctx, st->state)) < 0)
-        stage_fail(st, rc, "drain");
-    (void)send_all(st, ENV_EOS);   /* failure: stage failed, eos_lost set */
+    if (pl->drain && l->rc == 0 && (rc = pl->drain(in->ctx, in->state)) < 0)
+        stage_fail(in, rc, "drain");
+    (void)send_all(in, ENV_EOS);   /* failure: stage failed, eos_lost set */
     atomic_fetch_add(l->done, 1);
     return NULL;
 }
@@ -254,77 +314,175 @@ static void *socket_new(void *zmq, int type, int hwm_opt)
     return s;
 }
 
-static void links_free(struct fl_pipeline *p)
+static void link_free(struct fl_inst *in)
+{
+    struct fl_link *l = in->link;
+    if (!l)
+        return;
+    if (l->pull)
+        zmq_close(l->pull);
+    for (size_t port = 0; l->out && port < in->st->n_ports; port++) {
+        for (size_t k = 0; k < l->n_out[port]; k++) {
+            struct fl_outlet *o = &l->out[port][k];
+            for (uint32_t w = 0; o->push && w < o->n; w++)
+                if (o->push[w])
+                    zmq_close(o->push[w]);
+            free(o->push);
+            fl_outlet_fini(o);
+        }
+        free(l->out[port]);
+    }
+    free(l->out);
+    free(l->n_out);
+    free(l->sub);
+    free(l->slot_base);
+    free(l->up_clock);
+    free(l->up_done);
+    free(l);
+    in->link = NULL;
+}
+
+/* Every instance's link, then the instances beyond worker 0; the stage's
+ * own ctx goes back to being outside a running pipeline. */
+static void insts_free(struct fl_pipeline *p)
 {
     for (size_t i = 0; i < p->n; i++) {
-        struct fl_link *l = p->stages[i].link;
-        if (!l)
-            continue;
-        if (l->pull)
-            zmq_close(l->pull);
-        for (size_t port = 0; l->push && port < p->stages[i].n_ports; port++) {
-            for (size_t k = 0; k < l->n_push[port]; k++)
-                zmq_close(l->push[port][k]);
-            free(l->push[port]);
+        struct fl_stage *st = &p->stages[i];
+        for (uint32_t w = 0; st->inst && w < st->n_inst; w++) {
+            struct fl_inst *in = &st->inst[w];
+            link_free(in);
+            if (w > 0 && in->ctx) {
+                fl_stage_clone_free(st, in->ctx, &in->state);
+                free(in->ctx);
+            }
         }
-        free(l->push);
-        free(l->n_push);
-        free(l->up_clock);
-        free(l->up_done);
-        free(l);
-        p->stages[i].link = NULL;
-        p->stages[i].ctx.stage = NULL;
-        p->stages[i].ctx.emit = NULL;
+        free(st->inst);
+        st->inst = NULL;
+        st->n_inst = 0;
+        st->ctx.inst = NULL;
+        st->ctx.emit = NULL;
     }
 }
 
-/* Bind every stage's PULL, then connect a PUSH per (source port, consumer). */
-static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _Atomic bool *eos_lost)
+static int insts_new(struct fl_pipeline *p)
 {
-    char ep[64];
+    int rc;
     for (size_t i = 0; i < p->n; i++) {
         struct fl_stage *st = &p->stages[i];
-        struct fl_link *l = calloc(1, sizeof(*l));
-        if (!l)
+        uint32_t n = st->part.mode == FL_PART_ONE ? 1 : st->conf->workers;
+        if (!(st->inst = calloc(n, sizeof(*st->inst))))
             return -FL_ENOMEM;
-        st->link = l;
-        l->idx = (uint32_t)i;
-        l->done = done;
-        l->eos_lost = eos_lost;
-        st->ctx.stage = st;
-        st->ctx.emit = runtime_emit;
-        if (!(l->n_push = calloc(st->n_ports, sizeof(*l->n_push)))
-            || !(l->push = calloc(st->n_ports, sizeof(*l->push)))
-            || !(l->up_clock = calloc(st->n_up + 1, sizeof(*l->up_clock)))
-            || !(l->up_done = calloc(st->n_up + 1, sizeof(*l->up_done))))
+        st->n_inst = n;
+        for (uint32_t w = 0; w < n; w++) {
+            struct fl_inst *in = &st->inst[w];
+            *in = (struct fl_inst){ .st = st, .worker = w, .ctx = &st->ctx, .state = st->state, .cpu = -1 };
+            if (w > 0) {
+                if (!(in->ctx = calloc(1, sizeof(*in->ctx))))
+                    return -FL_ENOMEM;
+                if ((rc = fl_stage_clone(p, st, in->ctx, &in->state)) < 0) {
+                    free(in->ctx);
+                    in->ctx = NULL;
+                    st->n_inst = w;     /* the ones set up, for insts_free */
+                    FL_LOG_ERROR(&st->ctx, "cannot set up worker %u: %s", w, fl_strerror(rc));
+                    return rc;
+                }
+            }
+            in->ctx->inst = in;
+            in->ctx->emit = runtime_emit;
+        }
+    }
+    return 0;
+}
+
+static int link_new(struct fl_inst *in, const struct fl_pipeline *p, void *zmq, _Atomic size_t *done,
+                    _Atomic bool *eos_lost)
+{
+    struct fl_stage *st = in->st;
+    struct fl_link *l = calloc(1, sizeof(*l));
+    char ep[64];
+    if (!l)
+        return -FL_ENOMEM;
+    in->link = l;
+    l->idx = (uint32_t)(st - p->stages);
+    l->done = done;
+    l->eos_lost = eos_lost;
+    if (!(l->n_out = calloc(st->n_ports, sizeof(*l->n_out)))
+        || !(l->out = calloc(st->n_ports, sizeof(*l->out)))
+        || !(l->slot_base = calloc(st->n_up + 1, sizeof(*l->slot_base))))
+        return -FL_ENOMEM;
+    for (size_t k = 0; k < st->n_up; k++) {
+        l->slot_base[k] = l->n_slots;
+        l->n_slots += p->stages[st->up[k].stage].n_inst;
+    }
+    if (!(l->up_clock = calloc(l->n_slots + 1, sizeof(*l->up_clock)))
+        || !(l->up_done = calloc(l->n_slots + 1, sizeof(*l->up_done))))
+        return -FL_ENOMEM;
+    if (st->plugin->kind == FL_KIND_INPUT)
+        return 0;
+    snprintf(ep, sizeof(ep), "inproc://fl-stage-%u-%u", l->idx, in->worker);
+    if (!(l->pull = socket_new(zmq, ZMQ_PULL, ZMQ_RCVHWM)) || zmq_bind(l->pull, ep) < 0) {
+        FL_LOG_ERROR(in->ctx, "cannot bind %s: %s", ep, zmq_strerror(errno));
+        return -FL_EIO;
+    }
+    return 0;
+}
+
+/* An outlet on a producer instance's port: one PUSH to each worker of the
+ * consumer stage `to`. */
+static int outlet_new(struct fl_inst *src, int port, const struct fl_stage *to, size_t to_idx, void *zmq)
+{
+    struct fl_link *sl = src->link;
+    char ep[64];
+    struct fl_outlet *v = realloc(sl->out[port], (sl->n_out[port] + 1) * sizeof(*v));
+    if (!v)
+        return -FL_ENOMEM;
+    sl->out[port] = v;
+    struct fl_outlet *o = &v[sl->n_out[port]++];
+    *o = (struct fl_outlet){ .n = to->n_inst, .part = &to->part };
+    if (!(o->push = calloc(o->n, sizeof(*o->push))))
+        return -FL_ENOMEM;
+    if (o->n > 1) {
+        struct fl_batch **sub = realloc(sl->sub, o->n * sizeof(*sub));
+        if (!sub)
             return -FL_ENOMEM;
-        if (st->plugin->kind == FL_KIND_INPUT)
-            continue;
-        snprintf(ep, sizeof(ep), "inproc://fl-stage-%zu", i);
-        if (!(l->pull = socket_new(zmq, ZMQ_PULL, ZMQ_RCVHWM)) || zmq_bind(l->pull, ep) < 0) {
-            FL_LOG_ERROR(&st->ctx, "cannot bind %s: %s", ep, zmq_strerror(errno));
+        sl->sub = sub;
+    }
+    for (uint32_t w = 0; w < o->n; w++) {
+        snprintf(ep, sizeof(ep), "inproc://fl-stage-%zu-%u", to_idx, w);
+        if (!(o->push[w] = socket_new(zmq, ZMQ_PUSH, ZMQ_SNDHWM)) || zmq_connect(o->push[w], ep) < 0) {
+            FL_LOG_ERROR(src->ctx, "cannot connect to %s: %s", ep, zmq_strerror(errno));
             return -FL_EIO;
         }
     }
+    return 0;
+}
+
+/* Bind every instance's PULL, then give every producer instance an outlet
+ * per (port, consumer stage). With workers the sockets can outnumber
+ * libzmq's default limit of 1023 per context: raise it to what is needed. */
+static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _Atomic bool *eos_lost)
+{
+    size_t sockets = 64;
+    int rc;
+    for (size_t i = 0; i < p->n; i++) {
+        const struct fl_stage *st = &p->stages[i];
+        sockets += st->n_inst;
+        for (size_t k = 0; k < st->n_up; k++)
+            sockets += (size_t)p->stages[st->up[k].stage].n_inst * st->n_inst;
+    }
+    if (sockets > 1023 && zmq_ctx_set(zmq, ZMQ_MAX_SOCKETS, sockets > INT_MAX ? INT_MAX : (int)sockets) < 0)
+        FL_LOG_WARN(NULL, "cannot raise the ZeroMQ socket limit to %zu: %s", sockets, zmq_strerror(errno));
+    for (size_t i = 0; i < p->n; i++)
+        for (uint32_t w = 0; w < p->stages[i].n_inst; w++)
+            if ((rc = link_new(&p->stages[i].inst[w], p, zmq, done, eos_lost)) < 0)
+                return rc;
     for (size_t i = 0; i < p->n; i++) {
         struct fl_stage *st = &p->stages[i];
         for (size_t k = 0; k < st->n_up; k++) {
             struct fl_stage *src = &p->stages[st->up[k].stage];
-            int port = st->up[k].port;
-            struct fl_link *sl = src->link;
-            void **v = realloc(sl->push[port], (sl->n_push[port] + 1) * sizeof(*v));
-            if (!v)
-                return -FL_ENOMEM;
-            sl->push[port] = v;
-            snprintf(ep, sizeof(ep), "inproc://fl-stage-%zu", i);
-            if (!(v[sl->n_push[port]] = socket_new(zmq, ZMQ_PUSH, ZMQ_SNDHWM))
-                || zmq_connect(v[sl->n_push[port]], ep) < 0) {
-                if (v[sl->n_push[port]])
-                    zmq_close(v[sl->n_push[port]]);
-                FL_LOG_ERROR(&src->ctx, "cannot connect to %s: %s", ep, zmq_strerror(errno));
-                return -FL_EIO;
-            }
-            sl->n_push[port]++;
+            for (uint32_t w = 0; w < src->n_inst; w++)
+                if ((rc = outlet_new(&src->inst[w], st->up[k].port, st, i, zmq)) < 0)
+                    return rc;
         }
     }
     return 0;
@@ -372,16 +530,48 @@ static void progress_draw(struct fl_pipeline *p, struct progress *pg, bool final
     pg->drawn = true;
 }
 
+static bool has_counter(struct fl_ctx *c, const char *name)
+{
+    uint32_t n = atomic_load(&c->n_counters);
+    for (uint32_t i = 0; i < n; i++)
+        if (!strcmp(c->counters[i].name, name))
+            return true;
+    return false;
+}
+
+static uint64_t inst_counter(const struct fl_stage *st, uint32_t w, const char *name)
+{
+    return fl_counter_get(st->inst[w].ctx, name);
+}
+
+/* One line per stage. With workers, each counter is the sum over them,
+ * followed by each worker's figure: "flows=9 flows[0]=4 flows[1]=5". */
 static void print_counters(struct fl_pipeline *p)
 {
     fprintf(stderr, "stage counters:\n");
     for (size_t k = 0; k < p->n; k++) {
         struct fl_stage *st = &p->stages[p->order[k]];
         fprintf(stderr, "  %s (%s):", st->conf->id, st->ctx.use);
-        uint32_t n = atomic_load(&st->ctx.n_counters);
-        for (uint32_t i = 0; i < n; i++)
-            fprintf(stderr, " %s=%llu", st->ctx.counters[i].name,
-                    (unsigned long long)atomic_load(&st->ctx.counters[i].v));
+        uint32_t n_inst = st->n_inst ? st->n_inst : 1;
+        for (uint32_t w = 0; w < n_inst; w++) {
+            struct fl_ctx *c = st->n_inst ? st->inst[w].ctx : &st->ctx;
+            uint32_t n = atomic_load(&c->n_counters);
+            for (uint32_t i = 0; i < n; i++) {
+                const char *name = c->counters[i].name;
+                bool seen = false;   /* printed with an earlier worker's counters */
+                for (uint32_t v = 0; v < w && !seen; v++)
+                    seen = has_counter(st->inst[v].ctx, name);
+                if (seen)
+                    continue;
+                uint64_t sum = 0;
+                for (uint32_t v = 0; v < n_inst; v++)
+                    sum += n_inst > 1 ? inst_counter(st, v, name) : atomic_load(&c->counters[i].v);
+                fprintf(stderr, " %s=%llu", name, (unsigned long long)sum);
+                for (uint32_t v = 0; n_inst > 1 && v < n_inst; v++)
+                    fprintf(stderr, " %s[%u]=%llu", name, v,
+                            (unsigned long long)inst_counter(st, v, name));
+            }
+        }
         fputc('\n', stderr);
     }
 }
@@ -391,41 +581,62 @@ static void fini_stages(struct fl_pipeline *p)
 {
     for (size_t k = p->n; k-- > 0;) {
         struct fl_stage *st = &p->stages[p->order[k]];
-        if (st->inited && st->plugin->fini)
-            st->plugin->fini(&st->ctx, st->state);
-        st->inited = false;
+        for (uint32_t w = 0; w < st->n_inst; w++) {
+            struct fl_inst *in = &st->inst[w];
+            if (in->inited && st->plugin->fini)
+                st->plugin->fini(in->ctx, in->state);
+            in->inited = false;
+        }
     }
+}
+
+/* init, then start, of every instance, sources first. */
+static int start_stages(struct fl_pipeline *p)
+{
+    int rc;
+    for (size_t k = 0; k < p->n; k++) {
+        struct fl_stage *st = &p->stages[p->order[k]];
+        for (uint32_t w = 0; w < st->n_inst; w++) {
+            struct fl_inst *in = &st->inst[w];
+            if (st->plugin->init && (rc = st->plugin->init(in->ctx, in->state)) < 0) {
+                FL_LOG_ERROR(in->ctx, "init failed: %s", fl_strerror(rc));
+                return rc;
+            }
+            in->inited = true;
+        }
+    }
+    for (size_t k = 0; k < p->n; k++) {
+        struct fl_stage *st = &p->stages[p->order[k]];
+        for (uint32_t w = 0; w < st->n_inst; w++) {
+            struct fl_inst *in = &st->inst[w];
+            if (st->plugin->start && (rc = st->plugin->start(in->ctx, in->state)) < 0) {
+                FL_LOG_ERROR(in->ctx, "start failed: %s", fl_strerror(rc));
+                return rc;
+            }
+        }
+    }
+    return 0;
 }
 
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 {
     _Atomic size_t done = 0;
     _Atomic bool eos_lost = false;
-    size_t started = 0;
+    size_t started = 0, total = 0;
     int rc = 0;
     sigset_t sigs, old;
     void *zmq = zmq_ctx_new();
 
     if (!zmq)
         return -FL_ENOMEM;
-    if ((rc = links_new(p, zmq, &done, &eos_lost)) < 0)
-        goto out;
     p->rt.diags = NULL;
-    for (size_t k = 0; k < p->n; k++) {
-        struct fl_stage *st = &p->stages[p->order[k]];
-        if (st->plugin->init && (rc = st->plugin->init(&st->ctx, st->state)) < 0) {
-            FL_LOG_ERROR(&st->ctx, "init failed: %s", fl_strerror(rc));
-            goto out;
-        }
-        st->inited = true;
-    }
-    for (size_t k = 0; k < p->n; k++) {
-        struct fl_stage *st = &p->stages[p->order[k]];
-        if (st->plugin->start && (rc = st->plugin->start(&st->ctx, st->state)) < 0) {
-            FL_LOG_ERROR(&st->ctx, "start failed: %s", fl_strerror(rc));
-            goto out;
-        }
-    }
+    if ((rc = insts_new(p)) < 0 || (rc = links_new(p, zmq, &done, &eos_lost)) < 0)
+        goto out;
+    if ((rc = start_stages(p)) < 0)
+        goto out;
+    for (size_t i = 0; i < p->n; i++)
+        total += p->stages[i].n_inst;
+    fl_pin_plan(p, o->pin);
 
     /* Signals are taken by this thread only (sigtimedwait below). */
     sigemptyset(&sigs);
@@ -434,22 +645,25 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     for (size_t k = p->n; k-- > 0;) {   /* consumers first */
         struct fl_stage *st = &p->stages[p->order[k]];
-        if (pthread_create(&st->link->thread, NULL, stage_main, st) != 0) {
-            FL_LOG_ERROR(&st->ctx, "cannot start thread");
-            atomic_store(&p->rt.stopping, true);
-            rc = -FL_ENOMEM;
-            break;
+        for (uint32_t w = 0; w < st->n_inst; w++) {
+            struct fl_inst *in = &st->inst[w];
+            if (pthread_create(&in->link->thread, NULL, stage_main, in) != 0) {
+                FL_LOG_ERROR(in->ctx, "cannot start thread");
+                atomic_store(&p->rt.stopping, true);
+                rc = -FL_ENOMEM;
+                goto threads_up;
+            }
+            in->link->thread_started = true;
+            started++;
         }
-        st->link->thread_started = true;
-        started++;
     }
-
+threads_up:;
     struct progress pg = { .t0 = fl_now_ns() };
     int signals = 0;
     /* If a thread failed to start, or a stage could not send its EOS, some
      * consumers never see EOS: the ones that started are told to quit by
      * closing. */
-    while (atomic_load(&done) < started && started == p->n && !atomic_load(&eos_lost)) {
+    while (atomic_load(&done) < started && started == total && !atomic_load(&eos_lost)) {
         struct timespec ts = { 0, 100000000 };
         siginfo_t si;
         if (sigtimedwait(&sigs, &si, &ts) > 0) {
@@ -465,7 +679,7 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
         if (o->progress)
             progress_draw(p, &pg, false);
     }
-    if (started != p->n || atomic_load(&eos_lost)) {
+    if (started != total || atomic_load(&eos_lost)) {
         /* Unblock everything: terminating the context makes blocked calls
          * fail. Batches still queued on links are lost (and leak): the run
          * has failed already. */
@@ -473,10 +687,13 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     }
     for (size_t i = 0; i < p->n; i++) {
         struct fl_stage *st = &p->stages[i];
-        if (st->link && st->link->thread_started) {
-            pthread_join(st->link->thread, NULL);
-            if (st->link->rc < 0 && rc == 0)
-                rc = st->link->rc;
+        for (uint32_t w = 0; w < st->n_inst; w++) {
+            struct fl_link *l = st->inst[w].link;
+            if (l && l->thread_started) {
+                pthread_join(l->thread, NULL);
+                if (l->rc < 0 && rc == 0)
+                    rc = l->rc;
+            }
         }
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -486,7 +703,7 @@ out:
     fini_stages(p);
     if (o->verbose)
         print_counters(p);
-    links_free(p);
+    insts_free(p);
     while (zmq_ctx_term(zmq) < 0 && errno == EINTR)   /* documented as restartable */
         ;
     return rc;

@@ -1,5 +1,5 @@
 #!/bin/sh
-# The CLI around pipelines: graph as text and DOT (fan-in shown), the plugin
+# The CLI around pipelines: graph as text and DOT (fan-in and workers shown), the plugin
 # list, a plugin's reference in Markdown and JSON Schema, usage errors.
 set -eu
 cd "$(dirname "$0")"
@@ -16,6 +16,12 @@ d=$(PCAP_A=a PCAP_B=b OUT=o "$FLOWLINE_BIN" graph --dot "$yaml")
 check "graph dot: header" "$d" "digraph pipeline {"
 check "graph dot: edge a" "$d" "\"a\" -> \"flows\";"
 check "graph dot: edge b" "$d" "\"b\" -> \"flows\";"
+g=$("$FLOWLINE_BIN" graph good/workers.yaml)
+check "graph text: workers by flow_hash" "$g" "workers: 2 by flow_hash"
+check "graph text: workers by partition_by" "$g" "workers: 3 by src_addr,dst_addr,proto"
+d=$("$FLOWLINE_BIN" graph --dot good/workers.yaml)
+check "graph dot: workers" "$d" "\"flows\" [label=\"flows\\naggregate.flowmeter\\nworkers: 2 by flow_hash\", peripheries=2];"
+case "$d" in *"one\\naggregate.flowmeter\\nworkers"*) echo "FAIL graph dot: workers: 1 shown"; fail=1 ;; esac
 p=$("$FLOWLINE_BIN" plugins)
 for name in input.pcap input.gen aggregate.flowmeter output.csv output.json; do
     check "plugins lists $name" "$p" "$name "

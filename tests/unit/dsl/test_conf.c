@@ -52,6 +52,7 @@ static void test_stages(void **state)
                 "    from: [sflow.flows, sflow]\n"
                 "    with: { idle_timeout: 10s }\n"
                 "    workers: 4\n"
+                "    partition_by: [src_addr, proto]\n"
                 "    node: local\n"
                 "  - id: out\n"
                 "    use: output.csv\n"
@@ -77,6 +78,13 @@ static void test_stages(void **state)
     assert_int_equal(s->from_pos[1].col, 25);
     assert_string_equal(fl_ynode_get(s->with, "idle_timeout")->str, "10s");
     assert_int_equal(s->workers, 4);
+    assert_int_equal(s->workers_pos.line, 9);
+    assert_int_equal(s->n_partition_by, 2);
+    assert_string_equal(s->partition_by[0], "src_addr");
+    assert_string_equal(s->partition_by[1], "proto");
+    assert_int_equal(s->partition_by_pos[1].line, 10);
+    assert_int_equal(s->partition_by_pos[1].col, 30);
+    assert_int_equal(t.c->stages[0].n_partition_by, 0);
     assert_string_equal(s->node, "local");
     assert_string_equal(s->dir, "conf");
     assert_null(t.c->nodes);
@@ -156,7 +164,7 @@ static void test_stage_errors(void **state)
     ct_expect(HDR "  - id: a\n    use: input.gen\n    form: b\n",
               "p.yaml:5:5: unknown stage key \"form\"; did you mean \"from\"?\n");
     ct_expect(HDR "  - id: a\n    use: input.gen\n    zzz: b\n",
-              "p.yaml:5:5: unknown stage key \"zzz\" (expected one of: id, use, from, with, workers, node)\n");
+              "p.yaml:5:5: unknown stage key \"zzz\" (expected one of: id, use, from, with, workers, partition_by, node)\n");
     ct_expect(HDR "  - {id: a, use: input.gen}\n  - {id: b, use: output.csv, from: {a: 1}}\n",
               "p.yaml:4:36: from: expected a stage id or a list of ids\n");
     ct_expect(HDR "  - {id: a, use: input.gen}\n  - {id: b, use: output.csv, from: []}\n",
@@ -175,6 +183,10 @@ static void test_stage_errors(void **state)
               "p.yaml:3:38: workers: expected a whole number from 1 to 1024, got \"1025\"\n");
     ct_expect(HDR "  - {id: a, use: input.gen, workers: -1}\n",
               "p.yaml:3:38: workers: expected a whole number from 1 to 1024, got \"-1\"\n");
+    ct_expect(HDR "  - {id: a, use: input.gen, partition_by: [[x]]}\n",
+              "p.yaml:3:44: partition_by: expected a field name\n");
+    ct_expect(HDR "  - {id: a, use: input.gen, partition_by: []}\n",
+              "p.yaml:3:43: partition_by: expected a field name or a list of field names\n");
     ct_expect(HDR "  - {id: a, use: input.gen, workers: [2]}\n",
               "p.yaml:3:38: workers: expected a whole number from 1 to 1024, got a collection\n");
     ct_expect(HDR "  - {id: a, use: input.gen, node: lcoal}\n",

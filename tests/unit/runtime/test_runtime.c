@@ -6,8 +6,9 @@
  * linked core, and passes through to the real one except for the envelope
  * type being failed. That is a fault injected into the library, not a
  * stand-in for our code: the runtime runs for real, with real plugins.
- * It reads the envelope type from the first 4 bytes of the message (struct
- * env in runtime.c: BATCH = 1, WATERMARK = 2, EOS = 3). */
+ * It reads the envelope type from the first 2 bytes of the message (struct
+ * env in runtime.c: BATCH = 1, WATERMARK = 2, EOS = 3; the next 2 bytes
+ * are the sending worker). */
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -36,7 +37,7 @@ int zmq_send(void *s, const void *buf, size_t len, int flags)
         f = (send_fn)dlsym(RTLD_NEXT, "zmq_send");
         atomic_store(&real, f);
     }
-    uint32_t type;
+    uint16_t type;
     if (len >= sizeof(type)) {
         memcpy(&type, buf, sizeof(type));
         if (type != 0 && type == atomic_load(&fail_type)) {
@@ -48,10 +49,10 @@ int zmq_send(void *s, const void *buf, size_t len, int flags)
     return f(s, buf, len, flags);
 }
 
-/* Run gen -> flowmeter -> csv with sends of `type` failing; returns what
- * fl_pipeline_run returned. alarm() turns a hang (a consumer waiting for
+/* Run gen -> flowmeter (`workers` instances) -> csv with sends of `type`
+ * failing; returns what fl_pipeline_run returned. alarm() turns a hang (a consumer waiting for
  * an EOS that never comes) into a failure. */
-static int run_failing(unsigned type, uint64_t *csv_bytes)
+static int run_failing(unsigned type, unsigned workers, uint64_t *csv_bytes)
 {
     char dir[256], yaml[1024], path[300];
     assert_int_equal(fl_test_tmpdir("runtime", dir, sizeof(dir)), 0);
@@ -65,10 +66,11 @@ static int run_failing(unsigned type, uint64_t *csv_bytes)
                      "  - id: flows\n"
                      "    use: aggregate.flowmeter\n"
                      "    from: gen\n"
+                     "    workers: %u\n"
                      "  - id: out\n"
                      "    use: output.csv\n"
                      "    from: flows\n"
-                     "    with: { path: \"%s\" }\n", path);
+                     "    with: { path: \"%s\" }\n", workers, path);
     struct fl_pipeline *p = NULL;
     int rc = fl_pipeline_parse("runtime.yaml", yaml, (size_t)n, NULL, &p);
     if (rc < 0)
@@ -93,7 +95,7 @@ static int run_failing(unsigned type, uint64_t *csv_bytes)
 static void test_clean_run(void **st)
 {
     uint64_t bytes;
-    assert_int_equal(run_failing(0, &bytes), 0);
+    assert_int_equal(run_failing(0, 1, &bytes), 0);
     assert_int_equal(atomic_load(&failed), 0);
     assert_true(bytes > 1000);                       /* flows were written */
 }
@@ -103,7 +105,7 @@ static void test_clean_run(void **st)
 static void test_eos_lost(void **st)
 {
     uint64_t bytes;
-    assert_true(run_failing(ENV_EOS, &bytes) < 0);
+    assert_true(run_failing(ENV_EOS, 1, &bytes) < 0);
     assert_true(atomic_load(&failed) >= 1);
 }
 
@@ -112,7 +114,7 @@ static void test_eos_lost(void **st)
 static void test_watermark_lost(void **st)
 {
     uint64_t bytes;
-    assert_true(run_failing(ENV_WATERMARK, &bytes) < 0);
+    assert_true(run_failing(ENV_WATERMARK, 1, &bytes) < 0);
     assert_true(atomic_load(&failed) >= 1);
 }
 
@@ -121,7 +123,22 @@ static void test_watermark_lost(void **st)
 static void test_batch_lost(void **st)
 {
     uint64_t bytes;
-    assert_true(run_failing(ENV_BATCH, &bytes) < 0);
+    assert_true(run_failing(ENV_BATCH, 1, &bytes) < 0);
+    assert_true(atomic_load(&failed) >= 1);
+}
+
+/* workers: 3: the same outcomes with instances and split batches. A lost
+ * EOS from any worker must not leave the output waiting for it. */
+static void test_workers(void **st)
+{
+    uint64_t bytes, one;
+    assert_int_equal(run_failing(0, 1, &one), 0);
+    assert_int_equal(run_failing(0, 3, &bytes), 0);
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_int_equal(bytes, one);                    /* the same flows, in another order */
+    assert_true(run_failing(ENV_EOS, 3, &bytes) < 0);
+    assert_true(atomic_load(&failed) >= 1);
+    assert_true(run_failing(ENV_BATCH, 3, &bytes) < 0);
     assert_true(atomic_load(&failed) >= 1);
 }
 
@@ -132,6 +149,7 @@ int main(void)
         cmocka_unit_test(test_eos_lost),
         cmocka_unit_test(test_watermark_lost),
         cmocka_unit_test(test_batch_lost),
+        cmocka_unit_test(test_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
