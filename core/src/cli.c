@@ -202,23 +202,23 @@ static int cmd_graph(const struct cli_cmd *c, int argc, char **argv)
     return 0;
 }
 
-static int run_pipeline(struct fl_pipeline *p, int verbose, bool progress, bool pin)
+/* Exit status: 1 a stage failed, 3 (--strict) records were lost. */
+static int run_pipeline(struct fl_pipeline *p, const struct fl_run_opts *o, bool strict)
 {
-    struct fl_run_opts o = { .verbose = verbose, .progress = progress && isatty(STDERR_FILENO),
-                             .pin = pin };
-    int rc = fl_pipeline_run(p, &o);
+    int rc = fl_pipeline_run(p, o);
+    uint64_t lost = p->losses;
     fl_pipeline_free(&p);
-    return rc < 0 ? 1 : 0;
+    return rc < 0 ? 1 : strict && lost ? 3 : 0;
 }
 
 static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
 {
     static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", "--pin", "--set",
-                                         NULL };
+                                         "--strict", NULL };
     const char *file = NULL, **sets = calloc((size_t)argc + 1, sizeof(*sets));
     struct fl_load_opts lo = { .sets = sets };
     int verbose = 0, rc;
-    bool progress = true, pin = false;
+    bool progress = true, pin = false, strict = false;
     if (!sets)
         return 1;
     for (int i = 0; i < argc; i++) {
@@ -232,6 +232,8 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
             progress = false;
         else if (strcmp(argv[i], "--pin") == 0)
             pin = true;
+        else if (strcmp(argv[i], "--strict") == 0)
+            strict = true;
         else if ((argv[i][0] == '-' && argv[i][1]) || file) {
             free(sets);
             return cli_bad_arg(c, argv[i], known);
@@ -248,7 +250,9 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
     struct fl_pipeline *p = load_file(file, &lo);
-    rc = p ? run_pipeline(p, verbose, progress, pin) : 1;
+    struct fl_run_opts o = { .verbose = verbose, .pin = pin,
+                             .progress = progress && isatty(STDERR_FILENO) };
+    rc = p ? run_pipeline(p, &o, strict) : 1;
     free(sets);
     return rc;
 }
@@ -311,7 +315,7 @@ static int cmd_gen(const struct cli_cmd *c, int argc, char **argv)
     free(buf);
     if (!p)
         return 1;
-    int rc = run_pipeline(p, 0, true, false);
+    int rc = run_pipeline(p, &(struct fl_run_opts){ .progress = isatty(STDERR_FILENO) }, false);
     if (rc == 0 && path)
         printf("wrote %s and its ground truth %s.truth.json\n", path, path);
     return rc;
@@ -437,20 +441,24 @@ static int cmd_help(const struct cli_cmd *c, int argc, char **argv)
 }
 
 static const struct cli_cmd cli_cmds[] = {
-    { "run", "FILE|- [--set S.O=V]... [-v|-vv] [-q] [--pin]",
+    { "run", "FILE|- [--set S.O=V]... [--strict] [-v|-vv] [-q]",
       "run a pipeline until its inputs end or SIGINT/SIGTERM",
       "  FILE            the pipeline; - reads it from standard input\n"
       "  --set STAGE.OPTION=VALUE\n"
       "                  override (or add) one option of a stage; VALUE is YAML\n"
       "                  (x.pcap, [a.pcap, b.pcap], 30s); paths in it are relative\n"
       "                  to the working directory\n"
+      "  --strict        exit 3 when records were dropped, cut short or unsupported\n"
+      "                  (a summary line says so on standard error in any case)\n"
       "  -v, -vv         stage counters at the end; info (-v) or debug (-vv) logging\n"
       "  -q              log errors only\n"
       "  --no-progress   no progress bar (it is drawn only on a terminal anyway)\n"
       "  --pin           pin inputs to one CPU and the workers of workers: N stages to\n"
       "                  the others (off by default: see docs/performance.md)\n"
+      "signals: INT, TERM drain and stop (twice: abort); HUP reopens output files;\n"
+      "USR1 prints the stage counters\n"
       "exit status: 0 every stage ended cleanly, 1 the pipeline is invalid or a stage\n"
-      "failed, 2 usage error\n", cmd_run },
+      "failed, 2 usage error, 3 (--strict) records were lost\n", cmd_run },
     { "check", "FILE|-... [--set S.O=V]...",
       "validate pipelines (plugins, options, fields, files) without running",
       "  --set STAGE.OPTION=VALUE   as for run, applied to every FILE\n"

@@ -27,9 +27,12 @@ struct fl_part {
 
 /* One producer instance's link to one consumer stage. Only the producer's
  * thread touches it. */
+struct fl_inst;
+
 struct fl_outlet {
     uint32_t n;                           /* consumer instances: one PUSH each */
     void **push;
+    struct fl_inst *to;                   /* those instances (queue depth) */
     const struct fl_part *part;
     uint64_t rr;                          /* round robin: batches sent */
     const struct fl_schema *schema;       /* cols[] resolved for this schema */

@@ -21,6 +21,8 @@ struct fl_inst {
     struct fl_link *link;                /* runtime.c */
     int cpu;                             /* pinned to this CPU (affinity.c), or -1 */
     bool inited;
+    _Atomic uint64_t queued;             /* batches sent to it, not yet received */
+    uint64_t reload_seen;                /* the rt's reload generation it acted on */
 };
 
 struct fl_stage {
@@ -49,6 +51,8 @@ struct fl_pipeline {
     size_t *order;                       /* topological, sources first */
     bool graph_ok;
     bool check_files;                    /* inputs, outputs (paths.c) */
+    uint64_t losses;                     /* after a run: records dropped, cut short,
+                                          * unsupported (observe.c) */
 };
 
 /* Parse, check and describe a pipeline; every problem goes to (*out)->diags,
@@ -77,6 +81,15 @@ struct fl_run_opts { int verbose; bool progress; bool pin; };
 /* init, start, run every stage until the inputs end or SIGINT/SIGTERM, then
  * drain. Returns 0 if every stage ended cleanly. */
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o);
+
+/* observe.c: the counters of every stage (workers: the sum, then each);
+ * whether a counter counts lost records (drop_*, unsupported_*,
+ * truncated_*, *_dropped, *_drops, *_missing_field, bad_record,
+ * frag_unjoined; not drop_not_ip); the one-line summary of those, if any
+ * (returns their sum). */
+void fl_counters_print(struct fl_pipeline *p, FILE *out);
+bool fl_counter_is_loss(const char *name);
+uint64_t fl_losses_print(struct fl_pipeline *p, FILE *out);
 
 /* The affinity plan (affinity.c): set inst->cpu for the threads to pin
  * (none unless enabled and a stage has workers), and pin the calling

@@ -20,6 +20,7 @@ struct fl_rt {
     size_t schema_cap, schema_n;
     uint64_t schema_next_id;
     atomic_bool stopping;                 /* signal or failed stage */
+    _Atomic uint64_t reload_gen;          /* SIGHUPs so far */
     struct fl_diags *diags;               /* set while checking: fl_diag() goes here */
     int log_progress;                     /* stderr is a TTY: draw the progress bar */
     struct fl_path_decl *paths;           /* files stages read/write (paths.c) */

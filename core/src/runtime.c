@@ -68,16 +68,20 @@ static const char *env_what(uint32_t type)
 
 /* One envelope to one consumer instance. A failure is logged once per
  * link_send (quiet: one was already logged) and releases the batch. */
-static int push_one(struct fl_inst *in, void *sock, struct env *e, bool quiet)
+static int push_one(struct fl_inst *in, struct fl_outlet *o, uint32_t w, struct env *e, bool quiet)
 {
     const struct fl_stage_conf *sc = in->st->conf;
-    while (zmq_send(sock, e, sizeof(*e), 0) < 0) {
+    if (e->type == ENV_BATCH)   /* counted before it can be received */
+        atomic_fetch_add_explicit(&o->to[w].queued, 1, memory_order_relaxed);
+    while (zmq_send(o->push[w], e, sizeof(*e), 0) < 0) {
         if (errno == EINTR)
             continue;
         if (!quiet)
             FL_LOG_ERROR(in->ctx, "sending %s downstream failed: %s (%s:%u:%u)%s",
                          env_what(e->type), zmq_strerror(errno), sc->pos.file, sc->pos.line,
                          sc->pos.col, in->link->rc == 0 ? "; stopping the pipeline" : "");
+        if (e->type == ENV_BATCH)
+            atomic_fetch_sub_explicit(&o->to[w].queued, 1, memory_order_relaxed);
         fl_batch_release(&e->batch);
         return -FL_EIO;
     }
@@ -100,7 +104,7 @@ static int send_split(struct fl_inst *in, struct fl_outlet *o, const struct env 
         copy.batch = sub[w];
         if (!sub[w])
             copy.type = ENV_WATERMARK;
-        if ((r = push_one(in, o->push[w], &copy, rc < 0)) < 0 && rc == 0)
+        if ((r = push_one(in, o, w, &copy, rc < 0)) < 0 && rc == 0)
             rc = r;
     }
     return rc;
@@ -125,7 +129,7 @@ static int link_send(struct fl_inst *in, int port, struct env *e)
             for (uint32_t w = 0; w < o->n; w++) {
                 struct env copy = *e;
                 copy.batch = e->batch ? fl_batch_retain(e->batch) : NULL;
-                int r1 = push_one(in, o->push[w], &copy, rc < 0 || r < 0);
+                int r1 = push_one(in, o, w, &copy, rc < 0 || r < 0);
                 if (r1 < 0 && r == 0)
                     r = r1;
             }
@@ -276,6 +280,7 @@ static void *stage_main(void *arg)
             if (e.clock > l->up_clock[i])
                 l->up_clock[i] = e.clock;
             if (e.type == ENV_BATCH) {
+                atomic_fetch_sub_explicit(&in->queued, 1, memory_order_relaxed);
                 fl_counter_add(in->ctx, "records_in", e.batch->rows);
                 if (l->rc == 0 && (rc = offer(in, e.batch)) < 0)
                     stage_fail(in, rc, "process");
@@ -283,6 +288,12 @@ static void *stage_main(void *arg)
             } else if (e.type == ENV_EOS) {
                 l->up_done[i] = true;
                 l->n_eos++;
+            }
+            uint64_t gen = atomic_load_explicit(&in->ctx->rt->reload_gen, memory_order_relaxed);
+            if (gen != in->reload_seen) {
+                in->reload_seen = gen;
+                if (pl->reload && l->rc == 0 && (rc = pl->reload(in->ctx, in->state)) < 0)
+                    stage_fail(in, rc, "reload");
             }
             uint64_t now = stage_clock(in);
             if (now != UINT64_MAX && now > l->clock) {
@@ -438,7 +449,7 @@ static int outlet_new(struct fl_inst *src, int port, const struct fl_stage *to, 
         return -FL_ENOMEM;
     sl->out[port] = v;
     struct fl_outlet *o = &v[sl->n_out[port]++];
-    *o = (struct fl_outlet){ .n = to->n_inst, .part = &to->part };
+    *o = (struct fl_outlet){ .n = to->n_inst, .part = &to->part, .to = to->inst };
     if (!(o->push = calloc(o->n, sizeof(*o->push))))
         return -FL_ENOMEM;
     if (o->n > 1) {
@@ -530,52 +541,6 @@ static void progress_draw(struct fl_pipeline *p, struct progress *pg, bool final
     pg->drawn = true;
 }
 
-static bool has_counter(struct fl_ctx *c, const char *name)
-{
-    uint32_t n = atomic_load(&c->n_counters);
-    for (uint32_t i = 0; i < n; i++)
-        if (!strcmp(c->counters[i].name, name))
-            return true;
-    return false;
-}
-
-static uint64_t inst_counter(const struct fl_stage *st, uint32_t w, const char *name)
-{
-    return fl_counter_get(st->inst[w].ctx, name);
-}
-
-/* One line per stage. With workers, each counter is the sum over them,
- * followed by each worker's figure: "flows=9 flows[0]=4 flows[1]=5". */
-static void print_counters(struct fl_pipeline *p)
-{
-    fprintf(stderr, "stage counters:\n");
-    for (size_t k = 0; k < p->n; k++) {
-        struct fl_stage *st = &p->stages[p->order[k]];
-        fprintf(stderr, "  %s (%s):", st->conf->id, st->ctx.use);
-        uint32_t n_inst = st->n_inst ? st->n_inst : 1;
-        for (uint32_t w = 0; w < n_inst; w++) {
-            struct fl_ctx *c = st->n_inst ? st->inst[w].ctx : &st->ctx;
-            uint32_t n = atomic_load(&c->n_counters);
-            for (uint32_t i = 0; i < n; i++) {
-                const char *name = c->counters[i].name;
-                bool seen = false;   /* printed with an earlier worker's counters */
-                for (uint32_t v = 0; v < w && !seen; v++)
-                    seen = has_counter(st->inst[v].ctx, name);
-                if (seen)
-                    continue;
-                uint64_t sum = 0;
-                for (uint32_t v = 0; v < n_inst; v++)
-                    sum += n_inst > 1 ? inst_counter(st, v, name) : atomic_load(&c->counters[i].v);
-                fprintf(stderr, " %s=%llu", name, (unsigned long long)sum);
-                for (uint32_t v = 0; n_inst > 1 && v < n_inst; v++)
-                    fprintf(stderr, " %s[%u]=%llu", name, v,
-                            (unsigned long long)inst_counter(st, v, name));
-            }
-        }
-        fputc('\n', stderr);
-    }
-}
-
 /* ---- run ---------------------------------------------------------------- */
 static void fini_stages(struct fl_pipeline *p)
 {
@@ -642,6 +607,8 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGINT);
     sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sigs, &old);
     for (size_t k = p->n; k-- > 0;) {   /* consumers first */
         struct fl_stage *st = &p->stages[p->order[k]];
@@ -666,7 +633,15 @@ threads_up:;
     while (atomic_load(&done) < started && started == total && !atomic_load(&eos_lost)) {
         struct timespec ts = { 0, 100000000 };
         siginfo_t si;
-        if (sigtimedwait(&sigs, &si, &ts) > 0) {
+        int sig = sigtimedwait(&sigs, &si, &ts);
+        if (sig == SIGUSR1) {
+            fl_counters_print(p, stderr);
+        } else if (sig == SIGHUP) {
+            /* logrotate: each stage reopens its files from its own thread,
+             * with the next message it reads (watermarks come every 100 ms). */
+            FL_LOG_INFO(NULL, "SIGHUP: reopening output files");
+            atomic_fetch_add(&p->rt.reload_gen, 1);
+        } else if (sig > 0) {
             if (++signals == 1) {
                 FL_LOG_WARN(NULL, "%s: stopping, draining in-flight records (again to abort)",
                             strsignal(si.si_signo));
@@ -702,7 +677,8 @@ threads_up:;
 out:
     fini_stages(p);
     if (o->verbose)
-        print_counters(p);
+        fl_counters_print(p, stderr);
+    p->losses = fl_losses_print(p, stderr);
     insts_free(p);
     while (zmq_ctx_term(zmq) < 0 && errno == EINTR)   /* documented as restartable */
         ;

@@ -82,6 +82,10 @@ struct fl_plugin {
     /* Every input has ended: emit what is still held (open flows, windows). */
     int  (*drain)(struct fl_ctx *, void *state);
     void (*fini)(struct fl_ctx *, void *state);
+    /* Optional. SIGHUP (logrotate, systemctl reload): reopen output files
+     * (the old name may have been moved away), later reload databases.
+     * Called from the stage's own thread, between batches. */
+    int  (*reload)(struct fl_ctx *, void *state);
     FL_GROWN_TAIL
 };
 

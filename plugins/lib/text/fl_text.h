@@ -183,7 +183,9 @@ struct fl_text_file;     /* opaque */
 
 /* What opening does with an existing regular file at `path` when rotation
  * is off (with rotation on, it is renamed aside as said above). Other
- * existing files (a FIFO, /dev/null, a terminal) are simply written to. */
+ * existing files (a FIFO, /dev/null, a terminal) are simply written to. A
+ * file appended to that holds data has started already: on_start is not
+ * called for it (no second CSV header). */
 enum fl_text_existing {
     FL_TEXT_EXISTING_REFUSE = 0,    /* -FL_EIO with errno EEXIST */
     FL_TEXT_EXISTING_TRUNCATE,
@@ -275,6 +277,7 @@ struct fl_text_sink {
     struct fl_text_layout *lay;
     struct fl_text_file *file;
     bool header_due;
+    bool reopened;                      /* after reload: append to what is at path */
     uint64_t bytes_counted;
 };
 
@@ -319,8 +322,11 @@ int fl_text_sink_process(struct fl_ctx *ctx, void *state, struct fl_batch *b);
 int fl_text_sink_tick(struct fl_ctx *ctx, void *state, uint64_t now_ns);
 int fl_text_sink_drain(struct fl_ctx *ctx, void *state);
 void fl_text_sink_fini(struct fl_ctx *ctx, void *state);
+/* SIGHUP: write and close the file; the next record opens `path` again,
+ * appending (logrotate moved the old one away, or truncated it). */
+int fl_text_sink_reload(struct fl_ctx *ctx, void *state);
 #define FL_TEXT_SINK_CALLBACKS                                                   \
-    .process = fl_text_sink_process,                                             \
+    .process = fl_text_sink_process, .reload = fl_text_sink_reload,              \
     .tick = fl_text_sink_tick, .drain = fl_text_sink_drain, .fini = fl_text_sink_fini
 
 #ifdef __cplusplus

@@ -125,13 +125,14 @@ static int text_file_open_fd(const char *path, enum fl_text_existing existing)
 }
 
 /* The current file got fd, started at now: give it its header. */
-static int text_file_started(struct fl_text_file *f, uint64_t now_ns)
+static int text_file_started(struct fl_text_file *f, uint64_t now_ns, uint64_t held)
 {
-    f->file_bytes = 0;
+    f->file_bytes = held;   /* what an appended file held counts to rotate_size */
     f->file_rows = 0;
     f->start_ns = now_ns;
     f->files++;
-    return f->on_start ? f->on_start(f->arg, &f->buf) : 0;
+    /* A file appended to has started already (its header is there). */
+    return f->on_start && !held ? f->on_start(f->arg, &f->buf) : 0;
 }
 
 /* Close the current file as a rotated one and start a new `path`. The
@@ -151,7 +152,7 @@ static int text_file_rotate(struct fl_text_file *f, uint64_t now_ns)
     f->fd = fd;
     if (close(old) < 0 && errno != EINTR)
         rc = -FL_EIO;
-    int rc2 = text_file_started(f, now_ns);
+    int rc2 = text_file_started(f, now_ns, 0);
     return rc < 0 ? rc : rc2;
 }
 
@@ -197,9 +198,8 @@ int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
         f->can_rotate = rotating && S_ISREG(st.st_mode);
         appended = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
     }
-    if ((rc = text_file_started(f, now_ns)) < 0)
+    if ((rc = text_file_started(f, now_ns, appended)) < 0)
         goto fail;
-    f->file_bytes = appended;   /* what an appended file held counts to rotate_size */
     *out = f;
     return 0;
 fail:

@@ -95,8 +95,8 @@ static int sink_open(struct fl_ctx *ctx, struct fl_text_sink *s)
 {
     struct fl_text_file_conf fc = {
         .path = s->path ? s->path : "-",
-        .existing = s->overwrite ? FL_TEXT_EXISTING_TRUNCATE
-                  : s->append ? FL_TEXT_EXISTING_APPEND : FL_TEXT_EXISTING_REFUSE,
+        .existing = s->overwrite && !s->reopened ? FL_TEXT_EXISTING_TRUNCATE
+                  : s->append || s->reopened ? FL_TEXT_EXISTING_APPEND : FL_TEXT_EXISTING_REFUSE,
         .rotate_size = s->rotate_size, .rotate_interval = s->rotate_interval,
         .flush_interval = s->flush_interval,
         .on_start = sink_on_start, .arg = s,
@@ -209,17 +209,38 @@ int fl_text_sink_drain(struct fl_ctx *ctx, void *state)
     return rc < 0 ? sink_io_error(ctx, s, rc, "cannot write") : 0;
 }
 
-void fl_text_sink_fini(struct fl_ctx *ctx, void *state)
+/* Write what is buffered and close; the file is reopened with the next
+ * record. */
+static int sink_close(struct fl_ctx *ctx, struct fl_text_sink *s)
 {
-    struct fl_text_sink *s = state;
+    int rc = 0;
     if (s->file) {
         char *path = strdup(fl_text_file_path(s->file));
-        int rc = fl_text_file_close(&s->file);
-        if (rc < 0)
+        if ((rc = fl_text_file_close(&s->file)) < 0)
             FL_LOG_ERROR(ctx, "cannot write \"%s\": %s", path ? path : "?",
                          rc == -FL_EIO ? strerror(errno) : fl_strerror(rc));
         free(path);
     }
+    return rc;
+}
+
+int fl_text_sink_reload(struct fl_ctx *ctx, void *state)
+{
+    struct fl_text_sink *s = state;
+    if (!s->file || strcmp(fl_text_file_path(s->file), "-") == 0)
+        return 0;
+    int rc = fl_text_file_flush(s->file);
+    sink_count(ctx, s, 0);
+    int rc2 = sink_close(ctx, s);
+    s->bytes_counted = 0;
+    s->reopened = true;
+    return rc < 0 ? sink_io_error(ctx, s, rc, "cannot write") : rc2;
+}
+
+void fl_text_sink_fini(struct fl_ctx *ctx, void *state)
+{
+    struct fl_text_sink *s = state;
+    sink_close(ctx, s);
     fl_text_layout_destroy(&s->lay);
     free(s->cols);
     s->cols = NULL;
