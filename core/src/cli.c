@@ -214,7 +214,11 @@ static int run_pipeline(struct fl_pipeline *p, const struct fl_run_opts *o, bool
 static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
 {
     static const char *const known[] = { "-v", "-vv", "-q", "--no-progress", "--pin", "--set",
-                                         "--strict", NULL };
+                                         "--strict", "--stats", "--metrics", NULL };
+    static const struct fl_opt stats_opt = { .name = "--stats", .type = FL_OPT_DURATION,
+                                             .min = "100ms" };
+    struct fl_run_opts o = { .progress = isatty(STDERR_FILENO) };
+    char err[256];
     const char *file = NULL, **sets = calloc((size_t)argc + 1, sizeof(*sets));
     struct fl_load_opts lo = { .sets = sets };
     int verbose = 0, rc;
@@ -234,6 +238,14 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
             pin = true;
         else if (strcmp(argv[i], "--strict") == 0)
             strict = true;
+        else if (strcmp(argv[i], "--stats") == 0 && i + 1 < argc) {
+            if (fl_opt_parse_value(&stats_opt, argv[++i], &o.stats_ns, err, sizeof(err)) < 0) {
+                fprintf(stderr, "flowline run: --stats: %s\n", err);
+                free(sets);
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--metrics") == 0 && i + 1 < argc)
+            o.metrics = argv[++i];
         else if ((argv[i][0] == '-' && argv[i][1]) || file) {
             free(sets);
             return cli_bad_arg(c, argv[i], known);
@@ -250,8 +262,9 @@ static int cmd_run(const struct cli_cmd *c, int argc, char **argv)
     else if (verbose)
         fl_log_set_level(FL_LOG_LEVEL_INFO);
     struct fl_pipeline *p = load_file(file, &lo);
-    struct fl_run_opts o = { .verbose = verbose, .pin = pin,
-                             .progress = progress && isatty(STDERR_FILENO) };
+    o.verbose = verbose;
+    o.pin = pin;
+    o.progress &= progress;
     rc = p ? run_pipeline(p, &o, strict) : 1;
     free(sets);
     return rc;
@@ -448,6 +461,12 @@ static const struct cli_cmd cli_cmds[] = {
       "                  override (or add) one option of a stage; VALUE is YAML\n"
       "                  (x.pcap, [a.pcap, b.pcap], 30s); paths in it are relative\n"
       "                  to the working directory\n"
+      "  --stats 10s     a line per interval on standard error: records/s in and out,\n"
+      "                  batches queued and records lost, per stage (logfmt when\n"
+      "                  standard error is not a terminal)\n"
+      "  --metrics [ADDR:]PORT\n"
+      "                  serve Prometheus metrics on http://ADDR:PORT/metrics (ADDR\n"
+      "                  127.0.0.1 unless given; 0.0.0.0 for every interface)\n"
       "  --strict        exit 3 when records were dropped, cut short or unsupported\n"
       "                  (a summary line says so on standard error in any case)\n"
       "  -v, -vv         stage counters at the end; info (-v) or debug (-vv) logging\n"

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 #include "pipeline.h"
 
@@ -133,4 +134,143 @@ uint64_t fl_losses_print(struct fl_pipeline *p, FILE *out)
                 "counter)\n", line);
     free(line);
     return a.total;
+}
+
+/* ---- --stats: one line per interval ------------------------------------ */
+struct stats_acc { uint64_t lost; };
+
+static void stats_loss(const struct fl_stage *st, const char *name, void *arg)
+{
+    if (fl_counter_is_loss(name))
+        ((struct stats_acc *)arg)->lost += stage_counter(st, name);
+}
+
+/* Per stage since the last line: records in and out per second, records
+ * lost, and batches waiting on its input link (of LINK_HWM * 2 per
+ * instance). On a terminal a short human line, else logfmt. */
+void fl_stats_print(struct fl_pipeline *p, struct fl_stats *s, uint64_t now, bool tty, FILE *out)
+{
+    double secs = s->last_ns ? (double)(now - s->last_ns) / 1e9 : 0;
+    if (!s->prev && !(s->prev = calloc(p->n * 3, sizeof(*s->prev))))
+        return;
+    if (!tty) {
+        char ts[32];
+        time_t t = (time_t)(now / 1000000000u);
+        struct tm tm;
+        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&t, &tm));
+        fprintf(out, "ts=%s", ts);
+    }
+    for (size_t k = 0; k < p->n; k++) {
+        const struct fl_stage *st = &p->stages[p->order[k]];
+        uint64_t *prev = &s->prev[p->order[k] * 3], queued = 0;
+        struct stats_acc a = { 0 };
+        uint64_t in = stage_counter(st, "records_in"), rout = stage_counter(st, "records_out");
+        each_name(st, stats_loss, &a);
+        for (uint32_t w = 0; w < st->n_inst; w++)
+            queued += atomic_load_explicit(&st->inst[w].queued, memory_order_relaxed);
+        double in_s = secs > 0 ? (double)(in - prev[0]) / secs : 0;
+        double out_s = secs > 0 ? (double)(rout - prev[1]) / secs : 0;
+        uint64_t lost = a.lost - prev[2];
+        if (tty)
+            fprintf(out, "%s%s in %.3g/s out %.3g/s q %llu lost %llu", k ? " | " : "",
+                    st->conf->id, in_s, out_s, (unsigned long long)queued,
+                    (unsigned long long)lost);
+        else
+            fprintf(out, " %s.in_per_s=%.0f %s.out_per_s=%.0f %s.queued=%llu %s.lost=%llu",
+                    st->conf->id, in_s, st->conf->id, out_s, st->conf->id,
+                    (unsigned long long)queued, st->conf->id, (unsigned long long)lost);
+        prev[0] = in;
+        prev[1] = rout;
+        prev[2] = a.lost;
+    }
+    fputc('\n', out);
+    fflush(out);
+    s->last_ns = now;
+}
+
+void fl_stats_free(struct fl_stats *s)
+{
+    free(s->prev);
+    s->prev = NULL;
+}
+
+/* ---- Prometheus text (--metrics) ---------------------------------------- */
+static void name_add(const struct fl_stage *st, const char *name, void *arg)
+{
+    struct { const char **v; size_t n, cap; } *names = arg;
+    for (size_t i = 0; i < names->n; i++)
+        if (strcmp(names->v[i], name) == 0)
+            return;
+    if (names->n == names->cap) {
+        size_t cap = names->cap ? names->cap * 2 : 64;
+        const char **v = realloc(names->v, cap * sizeof(*v));
+        if (!v)
+            return;
+        names->v = v;
+        names->cap = cap;
+    }
+    names->v[names->n++] = name;
+}
+
+/* Counter names are [a-z0-9_] by convention; anything else becomes '_'. */
+static void metric_name(FILE *out, const char *name)
+{
+    fputs("flowline_", out);
+    for (const char *c = name; *c; c++)
+        fputc((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_' ? *c : '_', out);
+}
+
+void fl_metrics_text(struct fl_pipeline *p, uint64_t start_ns, FILE *out)
+{
+    struct { const char **v; size_t n, cap; } names = { 0 };
+    for (size_t k = 0; k < p->n; k++)
+        each_name(&p->stages[p->order[k]], name_add, &names);
+    /* One family per counter name, its samples together (the format wants
+     * them contiguous). Names stay valid: counters are never removed. */
+    for (size_t i = 0; i < names.n; i++) {
+        fputs("# TYPE ", out);
+        metric_name(out, names.v[i]);
+        fputs("_total counter\n", out);
+        for (size_t k = 0; k < p->n; k++) {
+            const struct fl_stage *st = &p->stages[p->order[k]];
+            for (uint32_t w = 0; w < n_insts(st); w++) {
+                struct fl_ctx *c = inst_ctx(st, w);
+                if (!ctx_has(c, names.v[i]))
+                    continue;
+                metric_name(out, names.v[i]);
+                fprintf(out, "_total{stage=\"%s\",plugin=\"%s\",worker=\"%u\"} %llu\n",
+                        st->conf->id, st->ctx.use, w,
+                        (unsigned long long)fl_counter_get(c, names.v[i]));
+            }
+        }
+    }
+    free(names.v);
+    fputs("# HELP flowline_queued_batches batches sent to a stage instance, not yet read\n"
+          "# TYPE flowline_queued_batches gauge\n", out);
+    for (size_t k = 0; k < p->n; k++) {
+        const struct fl_stage *st = &p->stages[p->order[k]];
+        for (uint32_t w = 0; w < st->n_inst; w++)
+            fprintf(out, "flowline_queued_batches{stage=\"%s\",plugin=\"%s\",worker=\"%u\"} %llu\n",
+                    st->conf->id, st->ctx.use, w,
+                    (unsigned long long)atomic_load(&st->inst[w].queued));
+    }
+    struct rusage ru;
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (statm) {
+        if (fscanf(statm, "%*d %ld", &pages) != 1)
+            pages = 0;
+        fclose(statm);
+    }
+    getrusage(RUSAGE_SELF, &ru);
+    fprintf(out, "# TYPE flowline_process_resident_memory_bytes gauge\n"
+            "flowline_process_resident_memory_bytes %lld\n"
+            "# TYPE flowline_process_cpu_seconds_total counter\n"
+            "flowline_process_cpu_seconds_total %.3f\n"
+            "# TYPE flowline_uptime_seconds gauge\n"
+            "flowline_uptime_seconds %.3f\n",
+            (long long)pages * sysconf(_SC_PAGESIZE),
+            (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec)
+                + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
+            (double)(fl_now_ns() - start_ns) / 1e9);
 }

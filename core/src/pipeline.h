@@ -77,7 +77,13 @@ int fl_stage_clone(struct fl_pipeline *p, struct fl_stage *st, struct fl_ctx *ct
 void fl_stage_clone_free(struct fl_stage *st, struct fl_ctx *ctx, void **state);
 void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out);
 
-struct fl_run_opts { int verbose; bool progress; bool pin; };
+struct fl_run_opts {
+    int verbose;
+    bool progress;
+    bool pin;
+    uint64_t stats_ns;           /* --stats: a line per interval; 0 = none */
+    const char *metrics;         /* --metrics [addr:]port; NULL = none */
+};
 /* init, start, run every stage until the inputs end or SIGINT/SIGTERM, then
  * drain. Returns 0 if every stage ended cleanly. */
 int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o);
@@ -90,6 +96,18 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o);
 void fl_counters_print(struct fl_pipeline *p, FILE *out);
 bool fl_counter_is_loss(const char *name);
 uint64_t fl_losses_print(struct fl_pipeline *p, FILE *out);
+/* --stats lines; s starts zeroed and is freed with fl_stats_free. */
+struct fl_stats { uint64_t last_ns; uint64_t *prev; };
+void fl_stats_print(struct fl_pipeline *p, struct fl_stats *s, uint64_t now, bool tty, FILE *out);
+void fl_stats_free(struct fl_stats *s);
+/* Prometheus text of every stage counter (flowline_<name>_total, labels
+ * stage, plugin, worker), queued batches, and process figures. */
+void fl_metrics_text(struct fl_pipeline *p, uint64_t start_ns, FILE *out);
+/* metrics.c: serve fl_metrics_text on http://[ADDR:]PORT/metrics. */
+struct fl_metrics;
+int fl_metrics_start(struct fl_pipeline *p, const char *spec, uint64_t start_ns,
+                     struct fl_metrics **out);
+void fl_metrics_stop(struct fl_metrics **m);
 
 /* The affinity plan (affinity.c): set inst->cpu for the threads to pin
  * (none unless enabled and a stage has workers), and pin the calling

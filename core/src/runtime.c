@@ -590,6 +590,7 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     size_t started = 0, total = 0;
     int rc = 0;
     sigset_t sigs, old;
+    struct fl_metrics *metrics = NULL;
     void *zmq = zmq_ctx_new();
 
     if (!zmq)
@@ -602,6 +603,8 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     for (size_t i = 0; i < p->n; i++)
         total += p->stages[i].n_inst;
     fl_pin_plan(p, o->pin);
+    if (o->metrics && (rc = fl_metrics_start(p, o->metrics, fl_now_ns(), &metrics)) < 0)
+        goto out;
 
     /* Signals are taken by this thread only (sigtimedwait below). */
     sigemptyset(&sigs);
@@ -626,6 +629,8 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     }
 threads_up:;
     struct progress pg = { .t0 = fl_now_ns() };
+    struct fl_stats stats = { .last_ns = pg.t0 };
+    bool tty = isatty(STDERR_FILENO);
     int signals = 0;
     /* If a thread failed to start, or a stage could not send its EOS, some
      * consumers never see EOS: the ones that started are told to quit by
@@ -651,9 +656,16 @@ threads_up:;
                 _exit(130);
             }
         }
+        uint64_t now = fl_now_ns();
+        if (o->stats_ns && now >= stats.last_ns + o->stats_ns) {
+            if (pg.drawn)
+                fputc('\n', stderr);   /* keep the progress bar off the line */
+            fl_stats_print(p, &stats, now, tty, stderr);
+        }
         if (o->progress)
             progress_draw(p, &pg, false);
     }
+    fl_stats_free(&stats);
     if (started != total || atomic_load(&eos_lost)) {
         /* Unblock everything: terminating the context makes blocked calls
          * fail. Batches still queued on links are lost (and leak): the run
@@ -675,6 +687,7 @@ threads_up:;
     if (o->progress && pg.drawn)
         progress_draw(p, &pg, true);
 out:
+    fl_metrics_stop(&metrics);
     fini_stages(p);
     if (o->verbose)
         fl_counters_print(p, stderr);
