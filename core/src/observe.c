@@ -274,3 +274,63 @@ void fl_metrics_text(struct fl_pipeline *p, uint64_t start_ns, FILE *out)
                 + (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6,
             (double)(fl_now_ns() - start_ns) / 1e9);
 }
+
+/* ---- the counters as records (input.metrics) ---------------------------- */
+static const struct fl_col_def counters_cols[] = {
+    { "ts", FL_T_TS }, { "stage", FL_T_STR }, { "plugin", FL_T_STR }, { "worker", FL_T_U32 },
+    { "counter", FL_T_STR }, { "value", FL_T_U64 },
+};
+
+int fl_counters_schema(struct fl_ctx *ctx, const struct fl_schema **out)
+{
+    return fl_schema_intern(ctx, counters_cols, sizeof(counters_cols) / sizeof(*counters_cols),
+                            sizeof(counters_cols[0]), out);
+}
+
+bool fl_others_done(struct fl_ctx *ctx)
+{
+    const struct fl_rt *rt = ctx->rt;
+    return atomic_load(&rt->inputs_finished) + 1 >= rt->inputs_total;
+}
+
+int fl_counters_batch(struct fl_ctx *ctx, struct fl_batch **out)
+{
+    const struct fl_schema *s;
+    struct fl_pipeline *p = ctx->rt->pipeline;
+    uint32_t rows = 0;
+    int rc;
+    *out = NULL;
+    if ((rc = fl_counters_schema(ctx, &s)) < 0)
+        return rc;
+    for (size_t k = 0; p && k < p->n; k++)
+        for (uint32_t w = 0; w < p->stages[k].n_inst; w++)
+            rows += atomic_load(&p->stages[k].inst[w].ctx->n_counters);
+    struct fl_batch *b;
+    if ((rc = fl_batch_new(ctx, s, rows ? rows : 1, &b)) < 0)
+        return rc;
+    uint64_t now = fl_now_ns();
+    for (size_t k = 0; p && k < p->n && rc == 0; k++) {
+        const struct fl_stage *st = &p->stages[p->order[k]];
+        for (uint32_t w = 0; w < st->n_inst && rc == 0; w++) {
+            struct fl_ctx *c = st->inst[w].ctx;
+            uint32_t n = atomic_load(&c->n_counters);
+            for (uint32_t i = 0; i < n && b->rows < rows && rc == 0; i++) {
+                uint32_t r = b->rows;
+                FL_COL(b, 0, uint64_t)[r] = now;
+                FL_COL(b, 3, uint32_t)[r] = w;
+                FL_COL(b, 5, uint64_t)[r] = atomic_load(&c->counters[i].v);
+                const char *txt[3] = { st->conf->id, st->ctx.use, c->counters[i].name };
+                static const int col[3] = { 1, 2, 4 };
+                for (int j = 0; j < 3 && rc == 0; j++)
+                    rc = fl_batch_put_bytes(b, txt[j], (uint32_t)strlen(txt[j]),
+                                            &FL_COL(b, col[j], struct fl_span)[r]);
+                b->rows++;
+            }
+        }
+    }
+    b->t_min = b->t_max = now;
+    if (rc < 0)
+        fl_batch_release(&b);
+    *out = b;
+    return rc;
+}

@@ -226,6 +226,7 @@ static int pipeline_new(struct fl_pipeline **out)
         fl_pipeline_free(&p);
         return -FL_ENOMEM;
     }
+    p->rt.pipeline = p;
     *out = p;
     return 0;
 }

@@ -21,6 +21,9 @@ struct fl_rt {
     uint64_t schema_next_id;
     atomic_bool stopping;                 /* signal or failed stage */
     _Atomic uint64_t reload_gen;          /* SIGHUPs so far */
+    struct fl_pipeline *pipeline;         /* the pipeline this rt belongs to, or NULL */
+    size_t inputs_total;                  /* input instances of the running pipeline */
+    _Atomic size_t inputs_finished;       /* ... whose run() has returned */
     struct fl_diags *diags;               /* set while checking: fl_diag() goes here */
     int log_progress;                     /* stderr is a TTY: draw the progress bar */
     struct fl_path_decl *paths;           /* files stages read/write (paths.c) */

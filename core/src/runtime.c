@@ -266,6 +266,7 @@ static void *stage_main(void *arg)
     if (pl->kind == FL_KIND_INPUT) {
         if ((rc = pl->run(in->ctx, in->state)) < 0)
             stage_fail(in, rc, "run");
+        atomic_fetch_add(&in->ctx->rt->inputs_finished, 1);
     } else {
         while (l->n_eos < l->n_slots) {
             struct env e;
@@ -600,8 +601,11 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
         goto out;
     if ((rc = start_stages(p)) < 0)
         goto out;
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         total += p->stages[i].n_inst;
+        if (p->stages[i].plugin->kind == FL_KIND_INPUT)
+            p->rt.inputs_total += p->stages[i].n_inst;
+    }
     fl_pin_plan(p, o->pin);
     if (o->metrics && (rc = fl_metrics_start(p, o->metrics, fl_now_ns(), &metrics)) < 0)
         goto out;

@@ -81,4 +81,16 @@ n=$(gzip -c "$tmp/s.pcap" | "$FLOWLINE_BIN" run "$tmp/stdio.yaml" | wc -l)
     || { echo "FAIL --set"; fail=1; }
 e=$("$FLOWLINE_BIN" check "$FLOWLINE_SRC/conf/examples/pcap-to-csv.yaml" --set captur.path=x 2>&1 || true)
 check "--set names an unknown stage" "$e" 'no stage "captur"; did you mean "capture"?'
+# input.metrics: the counters as records, ending with the other inputs.
+printf 'version: 1\nstages:\n  - {id: g, use: input.gen, with: {packets: 2000000, seed: 5}}\n  - {id: o, use: output.csv, from: g, with: {path: %s/m.csv, fields: [ts]}}\n  - {id: self, use: input.metrics, with: {interval: 100ms}}\n  - {id: s, use: output.json, from: self, with: {path: %s/m.json}}\n' "$tmp" "$tmp" >"$tmp/m.yaml"
+timeout 120 "$FLOWLINE_BIN" run --no-progress "$tmp/m.yaml"; rc=$?
+/usr/bin/python3 - "$tmp/m.json" <<'PY' && [ $rc -eq 0 ] && echo "ok   input.metrics emits counters and ends with the inputs" || { echo "FAIL input.metrics (exit $rc)"; fail=1; }
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+last = {}
+for r in rows:
+    last[(r["stage"], r["counter"])] = r["value"]
+assert last[("g", "records_out")] == 2000000, last
+assert ("o", "rows_written") in last and all(r["plugin"] for r in rows), last
+PY
 exit $fail

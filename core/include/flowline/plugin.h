@@ -113,6 +113,15 @@ FL_API bool fl_stopping(struct fl_ctx *ctx);
  * Call it while idle so downstream timeouts fire (the core forwards at most
  * one watermark per 100 ms of clock). */
 FL_API void fl_watermark(struct fl_ctx *ctx, uint64_t ts_ns);
+/* Inputs: true once every other input of the pipeline has ended. An input
+ * that only reports on the others (input.metrics) ends then, so it does not
+ * keep a pipeline of files running. */
+FL_API bool fl_others_done(struct fl_ctx *ctx);
+/* A batch of every stage's counters right now, one row per (stage, worker,
+ * counter): ts, stage, plugin, worker, counter, value (schema from
+ * fl_counters_schema). Outside a running pipeline: no rows. */
+FL_API int fl_counters_schema(struct fl_ctx *ctx, const struct fl_schema **out);
+FL_API int fl_counters_batch(struct fl_ctx *ctx, struct fl_batch **out);
 /* Inputs reading a file: bytes done of total, for the progress bar. */
 FL_API void fl_progress(struct fl_ctx *ctx, uint64_t done, uint64_t total);
 
