@@ -40,10 +40,12 @@ static int add_dir(struct fl_loader *ld, const char *dir)
     return 0;
 }
 
-/* Adds <dir of the running binary>/<rel>; nothing if the binary is unknown. */
+/* Adds <dir of the running binary>/<rel>, resolved (so paths in messages
+ * read /usr/lib/..., not /usr/bin/../lib/...); nothing if the binary is
+ * unknown or the directory does not exist. */
 static int add_exe_dir(struct fl_loader *ld, const char *rel)
 {
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], dir[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (len <= 0)
         return 0;
@@ -53,7 +55,9 @@ static int add_exe_dir(struct fl_loader *ld, const char *rel)
         return 0;
     slash[1] = '\0';
     strcat(exe, rel);
-    return add_dir(ld, exe);
+    if (!realpath(exe, dir))
+        return 0;
+    return add_dir(ld, dir);
 }
 
 /* Search order (first match wins): FLOWLINE_PLUGIN_PATH; plugins/ beside the
