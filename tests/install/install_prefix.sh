@@ -69,9 +69,12 @@ if [ -f /usr/share/bash-completion/bash_completion ]; then
         COMP_LINE="flowline plugins --doc input.p"; COMP_POINT=${#COMP_LINE}
         _flowline; echo "${COMPREPLY[*]}"
         COMP_WORDS=(flowline ch); COMP_CWORD=1; COMP_LINE="flowline ch"; COMP_POINT=11
+        _flowline; echo "${COMPREPLY[*]}"
+        COMP_WORDS=(flowline gen --se); COMP_CWORD=2; COMP_LINE="flowline gen --se"; COMP_POINT=17
         _flowline; echo "${COMPREPLY[*]}"' _ "$p/share/bash-completion/completions/flowline")
     [ "$got" = "input.pcap
-check" ] || fail "completion gave: $got"
+check
+--seed" ] || fail "completion gave: $got"
 else
     echo "skip: bash-completion not installed, completion not exercised"
 fi
