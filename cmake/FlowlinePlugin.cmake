@@ -13,5 +13,7 @@ function(fl_add_plugin)
     LIBRARY_OUTPUT_DIRECTORY ${FL_PLUGIN_BUILD_DIR})
   target_link_libraries(${target} PRIVATE flowline_core ${P_LIBS})
   add_dependencies(fl_plugins ${target})
-  install(TARGETS ${target} LIBRARY DESTINATION ${FL_PLUGIN_INSTALL_DIR})
+  # Relative to the prefix given at install time (cmake --install --prefix,
+  # CPack), like the library; the loader finds it relative to the binary.
+  install(TARGETS ${target} LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}/flowline/plugins)
 endfunction()

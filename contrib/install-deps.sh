@@ -1,10 +1,15 @@
 #!/bin/sh
 # Installs what flowline needs to build, test and benchmark on Debian 12.
 # Idempotent and quiet: packages already present are not fetched again.
+# The Debian package (tests/install) needs dpkg-dev (dpkg-shlibdeps) and
+# file (CPack finds the ELF files with it); groff-base, bash-completion and
+# systemd (systemd-analyze) let its test render the man pages, exercise the
+# completion and verify the unit instead of skipping those steps.
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libyaml-dev libpcap-dev libzmq3-dev libcmocka-dev zlib1g-dev libfixbuf-dev
-      python3 tshark softflowd nfdump time bc"
+      python3 tshark softflowd nfdump time bc
+      dpkg-dev file groff-base bash-completion systemd"
 missing=""
 for p in $pkgs; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -18,6 +18,10 @@
 #ifndef FL_PLUGIN_INSTALL_DIR
 #define FL_PLUGIN_INSTALL_DIR "/usr/local/lib/flowline/plugins"
 #endif
+/* The install dir relative to the installed binary's dir (bindir). */
+#ifndef FL_PLUGIN_REL_DIR
+#define FL_PLUGIN_REL_DIR "../lib/flowline/plugins"
+#endif
 
 /* Sizes in ABI 2.0: the descriptor up to and including fini, an option
  * row up to and including alias. */
@@ -36,6 +40,30 @@ static int add_dir(struct fl_loader *ld, const char *dir)
     return 0;
 }
 
+/* Adds <dir of the running binary>/<rel>, resolved (so paths in messages
+ * read /usr/lib/..., not /usr/bin/../lib/...); nothing if the binary is
+ * unknown or the directory does not exist. */
+static int add_exe_dir(struct fl_loader *ld, const char *rel)
+{
+    char exe[PATH_MAX], dir[PATH_MAX];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len <= 0)
+        return 0;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash || (size_t)(slash - exe) + 1 + strlen(rel) + 1 > sizeof(exe))
+        return 0;
+    slash[1] = '\0';
+    strcat(exe, rel);
+    if (!realpath(exe, dir))
+        return 0;
+    return add_dir(ld, dir);
+}
+
+/* Search order (first match wins): FLOWLINE_PLUGIN_PATH; plugins/ beside the
+ * binary (a build tree); the install dir relative to the binary (an install
+ * or unpacked package under any prefix); the install dir of the configured
+ * prefix (a binary copied elsewhere on its own). */
 int fl_loader_init(struct fl_loader *ld)
 {
     int rc = 0;
@@ -49,16 +77,10 @@ int fl_loader_init(struct fl_loader *ld)
             rc = add_dir(ld, t);
         free(copy);
     }
-    char exe[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    if (rc == 0 && len > 0) {
-        exe[len] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash && (size_t)(slash - exe) + sizeof("/plugins") < sizeof(exe)) {
-            strcpy(slash, "/plugins");
-            rc = add_dir(ld, exe);
-        }
-    }
+    if (rc == 0)
+        rc = add_exe_dir(ld, "plugins");
+    if (rc == 0)
+        rc = add_exe_dir(ld, FL_PLUGIN_REL_DIR);
     if (rc == 0)
         rc = add_dir(ld, FL_PLUGIN_INSTALL_DIR);
     return rc;
