@@ -724,7 +724,8 @@ DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *
                 d->notes[i] += (p->notes >> i) & 1;
 }
 
-/* The common frame in one pass: Ethernet, IPv4 without options or IPv6
+/* The common frame in one pass: Ethernet with at most one VLAN tag, IPv4
+ * without options or IPv6
  * without extension headers, not a fragment, TCP or UDP, every length
  * consistent and no decapsulation asked for. It checks exactly what the
  * general path checks for such a frame and fills the same row; anything
@@ -737,10 +738,19 @@ DECODE_INLINE bool decode_fast(struct fl_decoder *d, struct decode_pkt *p,
     uint32_t cap, tot, len, hl;
     uint16_t et;
 
-    if (caplen < 14 + 40 || d->decap)
+    if (caplen < 18 + 40 || d->decap)
         return false;
     et = decode_rd16(frame + 12);
-    cap = caplen - 14;
+    /* One 802.1Q/802.1ad tag (10% of the bench trace's packets). */
+    if (__builtin_expect(et != DECODE_ET_IPV4 && et != DECODE_ET_IPV6, 0)) {
+        if (et != DECODE_ET_VLAN && et != DECODE_ET_QINQ && et != DECODE_ET_QINQ_OLD1
+            && et != DECODE_ET_QINQ_OLD2)
+            return false;
+        p->vlan = decode_rd16(q) & 0x0fff;
+        et = decode_rd16(q + 2);
+        q += 4;
+    }
+    cap = caplen - (uint32_t)(q - frame);
     if (et == DECODE_ET_IPV4) {
         uint16_t fo = decode_rd16(q + 6);
         if (q[0] != 0x45 || (fo & 0x3fff) != 0)

@@ -1,7 +1,7 @@
 /* test_decode_fast.c: the decoder's one-pass path for common Ethernet
  * frames (decode_fast in core/src/decode_pkt.c) must give exactly what the
  * general path gives. The same IP packet is decoded as an Ethernet frame
- * (fast path when it qualifies) and under link type IPV4 or IPV6 (always
+ * with or without a VLAN tag (fast path when it qualifies) and under link type IPV4 or IPV6 (always
  * the general path); rows (every column but frame_len), drop counts and notes must
  * agree for every mutation of a set of well-formed frames: random bytes in
  * the headers, every capture length, odd wire lengths. Each frame is decoded
@@ -18,8 +18,6 @@
 #include <flowline/decode.h>
 #include "fl_harness.h"
 
-#define ETH 14u
-
 static struct fl_ctx *ctx;
 static const struct fl_schema *schema;
 
@@ -32,15 +30,23 @@ static uint64_t rnd(uint64_t *s)
     return *s * 0x2545f4914f6cdd1dull;
 }
 
-/* Ethernet + IPv4 or IPv6 + TCP or UDP + payload, lengths consistent. */
-static size_t base_frame(uint8_t *f, int v6, int udp, size_t pay)
+/* Ethernet (with an 802.1Q tag of id `vid` when vid != 0) + IPv4 or IPv6 +
+ * TCP or UDP + payload, lengths consistent. Returns the frame length; *l2
+ * is the length of the Ethernet header and tag. */
+static size_t base_frame(uint8_t *f, int v6, int udp, size_t pay, unsigned vid, size_t *l2)
 {
-    size_t n = 0, ip, l4;
+    size_t n = 12, ip, l4;
     memset(f, 0, 256);
     memcpy(f, "\x02\x00\x00\x00\x00\x01\x02\x00\x00\x00\x00\x02", 12);
-    f[12] = v6 ? 0x86 : 0x08;
-    f[13] = v6 ? 0xdd : 0x00;
-    n = ip = ETH;
+    if (vid) {
+        f[n++] = 0x81;
+        f[n++] = 0x00;
+        f[n++] = (uint8_t)(0xb0 | vid >> 8);    /* priority 5, DEI set */
+        f[n++] = (uint8_t)vid;
+    }
+    f[n++] = v6 ? 0x86 : 0x08;
+    f[n++] = v6 ? 0xdd : 0x00;
+    *l2 = ip = n;
     if (v6) {
         f[n] = 0x60;
         f[n + 6] = udp ? 17 : 6;
@@ -113,7 +119,7 @@ static int decode_copy(struct side *s, int lt, const uint8_t *frame, uint32_t le
 }
 
 static void assert_same(struct side *eth, struct side *raw, int rc_eth, int rc_raw,
-                        unsigned iter)
+                        unsigned vid, unsigned iter)
 {
     uint64_t de[FL_DROP_COUNT], dr[FL_DROP_COUNT], ne[FL_NOTE_COUNT], nr[FL_NOTE_COUNT];
 
@@ -129,6 +135,12 @@ static void assert_same(struct side *eth, struct side *raw, int rc_eth, int rc_r
         size_t sz = fl_type_size(schema->cols[c].type);
         if (c == FL_PKT_FRAME_LEN)
             continue;
+        if (c == FL_PKT_VLAN) {
+            if (((uint16_t *)eth->b->data[c])[0] != vid)
+                fail_msg("iteration %u: vlan %u, want %u", iter,
+                         ((uint16_t *)eth->b->data[c])[0], vid);
+            continue;
+        }
         if (memcmp(eth->b->data[c], raw->b->data[c], sz) != 0)
             fail_msg("iteration %u: column %s differs", iter, schema->cols[c].name);
     }
@@ -146,25 +158,26 @@ static void test_fast_path_matches_general(void **state)
     side_new(&raw);
     for (unsigned iter = 0; iter < 200000; iter++) {
         int v6 = iter & 1, udp = (iter >> 1) & 1;
-        size_t n = base_frame(base, v6, udp, rnd(&seed) % 64);
+        unsigned vid = (iter >> 2) % 3 == 0 ? (unsigned)(rnd(&seed) % 4095) + 1 : 0;
+        size_t l2, n = base_frame(base, v6, udp, rnd(&seed) % 64, vid, &l2);
         uint32_t cap, wire;
         memcpy(f, base, n);
         /* Mutate up to 3 header bytes (a quarter of the frames stay clean);
-         * bytes 12-13 (the ethertype) are kept so the same packet is
+         * the Ethernet header and tag are kept so the same packet is
          * compared. */
         unsigned k = (unsigned)(rnd(&seed) % 4);
         for (unsigned i = 0; i < k; i++) {
-            size_t at = ETH + rnd(&seed) % (n - ETH < 80 ? n - ETH : 80);
+            size_t at = l2 + rnd(&seed) % (n - l2 < 80 ? n - l2 : 80);
             uint64_t r = rnd(&seed);
             /* half the time a small field change, half a random byte */
             f[at] = (r & 1) ? (uint8_t)(r >> 8) : (uint8_t)(f[at] + (int)((r >> 8) % 5) - 2);
         }
-        cap = (rnd(&seed) % 3) ? (uint32_t)n : (uint32_t)(ETH + rnd(&seed) % (n - ETH + 1));
+        cap = (rnd(&seed) % 3) ? (uint32_t)n : (uint32_t)(l2 + rnd(&seed) % (n - l2 + 1));
         wire = (rnd(&seed) % 5) ? (uint32_t)n : (uint32_t)(n + rnd(&seed) % 70000);
         int re = decode_copy(&eth, FL_DLT_EN10MB, f, cap, wire);
-        int rr = decode_copy(&raw, v6 ? FL_DLT_IPV6 : FL_DLT_IPV4, f + ETH, cap - ETH,
-                             wire - ETH);
-        assert_same(&eth, &raw, re, rr, iter);
+        int rr = decode_copy(&raw, v6 ? FL_DLT_IPV6 : FL_DLT_IPV4, f + l2, cap - (uint32_t)l2,
+                             wire - (uint32_t)l2);
+        assert_same(&eth, &raw, re, rr, vid, iter);
         rows += re == 1;
     }
     /* The mutations leave most frames decodable, and break some. */
