@@ -94,7 +94,7 @@ struct side {
 
 static void side_new(struct side *s)
 {
-    assert_int_equal(fl_decoder_new(NULL, &s->d), 0);
+    assert_int_equal(fl_decoder_new(NULL, 0, &s->d), 0);
     assert_int_equal(fl_batch_new(ctx, schema, 1, &s->b), 0);
 }
 
@@ -132,7 +132,7 @@ static void assert_same(struct side *eth, struct side *raw, int rc_eth, int rc_r
     if (rc_eth != 1)
         return;
     for (uint32_t c = 0; c < schema->ncols; c++) {
-        size_t sz = fl_type_size(schema->cols[c].type);
+        size_t sz = fl_type_size(schema->cols[c]->type);
         if (c == FL_PKT_FRAME_LEN)
             continue;
         if (c == FL_PKT_VLAN) {
@@ -142,7 +142,7 @@ static void assert_same(struct side *eth, struct side *raw, int rc_eth, int rc_r
             continue;
         }
         if (memcmp(eth->b->data[c], raw->b->data[c], sz) != 0)
-            fail_msg("iteration %u: column %s differs", iter, schema->cols[c].name);
+            fail_msg("iteration %u: column %s differs", iter, schema->cols[c]->name);
     }
 }
 
