@@ -730,7 +730,10 @@ DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *
  * consistent and no decapsulation asked for. It checks exactly what the
  * general path checks for such a frame and fills the same row; anything
  * else (or anything it would drop) returns false and the general path
- * decodes the frame from the start, so drops are counted in one place. */
+ * decodes the frame from the start, so drops are counted in one place.
+ * It sets every field of p that decode_commit reads (a column added there
+ * needs its value here too; tests/unit/decode/test_decode_fast.c compares
+ * the two paths column by column). */
 DECODE_INLINE bool decode_fast(struct fl_decoder *d, struct decode_pkt *p,
                                const uint8_t *frame, uint32_t caplen)
 {
