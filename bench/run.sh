@@ -57,7 +57,7 @@ version: 1
 stages:
   - { id: capture, use: input.pcap, with: { path: "$pcap" } }
   - { id: flows, use: aggregate.flowmeter, from: capture, with: { idle_timeout: 60s, active_timeout: 300s } }
-  - { id: out, use: output.csv, from: flows, with: { path: "$tmp/flows.csv" } }
+  - { id: out, use: output.csv, from: flows, with: { path: "$tmp/flows.csv", overwrite: true } }
 YAML
 echo "pipeline: input.pcap -> aggregate.flowmeter -> output.csv; best of $repeat runs for" \
      "flowline and pcap_next_ex"
