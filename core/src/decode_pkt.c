@@ -682,7 +682,7 @@ static inline uint16_t decode_loop_family(const uint8_t *q)
 
 /* ---- The row ------------------------------------------------------------- */
 
-static inline void decode_commit(struct fl_decoder *d, const struct decode_pkt *p,
+DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *p,
                                  uint64_t ts, struct fl_batch *b)
 {
     uint32_t r = b->rows;
@@ -715,9 +715,104 @@ static inline void decode_commit(struct fl_decoder *d, const struct decode_pkt *
             b->t_max = ts;
     }
     b->rows = r + 1;
-    if (__builtin_expect(p->notes != 0, 0))
+    /* A snaplen shorter than the packets makes ip_truncated the common
+     * case: counted without a branch, the rare notes with one. */
+    d->notes[FL_NOTE_IP_TRUNCATED] += (p->notes >> FL_NOTE_IP_TRUNCATED) & 1;
+    if (__builtin_expect(p->notes & ~(1u << FL_NOTE_IP_TRUNCATED), 0))
         for (unsigned i = 0; i < FL_NOTE_COUNT; i++)
-            d->notes[i] += (p->notes >> i) & 1;
+            if (i != FL_NOTE_IP_TRUNCATED)
+                d->notes[i] += (p->notes >> i) & 1;
+}
+
+/* The common frame in one pass: Ethernet with at most one VLAN tag, IPv4
+ * without options or IPv6
+ * without extension headers, not a fragment, TCP or UDP, every length
+ * consistent and no decapsulation asked for. It checks exactly what the
+ * general path checks for such a frame and fills the same row; anything
+ * else (or anything it would drop) returns false and the general path
+ * decodes the frame from the start, so drops are counted in one place.
+ * It sets every field of p that decode_commit reads (a column added there
+ * needs its value here too; tests/unit/decode/test_decode_fast.c compares
+ * the two paths column by column). */
+DECODE_INLINE bool decode_fast(struct fl_decoder *d, struct decode_pkt *p,
+                               const uint8_t *frame, uint32_t caplen)
+{
+    const uint8_t *q = frame + 14, *h;
+    uint32_t cap, tot, len, hl;
+    uint16_t et;
+
+    if (caplen < 18 + 40 || d->decap)
+        return false;
+    et = decode_rd16(frame + 12);
+    /* One 802.1Q/802.1ad tag (10% of the bench trace's packets). */
+    if (__builtin_expect(et != DECODE_ET_IPV4 && et != DECODE_ET_IPV6, 0)) {
+        if (et != DECODE_ET_VLAN && et != DECODE_ET_QINQ && et != DECODE_ET_QINQ_OLD1
+            && et != DECODE_ET_QINQ_OLD2)
+            return false;
+        p->vlan = decode_rd16(q) & 0x0fff;
+        et = decode_rd16(q + 2);
+        q += 4;
+    }
+    cap = caplen - (uint32_t)(q - frame);
+    if (et == DECODE_ET_IPV4) {
+        uint16_t fo = decode_rd16(q + 6);
+        if (q[0] != 0x45 || (fo & 0x3fff) != 0)
+            return false;
+        tot = decode_rd16(q + 2);
+        if (tot < 20)       /* 0 (TSO) and bad lengths: the general path */
+            return false;
+        hl = 20;
+        p->ver = 4;
+        p->ttl = q[8];
+        p->proto = q[9];
+        decode_v4mapped(p->src, q + 12);
+        decode_v4mapped(p->dst, q + 16);
+    } else if (et == DECODE_ET_IPV6) {
+        if ((q[0] >> 4) != 6)
+            return false;
+        tot = decode_rd16(q + 4);
+        if (tot == 0)       /* a jumbogram or no next header */
+            return false;
+        tot += 40;
+        hl = 40;
+        p->ver = 6;
+        p->ttl = q[7];
+        p->proto = q[6];
+        decode_v6words(p->src, q + 8);
+        decode_v6words(p->dst, q + 24);
+    } else {
+        return false;
+    }
+    p->ip_len = tot;
+    p->notes = (uint8_t)((cap < tot) << FL_NOTE_IP_TRUNCATED);
+    cap = (cap < tot ? cap : tot) - hl;
+    len = tot - hl;
+    h = q + hl;
+    if (p->proto == DECODE_IP_TCP) {
+        uint32_t doff;
+        if (len < 20 || cap < 14)
+            return false;
+        doff = (uint32_t)(h[12] >> 4) * 4;
+        if (doff < 20 || doff > len)
+            return false;
+        p->flags = h[13];
+        p->payload_len = len - doff;
+    } else if (p->proto == DECODE_IP_UDP) {
+        uint32_t ulen;
+        if (len < 8 || cap < 8)
+            return false;
+        ulen = decode_rd16(h + 4);
+        if (ulen < 8 || ulen > len)
+            return false;
+        p->flags = 0;
+        p->payload_len = len - 8;
+    } else {
+        return false;
+    }
+    p->l4w = 0;     /* icmp_id and hx: 0 for TCP and UDP */
+    p->sport = decode_rd16(h);
+    p->dport = decode_rd16(h + 2);
+    return true;
 }
 
 int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
@@ -731,6 +826,14 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
 
     if (b->rows >= b->cap)
         return -FL_EFULL;
+    if (linktype == FL_DLT_EN10MB) {
+        p.wirelen = wirelen;
+        p.vlan = 0;
+        if (decode_fast(d, &p, frame, caplen)) {
+            decode_commit(d, &p, ts_ns, b);
+            return 1;
+        }
+    }
     p.frame = frame;
     p.end = frame + caplen;
     p.wirelen = wirelen;
