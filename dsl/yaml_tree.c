@@ -54,6 +54,7 @@ struct ytree {
     size_t n_grave, grave_cap;
     struct fl_ynode *root;
     size_t n_nodes, n_docs;
+    size_t n_aliases;              /* aliases expanded (copies count as nodes) */
     int rc;
     bool stop;
 };
@@ -92,7 +93,10 @@ static struct fl_ynode *ytree_node_new(struct ytree *t, enum fl_ynode_kind kind,
     struct fl_ynode *n;
     if (++t->n_nodes > YTREE_MAX_NODES) {
         if (!t->stop)
-            ytree_error(t, pos, "more than %d YAML nodes (aliases expanding without bound?)",
+            ytree_error(t, pos, t->n_aliases
+                        ? "more than %d YAML values once aliases are expanded (aliases "
+                          "expanding without bound?)"
+                        : "more than %d YAML values: too large for a pipeline file",
                         YTREE_MAX_NODES);
         t->stop = true;
         return NULL;
@@ -548,6 +552,7 @@ static void ytree_on_alias(struct ytree *t, const yaml_event_t *ev)
     const struct fl_ynode *src = ytree_anchor_find(t, name);
     struct fl_ynode *n;
 
+    t->n_aliases++;
     if (!src) {
         ytree_error(t, pos, "alias \"*%s\" names no anchor defined before it", name);
         if (f && f->node->kind == FL_Y_MAP && !f->have_key) {

@@ -136,6 +136,12 @@ void fl_progress(struct fl_ctx *ctx, uint64_t done, uint64_t total)
     atomic_store_explicit(&ctx->progress_done, done, memory_order_relaxed);
 }
 
+void fl_progress_records(struct fl_ctx *ctx, uint64_t done, uint64_t total)
+{
+    atomic_store_explicit(&ctx->progress_records, true, memory_order_relaxed);
+    fl_progress(ctx, done, total);
+}
+
 const char *fl_stage_id(const struct fl_ctx *ctx)
 {
     return ctx->stage_id ? ctx->stage_id : "";

@@ -57,6 +57,7 @@ struct fl_ctx {
     struct fl_bind *binds;                /* fl_bind_new()'s, freed with the ctx */
     /* Inputs: progress, read by the main thread for the progress bar. */
     _Atomic uint64_t progress_done, progress_total;
+    atomic_bool progress_records;         /* counted in records, not bytes */
 };
 
 int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id,

@@ -501,15 +501,19 @@ static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _At
 }
 
 /* ---- progress and counters -------------------------------------------- */
-static void human_bytes(char *buf, size_t len, double v)
+/* 1536 bytes as "1.5 KiB"; records (base 1000, no unit) as "1.5k". */
+static void human(char *buf, size_t len, double v, bool records)
 {
-    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    static const char *const bytes[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    static const char *const counts[] = {"", "k", "M", "G", "T"};
+    double base = records ? 1000 : 1024;
     int u = 0;
-    while (v >= 1024 && u < 4) {
-        v /= 1024;
+    while (v >= base && u < 4) {
+        v /= base;
         u++;
     }
-    snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+    snprintf(buf, len, u ? "%.1f%s%s" : "%.0f%s%s", v, records ? "" : " ",
+             records ? counts[u] : bytes[u]);
 }
 
 struct progress { uint64_t t0; bool drawn; };
@@ -517,6 +521,7 @@ struct progress { uint64_t t0; bool drawn; };
 static void progress_draw(struct fl_pipeline *p, struct progress *pg, bool final)
 {
     uint64_t done = 0, total = 0, recs = 0;
+    bool records = true;
     for (size_t i = 0; i < p->n; i++) {
         struct fl_ctx *c = &p->stages[i].ctx;
         if (p->stages[i].plugin->kind != FL_KIND_INPUT)
@@ -524,19 +529,20 @@ static void progress_draw(struct fl_pipeline *p, struct progress *pg, bool final
         done += atomic_load(&c->progress_done);
         total += atomic_load(&c->progress_total);
         recs += fl_counter_get(c, "records_out");
+        records &= !atomic_load(&c->progress_total) || atomic_load(&c->progress_records);
     }
     if (!total)
         return;
     double secs = (double)(fl_now_ns() - pg->t0) / 1e9, frac = (double)done / (double)total;
     char d[32], t[32], eta[32] = "";
     int bar = (int)(frac * 30);
-    human_bytes(d, sizeof(d), (double)done);
-    human_bytes(t, sizeof(t), (double)total);
+    human(d, sizeof(d), (double)done, records);
+    human(t, sizeof(t), (double)total, records);
     if (!final && frac > 0.01 && secs > 0.2)
         snprintf(eta, sizeof(eta), "  ETA %.0fs", secs * (1 - frac) / frac);
     fprintf(stderr, "\r[%.*s%*s] %3.0f%%  %s / %s  %.2f Mrec/s%s\033[K", bar,
             "##############################", 30 - bar, "", frac * 100, d, t,
-            secs > 0 ? (double)recs / secs / 1e6 : 0.0, eta);
+            secs > 0 ? (double)(records ? done : recs) / secs / 1e6 : 0.0, eta);
     if (final)
         fputc('\n', stderr);
     pg->drawn = true;

@@ -81,6 +81,13 @@ n=$(gzip -c "$tmp/s.pcap" | "$FLOWLINE_BIN" run "$tmp/stdio.yaml" | wc -l)
     || { echo "FAIL --set"; fail=1; }
 e=$("$FLOWLINE_BIN" check "$FLOWLINE_SRC/conf/examples/pcap-to-csv.yaml" --set captur.path=x 2>&1 || true)
 check "--set names an unknown stage" "$e" 'no stage "captur"; did you mean "capture"?'
+# The progress bar (on a terminal) counts input.gen's packets, not bytes.
+if command -v script >/dev/null; then
+    bar=$(script -qc "'$FLOWLINE_BIN' gen --packets 200000 --path '$tmp/bar.pcap'" /dev/null | tr '\r' '\n')
+    check "progress bar counts packets" "$bar" "200.0k / 200.0k"
+else
+    echo "skip progress bar: no script(1)"
+fi
 # input.metrics: the counters as records, ending with the other inputs.
 printf 'version: 1\nstages:\n  - {id: g, use: input.gen, with: {packets: 2000000, seed: 5}}\n  - {id: o, use: output.csv, from: g, with: {path: %s/m.csv, fields: [ts]}}\n  - {id: self, use: input.metrics, with: {interval: 100ms}}\n  - {id: s, use: output.json, from: self, with: {path: %s/m.json}}\n' "$tmp" "$tmp" >"$tmp/m.yaml"
 timeout 120 "$FLOWLINE_BIN" run --no-progress "$tmp/m.yaml"; rc=$?

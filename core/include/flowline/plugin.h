@@ -124,6 +124,8 @@ FL_API int fl_counters_schema(struct fl_ctx *ctx, const struct fl_schema **out);
 FL_API int fl_counters_batch(struct fl_ctx *ctx, struct fl_batch **out);
 /* Inputs reading a file: bytes done of total, for the progress bar. */
 FL_API void fl_progress(struct fl_ctx *ctx, uint64_t done, uint64_t total);
+/* The same for an input whose work is counted in records (input.gen). */
+FL_API void fl_progress_records(struct fl_ctx *ctx, uint64_t done, uint64_t total);
 
 /* Add n to this stage's counter `name` (created on first use; printed with
  * -v and served as metrics). Call per batch, not per record. */

@@ -442,7 +442,7 @@ static int gen_run(struct fl_ctx *ctx, void *state)
         } else {
             fl_watermark(ctx, g->start_ns + g->now);
         }
-        fl_progress(ctx, g->emitted, g->packets);
+        fl_progress_records(ctx, g->emitted, g->packets);
     }
     /* Stopped early: the file and its truth still describe what was written. */
     g->truth.complete = g->emitted == g->packets;

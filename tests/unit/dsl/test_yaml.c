@@ -294,8 +294,28 @@ static void test_alias_bomb(void **state)
                  "g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f, *f]\n");
     assert_int_equal(t.rc, -FL_EINVAL);
     assert_int_equal(t.d.errors, 1);
-    assert_non_null(strstr(t.d.v[0].msg, "more than 100000 YAML nodes"));
+    assert_non_null(strstr(t.d.v[0].msg, "more than 100000 YAML values once aliases are expanded"));
     yt_free(&t);
+}
+
+/* A file that is merely large is not blamed on aliases. */
+static void test_too_large(void **state)
+{
+    struct yt t;
+    size_t n = 110000, len = 0;
+    char *buf = malloc(n * 2 + 16);
+    (void)state;
+    assert_non_null(buf);
+    len += (size_t)sprintf(buf, "x: [");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(buf + len, "%s1", i ? "," : "");
+    strcpy(buf + len, "]\n");
+    yt_parse(&t, buf);
+    assert_int_equal(t.rc, -FL_EINVAL);
+    assert_int_equal(t.d.errors, 1);
+    assert_non_null(strstr(t.d.v[0].msg, "more than 100000 YAML values: too large for a pipeline file"));
+    yt_free(&t);
+    free(buf);
 }
 
 static void test_deep_nesting(void **state)
@@ -351,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_merge),
         cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_alias_bomb),
+        cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_deep_nesting),
         cmocka_unit_test(test_scalar_styles),
     };
