@@ -349,6 +349,52 @@ static void json_str(const char *s)
     putchar('"');
 }
 
+/* The fields each port of plugin pl emits, from describe() with the
+ * default options and no input (Markdown). Ports whose fields are known
+ * only at run time (open) say so. Problems describe() reports without its
+ * required options are not this reference's business. */
+static void doc_ports(const struct fl_plugin *pl, FILE *out)
+{
+    size_t n = fl_plugin_n_ports(pl);
+    struct fl_diags d = { 0 };
+    struct fl_rt rt;
+    struct fl_ctx ctx;
+    void *state = calloc(1, pl->state_size ? pl->state_size : 1);
+    struct fl_schema_decl *decl = calloc(n, sizeof(*decl));
+    struct fl_schema_decl **ptr = calloc(n, sizeof(*ptr));
+    if (!pl->describe || pl->kind == FL_KIND_OUTPUT || !state || !decl || !ptr
+        || fl_rt_init(&rt) < 0)
+        goto out;
+    fl_ctx_init(&ctx, &rt, "doc", "doc", pl);
+    rt.diags = &d;
+    fl_opts_parse(pl->opts, NULL, ".", "doc", state, &d);
+    for (size_t i = 0; i < n; i++)
+        ptr[i] = &decl[i];
+    pl->describe(&ctx, state, NULL, 0, ptr);
+    for (size_t i = 0; i < n; i++) {
+        const struct fl_schema *s = decl[i].schema;
+        fprintf(out, "\n## Output `%s`\n\n", pl->ports ? pl->ports[i] : "out");
+        if (!s) {
+            fprintf(out, "Fields known only at run time (from the input).\n");
+            continue;
+        }
+        fprintf(out, "| Field | Type | Description |\n|---|---|---|\n");
+        for (uint32_t k = 0; k < s->ncols; k++) {
+            const struct fl_field *f = fl_field_find(s->cols[k]->name);
+            fprintf(out, "| `%s` | %s | %s |\n", s->cols[k]->name, fl_type_name(s->cols[k]->type),
+                    f && f->doc ? f->doc : "");
+        }
+    }
+    fl_opts_free(pl->opts, state);
+    fl_ctx_fini(&ctx);
+    fl_rt_fini(&rt);
+out:
+    fl_diags_free(&d);
+    free(state);
+    free(decl);
+    free(ptr);
+}
+
 static int cmd_plugins(const struct cli_cmd *c, int argc, char **argv)
 {
     static const char *const known[] = { "--doc", "--json", NULL };
@@ -375,6 +421,8 @@ static int cmd_plugins(const struct cli_cmd *c, int argc, char **argv)
             rc = 1;
         } else {
             rc = fl_opts_doc(&lib->desc, json, stdout) < 0;
+            if (!json)
+                doc_ports(&lib->desc, stdout);
         }
         fl_loader_fini(&ld);
         return rc;

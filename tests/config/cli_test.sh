@@ -28,6 +28,7 @@ for name in input.pcap input.gen aggregate.flowmeter output.csv output.json; do
 done
 m=$("$FLOWLINE_BIN" plugins --doc aggregate.flowmeter)
 check "doc markdown" "$m" "| \`idle_timeout\` | duration | \`60s\` |"
+check "doc lists the fields a port emits" "$m" "| \`conn_state\` | str |"
 j=$("$FLOWLINE_BIN" plugins --doc input.pcap --json)
 printf '%s\n' "$j" | /usr/bin/python3 -c 'import json,sys; s=json.load(sys.stdin); assert "path" in s["properties"], s' \
     && echo "ok   doc json schema parses" || { echo "FAIL doc json"; fail=1; }
