@@ -275,8 +275,10 @@ static void conf_partition_by(struct conf_build *b, struct fl_stage_conf *s, con
         return;
     }
     if (!(s->partition_by = calloc(n, sizeof(*s->partition_by)))
-        || !(s->partition_by_pos = calloc(n, sizeof(*s->partition_by_pos))))
+        || !(s->partition_by_pos = calloc(n, sizeof(*s->partition_by_pos)))) {
+        fl_diags_add(b->d, v->pos, "partition_by: out of memory");
         return;
+    }
     for (size_t i = 0; i < n; i++) {
         const struct fl_ynode *one = v->kind == FL_Y_SEQ ? v->items[i] : v;
         if (one->kind != FL_Y_SCALAR || fl_ynode_is_null(one)) {
@@ -288,8 +290,10 @@ static void conf_partition_by(struct conf_build *b, struct fl_stage_conf *s, con
                 fl_diags_add(b->d, one->pos, "partition_by: field \"%s\" is listed twice", one->str);
                 goto next;
             }
-        if (!(s->partition_by[s->n_partition_by] = strdup(one->str)))
+        if (!(s->partition_by[s->n_partition_by] = strdup(one->str))) {
+            fl_diags_add(b->d, one->pos, "partition_by: out of memory");
             return;
+        }
         s->partition_by_pos[s->n_partition_by++] = one->pos;
     next:;
     }

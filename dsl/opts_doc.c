@@ -133,7 +133,7 @@ static void doc_json_value(FILE *out, const struct fl_opt *o, const char *text, 
         }
         /* fall through */
     default:
-        if (o->type == FL_OPT_LIST) {
+        if (o->type == FL_OPT_LIST || o->type == FL_OPT_PATHS) {
             fputc('[', out);
             for (size_t i = 0; i < v.l.n; i++) {
                 fputs(i ? ", " : "", out);
@@ -213,6 +213,7 @@ static void doc_json_type(FILE *out, const struct fl_opt *o, const char *ind)
         fputc(']', out);
         break;
     case FL_OPT_LIST:
+    case FL_OPT_PATHS:
         fprintf(out, "%s\"anyOf\": [\n%s  { \"type\": \"array\", \"items\": { \"type\": %s } },\n"
                 "%s  { \"type\": %s }\n%s]", ind, ind, scalar, ind, scalar, ind);
         break;

@@ -28,13 +28,16 @@ static int opts_expected(const struct fl_opt *o, const struct fl_ynode *n, char 
     return fl_optv_err(err, len, "expected %s, got \"%s\"", what, n->str);
 }
 
-static int opts_list(const struct fl_opt *o, const struct fl_ynode *n, union fl_optv *v,
-                     char *err, size_t len, struct fl_pos *at)
+/* A list, or one value as a list of one. Paths (FL_OPT_PATHS) are resolved
+ * like FL_OPT_PATH, each against base_dir unless it came from outside. */
+static int opts_list(const struct fl_opt *o, const struct fl_ynode *n, const char *base_dir,
+                     union fl_optv *v, char *err, size_t len, struct fl_pos *at)
 {
+    bool paths = o->type == FL_OPT_PATHS;
     if (fl_ynode_is_null(n))
-        return 0;                              /* an empty list */
+        return paths ? opts_expected(o, n, err, len) : 0;   /* an empty list */
     if (n->kind == FL_Y_SCALAR)
-        return fl_optv_parse(o, n->str, NULL, v, err, len);
+        return fl_optv_parse(o, n->str, n->from_env ? NULL : base_dir, v, err, len);
     if (n->kind != FL_Y_SEQ)
         return opts_expected(o, n, err, len);
     if (!(v->l.v = calloc(n->n + 1, sizeof(char *))))
@@ -45,7 +48,9 @@ static int opts_list(const struct fl_opt *o, const struct fl_ynode *n, union fl_
             return fl_optv_err(err, len, "expected a list of values, got %s in it",
                                opts_shape(n->items[i]));
         }
-        if (!(v->l.v[v->l.n] = strdup(n->items[i]->str)))
+        if (paths ? fl_optv_path(n->items[i]->str, n->items[i]->from_env ? NULL : base_dir,
+                                 &v->l.v[v->l.n]) < 0
+                  : !(v->l.v[v->l.n] = strdup(n->items[i]->str)))
             return -FL_ENOMEM;
         v->l.n++;
     }
@@ -84,8 +89,8 @@ static int opts_node(const struct fl_opt *o, const struct fl_ynode *n, const cha
 {
     memset(v, 0, sizeof(*v));
     *at = n->pos;
-    if (o->type == FL_OPT_LIST)
-        return opts_list(o, n, v, err, len, at);
+    if (o->type == FL_OPT_LIST || o->type == FL_OPT_PATHS)
+        return opts_list(o, n, base_dir, v, err, len, at);
     if (o->type == FL_OPT_MAP)
         return opts_map(o, n, v, err, len, at);
     if (n->kind != FL_Y_SCALAR)
@@ -257,7 +262,7 @@ void fl_opts_free(const struct fl_opt *table, void *state)
         char *dst = (char *)state + o->offset;
         size_t size = fl_optv_size(o->type);
         if (o->type != FL_OPT_STRING && o->type != FL_OPT_PATH && o->type != FL_OPT_ENDPOINT
-            && o->type != FL_OPT_LIST && o->type != FL_OPT_MAP)
+            && o->type != FL_OPT_LIST && o->type != FL_OPT_PATHS && o->type != FL_OPT_MAP)
             continue;
         memset(&v, 0, sizeof(v));
         memcpy(&v, dst, size);

@@ -39,7 +39,7 @@ const char *fl_optv_type_name(enum fl_opt_type t)
         [FL_OPT_FLOAT] = "float", [FL_OPT_STRING] = "string", [FL_OPT_PATH] = "path",
         [FL_OPT_DURATION] = "duration", [FL_OPT_SIZE] = "size", [FL_OPT_ADDR] = "addr",
         [FL_OPT_ENDPOINT] = "endpoint", [FL_OPT_ENUM] = "enum", [FL_OPT_LIST] = "list",
-        [FL_OPT_MAP] = "map",
+        [FL_OPT_MAP] = "map", [FL_OPT_PATHS] = "paths",
     };
     return t > FL_OPT_NONE && t < FL_OPT_COUNT ? names[t] : "none";
 }
@@ -59,6 +59,7 @@ void fl_optv_expected(const struct fl_opt *o, char *buf, size_t len)
         [FL_OPT_ENDPOINT] = "an endpoint (e.g. udp://0.0.0.0:4739, tcp://host:port, inproc://name)",
         [FL_OPT_LIST] = "a list of values",
         [FL_OPT_MAP] = "a mapping of names to values",
+        [FL_OPT_PATHS] = "a file path or a list of them",
     };
     if (o->type == FL_OPT_ENUM) {
         size_t n = (size_t)snprintf(buf, len, "one of ");
@@ -419,7 +420,12 @@ static int optv_parse(const struct fl_opt *o, const char *text, const char *base
     case FL_OPT_ENUM:
         return optv_enum(o, text, &v->e, err, len);
     case FL_OPT_LIST:
-        if (!(v->l.v = calloc(1, sizeof(char *))) || !(v->l.v[0] = strdup(text))) {
+    case FL_OPT_PATHS:
+        if (!text[0] && o->type == FL_OPT_PATHS)
+            return optv_bad(o, text, err, len);
+        if (!(v->l.v = calloc(2, sizeof(char *)))
+            || (o->type == FL_OPT_LIST ? !(v->l.v[0] = strdup(text))
+                                       : fl_optv_path(text, base_dir, &v->l.v[0]) < 0)) {
             free(v->l.v);
             return -FL_ENOMEM;
         }
@@ -479,7 +485,7 @@ size_t fl_optv_size(enum fl_opt_type t)
     case FL_OPT_STRING: case FL_OPT_PATH: case FL_OPT_ENDPOINT: return sizeof(char *);
     case FL_OPT_ADDR: return sizeof(struct fl_addr);
     case FL_OPT_ENUM: return sizeof(int);
-    case FL_OPT_LIST: return sizeof(struct fl_strlist);
+    case FL_OPT_LIST: case FL_OPT_PATHS: return sizeof(struct fl_strlist);
     case FL_OPT_MAP: return sizeof(struct fl_strmap);
     default: return 0;
     }
@@ -490,7 +496,7 @@ void fl_optv_free(enum fl_opt_type t, union fl_optv *v)
     if (t == FL_OPT_STRING || t == FL_OPT_PATH || t == FL_OPT_ENDPOINT) {
         free(v->s);
         v->s = NULL;
-    } else if (t == FL_OPT_LIST) {
+    } else if (t == FL_OPT_LIST || t == FL_OPT_PATHS) {
         for (size_t i = 0; i < v->l.n; i++)
             free(v->l.v[i]);
         free(v->l.v);

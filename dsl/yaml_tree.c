@@ -210,6 +210,7 @@ static struct fl_ynode *ytree_copy(struct ytree *t, const struct fl_ynode *src, 
     if (!(n = ytree_node_new(t, src->kind, src->pos)))
         return NULL;
     n->quoted = src->quoted;
+    n->from_env = src->from_env;
     if (src->str && !(n->str = strdup(src->str)))
         goto nomem;
     for (size_t i = 0; i < src->n; i++) {

@@ -30,13 +30,14 @@ void fl_pin_plan(struct fl_pipeline *p, bool enabled)
             cpus[m++] = c;
     if (m < 2)
         return;
+    uint32_t next = 0;   /* workers of all stages share the other CPUs in turn */
     for (size_t i = 0; i < p->n; i++) {
         struct fl_stage *st = &p->stages[i];
         for (uint32_t w = 0; w < st->n_inst; w++) {
             if (st->plugin->kind == FL_KIND_INPUT)
                 st->inst[w].cpu = cpus[0];
             else if (st->n_inst > 1)
-                st->inst[w].cpu = cpus[1 + w % (uint32_t)(m - 1)];
+                st->inst[w].cpu = cpus[1 + next++ % (uint32_t)(m - 1)];
         }
     }
 }

@@ -49,7 +49,9 @@ static int cli_bad_arg(const struct cli_cmd *c, const char *arg, const char *con
         n++;
     if (arg[0] == '-' && known)
         near = fl_suggest(arg, known, n);
-    if (arg[0] != '-')
+    if (near && strcmp(near, arg) == 0)
+        fprintf(stderr, "flowline %s: option \"%s\" needs a value", c->name, arg);
+    else if (arg[0] != '-')
         fprintf(stderr, "flowline %s: unexpected argument \"%s\"", c->name, arg);
     else if (near)
         fprintf(stderr, "flowline %s: unknown option \"%s\"; did you mean \"%s\"?", c->name, arg,
@@ -111,6 +113,10 @@ static char *read_stdin(void)
         n = fread(buf + len, 1, cap - len - 1, stdin);
         len += n;
     } while (n > 0);
+    if (ferror(stdin)) {
+        free(buf);
+        return NULL;
+    }
     buf[len] = '\0';
     return buf;
 }

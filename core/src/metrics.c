@@ -1,8 +1,9 @@
 /* metrics.c: `flowline run --metrics [ADDR:]PORT`: a small HTTP/1.0 server
  * on its own thread that answers GET /metrics with the Prometheus text of
- * observe.c, and 404 to anything else. One request per connection, read
- * with a short timeout, so a client that says nothing cannot stall it. It
- * does not keep connections open or speak anything but plain HTTP. */
+ * observe.c, and 404 to anything else. One request per connection; a
+ * client has 2 s to send its request and each write may wait 2 s, so a
+ * slow or silent client cannot stall it (or shutdown). It does not keep
+ * connections open or speak anything but plain HTTP. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -10,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 #include "pipeline.h"
 
@@ -21,13 +23,32 @@ struct fl_metrics {
     uint64_t start_ns;
 };
 
+/* All of buf, or give up (the peer is gone, or stalled past SO_SNDTIMEO).
+ * MSG_NOSIGNAL: a scraper that hung up must not SIGPIPE the collector. */
+static bool metrics_send(int c, const char *buf, size_t len)
+{
+    for (size_t off = 0; off < len;) {
+        ssize_t n = send(c, buf + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0)
+            return false;
+        off += (size_t)n;
+    }
+    return true;
+}
+
 static void metrics_answer(struct fl_metrics *m, int c)
 {
     char req[2048];
     size_t got = 0;
     struct pollfd pfd = { .fd = c, .events = POLLIN };
-    /* The request line and headers, up to the blank line (or 1 s). */
-    while (got < sizeof(req) - 1 && poll(&pfd, 1, 1000) > 0) {
+    struct timeval tv = { 2, 0 };
+    uint64_t deadline = fl_now_ns() + 2000000000ull;
+    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    /* The request line and headers, up to the blank line, within 2 s. */
+    while (got < sizeof(req) - 1 && fl_now_ns() < deadline && !atomic_load(&m->stop)
+           && poll(&pfd, 1, 200) >= 0) {
+        if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+            continue;
         ssize_t n = read(c, req + got, sizeof(req) - 1 - got);
         if (n <= 0)
             break;
@@ -52,14 +73,8 @@ static void metrics_answer(struct fl_metrics *m, int c)
     int hl = snprintf(head, sizeof(head), "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                       "Connection: close\r\n\r\n", ok ? "200 OK" : "404 Not Found",
                       ok ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain", len);
-    if (write(c, head, (size_t)hl) == hl) {
-        for (size_t off = 0; off < len;) {
-            ssize_t n = write(c, body + off, len - off);
-            if (n <= 0)
-                break;
-            off += (size_t)n;
-        }
-    }
+    if (metrics_send(c, head, (size_t)hl))
+        metrics_send(c, body, len);
     free(body);
 }
 
@@ -83,7 +98,7 @@ int fl_metrics_start(struct fl_pipeline *p, const char *spec, uint64_t start_ns,
                      struct fl_metrics **out)
 {
     char host[256] = "127.0.0.1";
-    const char *colon = strrchr(spec, ':'), *port = colon ? colon + 1 : spec;
+    const char *colon = strrchr(spec, ':'), *port = colon ? colon + 1 : spec, *h = spec;
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV }, *ai = NULL;
     struct fl_metrics *m = NULL;
@@ -92,9 +107,9 @@ int fl_metrics_start(struct fl_pipeline *p, const char *spec, uint64_t start_ns,
     *out = NULL;
     if (colon) {   /* "[::1]:9100", "0.0.0.0:9100", "host:9100" */
         size_t n = (size_t)(colon - spec);
-        if (n && spec[0] == '[' && spec[n - 1] == ']')
-            spec++, n -= 2;
-        snprintf(host, sizeof(host), "%.*s", (int)n, spec);
+        if (n >= 2 && spec[0] == '[' && spec[n - 1] == ']')
+            h++, n -= 2;
+        snprintf(host, sizeof(host), "%.*s", (int)n, h);
     }
     if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
         FL_LOG_ERROR(NULL, "--metrics %s: %s", spec, gai_strerror(rc));
@@ -110,13 +125,15 @@ int fl_metrics_start(struct fl_pipeline *p, const char *spec, uint64_t start_ns,
         FL_LOG_ERROR(NULL, "--metrics %s: %s", spec, strerror(errno));
         goto fail;
     }
-    if (pthread_create(&m->thread, NULL, metrics_main, m) != 0)
+    if (pthread_create(&m->thread, NULL, metrics_main, m) != 0) {
+        FL_LOG_ERROR(NULL, "--metrics %s: cannot start its thread", spec);
         goto fail;
+    }
     freeaddrinfo(ai);
     *out = m;
     return 0;
 fail:
-    if (m && m->fd > 0)
+    if (m && m->fd >= 0)
         close(m->fd);
     free(m);
     freeaddrinfo(ai);

@@ -146,8 +146,8 @@ static void stats_loss(const struct fl_stage *st, const char *name, void *arg)
 }
 
 /* Per stage since the last line: records in and out per second, records
- * lost, and batches waiting on its input link (of LINK_HWM * 2 per
- * instance). On a terminal a short human line, else logfmt. */
+ * lost, and batches waiting on its input link (up to 2 * LINK_HWM per
+ * producer instance). On a terminal a short human line, else logfmt. */
 void fl_stats_print(struct fl_pipeline *p, struct fl_stats *s, uint64_t now, bool tty, FILE *out)
 {
     double secs = s->last_ns ? (double)(now - s->last_ns) / 1e9 : 0;

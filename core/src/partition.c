@@ -191,10 +191,14 @@ static void part_assign(struct fl_outlet *o, const struct fl_batch *b)
     uint32_t n = o->n;
     memset(o->count, 0, n * sizeof(*o->count));
     int c0 = o->cols[0];
-    if (o->part->n_keys == 1 && c0 >= 0 && b->schema->cols[c0]->type == FL_T_U64 && !b->valid[c0]) {
-        const uint64_t *h = b->data[c0];   /* the common case: flow_hash */
+    if (o->part->n_keys == 1 && c0 >= 0 && b->schema->cols[c0]->type == FL_T_U64) {
+        /* The common case, flow_hash: every batch of a u64 key takes this
+         * path, with or without missing cells, so a key always meets the
+         * same worker. */
+        const uint64_t *h = b->data[c0];
         for (uint32_t r = 0; r < b->rows; r++)
-            o->count[o->dest[r] = part_pick(h[r], n)]++;
+            o->count[o->dest[r] = part_pick(fl_batch_is_valid(b, (uint32_t)c0, r) ? h[r]
+                                            : 0x6d697373696e67ull, n)]++;
         return;
     }
     /* A src_x, dst_x pair adds its two cell hashes (same sum both ways):

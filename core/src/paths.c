@@ -22,7 +22,9 @@ struct fl_path_decl {
     char *stage;            /* stage id */
     dev_t dev;              /* of an existing file, for hard links */
     ino_t ino;
+    mode_t mode;
     bool exists;
+    int key_errno;          /* why key is NULL */
 };
 
 /* realpath() of the folder plus the base name, so "./a.csv" and "a.csv"
@@ -56,10 +58,12 @@ int fl_path_declare(struct fl_ctx *ctx, const char *opt, const char *path, unsig
         return -FL_ENOMEM;
     }
     pd->key = path_key(path);
+    pd->key_errno = errno;
     if (stat(path, &st) == 0) {
         pd->exists = true;
         pd->dev = st.st_dev;
         pd->ino = st.st_ino;
+        pd->mode = st.st_mode;
     }
     rt->n_paths++;
     return 0;
@@ -75,7 +79,6 @@ static bool path_same(const struct fl_path_decl *a, const struct fl_path_decl *b
 /* One declaration on its own: does what it needs exist (or not)? */
 static void path_check_one(const struct fl_path_decl *pd, struct fl_diags *d)
 {
-    struct stat st;
     if (pd->flags & FL_PATH_READ) {
         if (access(pd->path, R_OK) != 0)
             fl_diags_add(d, pd->pos, "stage \"%s\": cannot read \"%s\": %s", pd->stage, pd->path,
@@ -83,16 +86,16 @@ static void path_check_one(const struct fl_path_decl *pd, struct fl_diags *d)
         return;
     }
     if (!pd->key) {
-        fl_diags_add(d, pd->pos, "stage \"%s\": the folder of \"%s\" does not exist", pd->stage,
-                     pd->path);
+        fl_diags_add(d, pd->pos, "stage \"%s\": cannot write into the folder of \"%s\": %s",
+                     pd->stage, pd->path, strerror(pd->key_errno));
         return;
     }
-    if (!pd->exists || stat(pd->path, &st) != 0)
+    if (!pd->exists)
         return;
-    if (S_ISDIR(st.st_mode))
+    if (S_ISDIR(pd->mode))
         fl_diags_add(d, pd->pos, "stage \"%s\": \"%s\" is a folder, not a file", pd->stage,
                      pd->path);
-    else if (S_ISREG(st.st_mode) && !(pd->flags & FL_PATH_KEEPS_EXISTING))
+    else if (S_ISREG(pd->mode) && !(pd->flags & FL_PATH_KEEPS_EXISTING))
         fl_diags_add(d, pd->pos, "stage \"%s\": \"%s\" exists; flowline does not replace a file "
                      "unasked (overwrite: true replaces it, append: true adds to it)",
                      pd->stage, pd->path);

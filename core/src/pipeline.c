@@ -18,7 +18,7 @@ static void suggest_plugin(struct fl_pipeline *p, struct fl_diags *d, const stru
     if (fl_loader_list(&p->loader, &names, &n) == 0) {
         /* "pcap" for "input.pcap": a name without its kind. */
         for (size_t i = 0; i < n && !best && !strchr(sc->use, '.'); i++)
-            if (strcmp(strchr(names[i], '.') + 1, sc->use) == 0)
+            if (strchr(names[i], '.') && strcmp(strchr(names[i], '.') + 1, sc->use) == 0)
                 best = names[i];
         if (!best)
             best = fl_suggest(sc->use, (const char *const *)names, n);

@@ -387,10 +387,13 @@ static int insts_new(struct fl_pipeline *p)
         st->n_inst = n;
         for (uint32_t w = 0; w < n; w++) {
             struct fl_inst *in = &st->inst[w];
-            *in = (struct fl_inst){ .st = st, .worker = w, .ctx = &st->ctx, .state = st->state, .cpu = -1 };
+            *in = (struct fl_inst){ .st = st, .worker = w, .ctx = &st->ctx, .state = st->state, .cpu = -1,
+                                    .reload_seen = atomic_load(&p->rt.reload_gen) };
             if (w > 0) {
-                if (!(in->ctx = calloc(1, sizeof(*in->ctx))))
+                if (!(in->ctx = calloc(1, sizeof(*in->ctx)))) {
+                    st->n_inst = w;     /* the ones set up, for insts_free */
                     return -FL_ENOMEM;
+                }
                 if ((rc = fl_stage_clone(p, st, in->ctx, &in->state)) < 0) {
                     free(in->ctx);
                     in->ctx = NULL;
@@ -602,7 +605,18 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
 
     if (!zmq)
         return -FL_ENOMEM;
+    /* Signals are taken by this thread only (sigtimedwait below): block
+     * them before any thread exists (plugins may start their own in
+     * init/start), so none can get one and die of its default action. */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGHUP);
+    sigaddset(&sigs, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &sigs, &old);
     p->rt.diags = NULL;
+    p->rt.inputs_total = 0;
+    atomic_store(&p->rt.inputs_finished, 0);
     if ((rc = insts_new(p)) < 0 || (rc = links_new(p, zmq, &done, &eos_lost)) < 0)
         goto out;
     if ((rc = start_stages(p)) < 0)
@@ -615,14 +629,6 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
     fl_pin_plan(p, o->pin);
     if (o->metrics && (rc = fl_metrics_start(p, o->metrics, fl_now_ns(), &metrics)) < 0)
         goto out;
-
-    /* Signals are taken by this thread only (sigtimedwait below). */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    sigaddset(&sigs, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &sigs, &old);
     for (size_t k = p->n; k-- > 0;) {   /* consumers first */
         struct fl_stage *st = &p->stages[p->order[k]];
         for (uint32_t w = 0; w < st->n_inst; w++) {
@@ -693,12 +699,12 @@ threads_up:;
             }
         }
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (o->progress && pg.drawn)
         progress_draw(p, &pg, true);
 out:
     fl_metrics_stop(&metrics);
     fini_stages(p);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (o->verbose)
         fl_counters_print(p, stderr);
     p->losses = fl_losses_print(p, stderr);

@@ -19,7 +19,9 @@ extern "C" {
  * describe()'s out[port]). FL_GROWN_TAIL ends each such struct: empty in
  * every real build; tests/abi builds a second core with
  * FL_ABI_GROWTH_TEST defined, whose structs are all larger than the
- * plugins', and runs the ordinary plugins in it. */
+ * plugins', and runs the ordinary plugins in it. Value types the core
+ * writes into a plugin's state or a cell (fl_addr, fl_span, fl_strlist,
+ * fl_strmap, fl_log_rl) are fixed for the whole ABI major instead. */
 #ifdef FL_ABI_GROWTH_TEST
 #define FL_GROWN_TAIL char fl_grown_tail_[40];
 #else

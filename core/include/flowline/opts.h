@@ -48,6 +48,7 @@ enum fl_opt_type {
     FL_OPT_ENUM,      /* int: index into .choices */
     FL_OPT_LIST,      /* struct fl_strlist: sequence of strings (or one string) */
     FL_OPT_MAP,       /* struct fl_strmap: mapping of string to string */
+    FL_OPT_PATHS,     /* struct fl_strlist: one path or a list, each like FL_OPT_PATH */
     FL_OPT_COUNT
 };
 

@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "pcap_int.h"
 
 #ifdef PCAP_WITH_ZLIB
@@ -51,10 +52,9 @@ FILE *pcap_gz_open(const char *path, int fd, uint64_t **consumed, uint8_t magic[
     FILE *fp;
     int got;
 
-    if (!g)
-        return NULL;
-    g->gz = fd >= 0 ? gzdopen(fd, "rb") : gzopen(path, "rb");
-    if (!g->gz) {
+    if (!g || !(g->gz = fd >= 0 ? gzdopen(fd, "rb") : gzopen(path, "rb"))) {
+        if (fd >= 0)
+            close(fd);   /* it was given to us: closed on every path */
         free(g);
         return NULL;
     }

@@ -86,7 +86,7 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
 int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx);
 
 /* A FILE* that reads the decompressed bytes of a gzip file at path, or of
- * descriptor fd when fd >= 0 (taken over; data that is not gzip'd passes
+ * descriptor fd when fd >= 0 (taken over, closed also on failure; data that is not gzip'd passes
  * as it is: standard input may be either), and reports the
  * compressed bytes consumed (for progress); magic gets the first 4
  * decompressed bytes (zeros if there are fewer). NULL with errno set, or

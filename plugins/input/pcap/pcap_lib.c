@@ -97,8 +97,6 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
     if (strcmp(st->path, "-") == 0) {   /* standard input: plain or gzip'd */
         int fd = dup(STDIN_FILENO);
         fp = fd < 0 ? NULL : pcap_gz_open(NULL, fd, &gz_done, magic);
-        if (!fp && fd >= 0)
-            close(fd);
     } else {
         fp = fopen(st->path, "rb");
     }

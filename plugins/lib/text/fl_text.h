@@ -273,8 +273,10 @@ struct fl_text_sink {
                                          * describe() allocates nothing else) */
     size_t n;
     int *cols;                          /* per column: its index in `schema` */
-    const struct fl_schema *schema;     /* the layout's */
-    struct fl_text_layout *lay;
+    struct fl_text_layout *lay[8];      /* per schema, recently used (IPFIX
+                                         * templates interleave) */
+    unsigned lay_next;
+    const struct fl_text_layout *cur;   /* the one of the batch at hand */
     struct fl_text_file *file;
     bool header_due;
     bool reopened;                      /* after reload: append to what is at path */
@@ -307,9 +309,9 @@ struct fl_text_sink {
              "seconds" },                                                                 \
     { .name = "overwrite", .type = FL_OPT_BOOL, .offset = offsetof(T, m.overwrite),       \
       .def = "false", .doc = "replace an existing file (otherwise an existing file is "   \
-                             "refused, unless rotation renames it aside)" },              \
+                             "refused; with rotation it is renamed aside instead)" },     \
     { .name = "append", .type = FL_OPT_BOOL, .offset = offsetof(T, m.append),             \
-      .def = "false", .doc = "add to an existing file" }
+      .def = "false", .doc = "add to an existing file (without rotation)" }
 
 /* In describe(): check the options and `fields` against the declared
  * inputs. */

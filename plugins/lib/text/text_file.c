@@ -190,7 +190,10 @@ int fl_text_file_open(const struct fl_text_file_conf *c, uint64_t now_ns,
         if (rotating && stat(f->path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
             text_file_rename_aside(f->path, (uint64_t)st.st_mtime * 1000000000u) < 0)
             goto fail;
-        if ((f->fd = text_file_open_fd(f->path, c->existing)) < 0)
+        /* With rotation, what was there is renamed aside: only an empty
+         * file can be left, and there is nothing in it to keep. */
+        if ((f->fd = text_file_open_fd(f->path, rotating ? FL_TEXT_EXISTING_TRUNCATE
+                                                         : c->existing)) < 0)
             goto fail;
         if (fstat(f->fd, &st) < 0)
             goto fail;

@@ -126,13 +126,20 @@ static void sink_warn_dropped(struct fl_ctx *ctx, const struct fl_text_sink *s,
     }
 }
 
-/* The layout for b's schema (rebuilt when the schema changes; the binding
- * keeps the resolution of recent schemas). */
+#define SINK_LAYOUTS (sizeof(((struct fl_text_sink *)0)->lay) / sizeof(struct fl_text_layout *))
+
+/* s->cur: the layout for b's schema, from the cache or made (and the
+ * dropped fields said) when a schema is new. */
 static int sink_layout(struct fl_ctx *ctx, struct fl_text_sink *s, const struct fl_batch *b)
 {
     int rc;
-    if (s->lay && s->schema == b->schema)
+    if (s->cur && fl_text_layout_schema(s->cur) == b->schema)
         return 0;
+    for (unsigned i = 0; i < SINK_LAYOUTS; i++)
+        if (s->lay[i] && fl_text_layout_schema(s->lay[i]) == b->schema) {
+            s->cur = s->lay[i];
+            return 0;
+        }
     if (!s->bind && !sink_all_fields(s) && (rc = sink_columns(ctx, s, b->schema)) < 0)
         return rc;
     const char **names = NULL;
@@ -149,14 +156,16 @@ static int sink_layout(struct fl_ctx *ctx, struct fl_text_sink *s, const struct 
             names[i] = fl_bind_name(s->bind, i);
         }
     }
-    fl_text_layout_destroy(&s->lay);
-    rc = fl_text_layout_new(&s->style, b->schema, names, s->cols, s->n, &s->lay);
+    struct fl_text_layout **slot = &s->lay[s->lay_next++ % SINK_LAYOUTS];
+    fl_text_layout_destroy(slot);
+    s->cur = NULL;
+    rc = fl_text_layout_new(&s->style, b->schema, names, s->cols, s->n, slot);
     free(names);
     if (rc < 0)
         return rc;
+    s->cur = *slot;
     if (s->bind && !s->fields.n)
         sink_warn_dropped(ctx, s, b->schema);
-    s->schema = b->schema;
     return 0;
 }
 
@@ -182,7 +191,7 @@ int fl_text_sink_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         return rc;
     if (s->header_due && (rc = sink_header(s, fl_text_file_buf(s->file))) < 0)
         return rc;
-    rc = fl_text_file_write(s->file, s->lay, b, &rows);
+    rc = fl_text_file_write(s->file, s->cur, b, &rows);
     sink_count(ctx, s, rows);
     if (rc < 0)
         return sink_io_error(ctx, s, rc, "cannot write");
@@ -209,18 +218,20 @@ int fl_text_sink_drain(struct fl_ctx *ctx, void *state)
     return rc < 0 ? sink_io_error(ctx, s, rc, "cannot write") : 0;
 }
 
-/* Write what is buffered and close; the file is reopened with the next
- * record. */
+/* Write what is buffered, count it and close; the file is opened again
+ * with the next record. */
 static int sink_close(struct fl_ctx *ctx, struct fl_text_sink *s)
 {
-    int rc = 0;
-    if (s->file) {
-        char *path = strdup(fl_text_file_path(s->file));
-        if ((rc = fl_text_file_close(&s->file)) < 0)
-            FL_LOG_ERROR(ctx, "cannot write \"%s\": %s", path ? path : "?",
-                         rc == -FL_EIO ? strerror(errno) : fl_strerror(rc));
-        free(path);
-    }
+    if (!s->file)
+        return 0;
+    int rc = fl_text_file_flush(s->file);
+    sink_count(ctx, s, 0);
+    if (rc < 0)
+        sink_io_error(ctx, s, rc, "cannot write");
+    int rc2 = fl_text_file_close(&s->file);
+    if (rc2 < 0 && rc == 0)
+        rc = sink_io_error(ctx, s, rc2, "cannot write");
+    s->bytes_counted = 0;
     return rc;
 }
 
@@ -229,19 +240,17 @@ int fl_text_sink_reload(struct fl_ctx *ctx, void *state)
     struct fl_text_sink *s = state;
     if (!s->file || strcmp(fl_text_file_path(s->file), "-") == 0)
         return 0;
-    int rc = fl_text_file_flush(s->file);
-    sink_count(ctx, s, 0);
-    int rc2 = sink_close(ctx, s);
-    s->bytes_counted = 0;
     s->reopened = true;
-    return rc < 0 ? sink_io_error(ctx, s, rc, "cannot write") : rc2;
+    return sink_close(ctx, s);
 }
 
 void fl_text_sink_fini(struct fl_ctx *ctx, void *state)
 {
     struct fl_text_sink *s = state;
     sink_close(ctx, s);
-    fl_text_layout_destroy(&s->lay);
+    for (unsigned i = 0; i < SINK_LAYOUTS; i++)
+        fl_text_layout_destroy(&s->lay[i]);
+    s->cur = NULL;
     free(s->cols);
     s->cols = NULL;
 }

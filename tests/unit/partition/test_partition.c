@@ -111,6 +111,25 @@ static void test_split_by_flow_hash(void **state)
         for (uint32_t w = 0; w < 3; w++)
             fl_batch_release(&sub[w]);
     }
+    /* A batch with one missing flow_hash: every other row still meets the
+     * worker its key met before (the key decides, not the bitmap). */
+    struct fl_batch *m = filled(ctx, schema(ctx), false);
+    assert_int_equal(fl_batch_set_missing(m, C_HASH, 998), 0);
+    assert_int_equal(fl_outlet_split(ctx, &o, m, sub), 0);
+    uint32_t seen = 0;
+    for (uint32_t w = 0; w < 3; w++) {
+        for (uint32_t k = 0; sub[w] && k < sub[w]->rows; k++) {
+            uint32_t r;
+            assert_int_equal(sscanf(fl_batch_bytes(sub[w], FL_COL(sub[w], C_STR, struct fl_span)[k]),
+                                    "row%u", &r), 1);
+            seen++;
+            if (r != 998)
+                assert_int_equal(worker_of[r % 37], (int)w);
+        }
+        fl_batch_release(&sub[w]);
+    }
+    assert_int_equal(seen, ROWS);
+    fl_batch_release(&m);
     fl_batch_release(&b);
     fl_outlet_fini(&o);
     fl_test_ctx_destroy(&ctx);
