@@ -89,6 +89,20 @@ if command -v script >/dev/null; then
 else
     echo "skip progress bar: no script(1)"
 fi
+# path: a folder, a glob or a list: the files one after the other.
+mkdir -p "$tmp/caps"
+"$FLOWLINE_BIN" gen --packets 700 --seed 8 --path "$tmp/a.pcap" >/dev/null
+cp "$tmp/a.pcap" "$tmp/caps/a.pcap"   # not its .truth.json: a folder is read whole
+cp "$tmp/s.pcap" "$tmp/caps/b.pcap"
+gzip -c "$tmp/s.pcap" >"$tmp/caps/c.pcap.gz"
+for spec in "$tmp/caps" "$tmp/caps/*.pcap" "[$tmp/caps/a.pcap, $tmp/caps/c.pcap.gz]"; do
+    case $spec in *caps) want=1300 ;; *'*.pcap') want=1000 ;; *) want=1000 ;; esac
+    rm -f "$tmp/multi.json"
+    out=$("$FLOWLINE_BIN" run -v --no-progress "$tmp/stdio.yaml" --set "c.path=$spec" --set "o.path=$tmp/multi.json" 2>&1)
+    check "path: $spec reads every file" "$out" "packets_read=$want records_out=$want"
+done
+e=$("$FLOWLINE_BIN" check "$tmp/stdio.yaml" --set "c.path=$tmp/caps/*.nothing" 2>&1 || true)
+check "a glob without a match" "$e" "no file matches"
 # input.metrics: the counters as records, ending with the other inputs.
 printf 'version: 1\nstages:\n  - {id: g, use: input.gen, with: {packets: 2000000, seed: 5}}\n  - {id: o, use: output.csv, from: g, with: {path: %s/m.csv, fields: [ts]}}\n  - {id: self, use: input.metrics, with: {interval: 100ms}}\n  - {id: s, use: output.json, from: self, with: {path: %s/m.json}}\n' "$tmp" "$tmp" >"$tmp/m.yaml"
 timeout 120 "$FLOWLINE_BIN" run --no-progress "$tmp/m.yaml"; rc=$?

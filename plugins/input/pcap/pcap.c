@@ -7,14 +7,16 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "pcap_int.h"
 
 static const char *const pcap_readers[] = { "auto", "mmap", "libpcap", NULL };
 
 static const struct fl_opt pcap_opts[] = {
-    { .name = "path", .type = FL_OPT_PATH, .offset = offsetof(struct pcap_in, path),
-      .doc = "capture file to read (- = standard input): classic pcap (either byte order, "
-             "micro- or nanosecond), "
+    { .name = "path", .type = FL_OPT_PATHS, .offset = offsetof(struct pcap_in, paths),
+      .doc = "capture files to read, one after the other as one stream: a file, a glob "
+             "(*.pcap), a folder (its files), or a list of them, in name order; - = "
+             "standard input. Classic pcap (either byte order, micro- or nanosecond), "
              "pcapng, or either of them gzip'd" },
     { .name = "interface", .type = FL_OPT_STRING, .offset = offsetof(struct pcap_in, interface),
       .doc = "network interface to capture from live (needs CAP_NET_RAW); instead of path" },
@@ -62,8 +64,9 @@ int pcap_out_report(struct pcap_out *o, uint64_t done, uint64_t total, bool fina
     if (o->rejected)
         fl_counter_add(o->ctx, "bpf_rejected", o->rejected);
     o->read = o->rejected = 0;
-    if (total)
-        fl_progress(o->ctx, done, total);
+    if (total)   /* the files before this one count too */
+        fl_progress(o->ctx, o->st->files_done + done,
+                    o->st->files_total ? o->st->files_total : total);
     /* An empty batch is kept for the next rows (pcap_out_fini frees it). */
     if (o->b && o->b->rows && (final || o->b->rows >= o->b->cap))
         rc = fl_emit(o->ctx, &o->b);
@@ -128,7 +131,7 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
                          size_t n_in, struct fl_schema_decl *const *out)
 {
     struct pcap_in *st = state;
-    bool file = st->path && *st->path, live = st->interface && *st->interface;
+    bool file = st->paths.n > 0, live = st->interface && *st->interface;
     int rc = 0, prc;
 
     if (file && live)
@@ -152,8 +155,17 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         if (dead)
             pcap_close(dead);
     }
-    if ((file && (prc = fl_path_declare(ctx, "path", st->path, FL_PATH_READ)) < 0)
-        || (prc = fl_packet_schema(ctx, &st->schema)) < 0)
+    if (file) {
+        char **files, err[512];
+        size_t n;
+        if (pcap_files(&st->paths, &files, &n, err, sizeof(err)) < 0)
+            rc = fl_diag(ctx, "path", "%s", err);
+        for (size_t i = 0; i < n && rc >= 0; i++)
+            if ((prc = fl_path_declare(ctx, "path", files[i], FL_PATH_READ)) < 0)
+                rc = prc;
+        pcap_files_free(files, n);
+    }
+    if ((prc = fl_packet_schema(ctx, &st->schema)) < 0)
         return prc;
     out[0]->schema = st->schema;
     return rc;
@@ -170,13 +182,10 @@ static int pcap_in_init(struct fl_ctx *ctx, void *state)
     return fl_decoder_new(&o, sizeof(o), &st->dec);
 }
 
-static int pcap_in_run(struct fl_ctx *ctx, void *state)
+/* One file: the mmap reader for classic pcap, else libpcap. */
+static int pcap_in_file(struct fl_ctx *ctx, struct pcap_in *st)
 {
-    struct pcap_in *st = state;
     int rc;
-
-    if (st->interface && *st->interface)
-        return pcap_lib_live_run(st, ctx);
     if (st->reader != PCAP_READER_LIBPCAP && strcmp(st->path, "-") != 0) {
         rc = pcap_mmap_run(st, ctx);
         if (rc != PCAP_FALLBACK)
@@ -188,6 +197,37 @@ static int pcap_in_run(struct fl_ctx *ctx, void *state)
         }
     }
     return pcap_lib_file_run(st, ctx);
+}
+
+/* Every file `path` names, one after the other: one stream, one clock
+ * (a later file's older packets are simply late for the stages after). */
+static int pcap_in_run(struct fl_ctx *ctx, void *state)
+{
+    struct pcap_in *st = state;
+    char **files, err[512];
+    size_t n;
+    int rc;
+
+    if (st->interface && *st->interface)
+        return pcap_lib_live_run(st, ctx);
+    if ((rc = pcap_files(&st->paths, &files, &n, err, sizeof(err))) < 0) {
+        FL_LOG_ERROR(ctx, "%s", err);
+        return rc;
+    }
+    st->files_total = st->files_done = 0;
+    for (size_t i = 0; i < n && n > 1; i++) {
+        struct stat sb;
+        st->files_total += stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    }
+    for (size_t i = 0; i < n && rc == 0 && !fl_stopping(ctx); i++) {
+        struct stat sb;
+        st->path = files[i];
+        rc = pcap_in_file(ctx, st);
+        st->files_done += n > 1 && stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0;
+    }
+    st->path = NULL;
+    pcap_files_free(files, n);
+    return rc;
 }
 
 static void pcap_in_fini(struct fl_ctx *ctx, void *state)

@@ -17,7 +17,7 @@ enum pcap_reader { PCAP_READER_AUTO, PCAP_READER_MMAP, PCAP_READER_LIBPCAP };
 
 struct pcap_in {
     /* options */
-    char *path;
+    struct fl_strlist paths;    /* `path`: files, globs, folders, or "-" */
     char *interface;
     char *bpf;
     uint64_t snaplen;
@@ -27,6 +27,9 @@ struct pcap_in {
     uint64_t buffer_size;
     int reader;                 /* enum pcap_reader */
     /* run time */
+    const char *path;           /* the file being read */
+    uint64_t files_done;        /* bytes of the files read before it */
+    uint64_t files_total;       /* bytes of all the files (0 = unknown) */
     const struct fl_schema *schema;
     struct fl_decoder *dec;
 };
@@ -82,6 +85,12 @@ void pcap_filter_fini(struct pcap_filter *f);
 int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx);
 /* A file (pcapng, classic, gzip'd either) through libpcap. */
 int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
+/* pcap_files.c: the files `paths` names, in reading order (*out owned by
+ * the caller: pcap_files_free). A glob without a match, an empty or
+ * unreadable folder, or "-" among others is an error with its text in err. */
+int pcap_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err, size_t errlen);
+void pcap_files_free(char **v, size_t n);
+
 /* A live interface through libpcap. */
 int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx);
 
