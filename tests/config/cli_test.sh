@@ -101,6 +101,19 @@ for spec in "$tmp/caps" "$tmp/caps/*.pcap" "[$tmp/caps/a.pcap, $tmp/caps/c.pcap.
     out=$("$FLOWLINE_BIN" run -v --no-progress "$tmp/stdio.yaml" --set "c.path=$spec" --set "o.path=$tmp/multi.json" 2>&1)
     check "path: $spec reads every file" "$out" "packets_read=$want records_out=$want"
 done
+# merge: true: two captures of the same time, their packets in time order.
+mkdir -p "$tmp/links"
+"$FLOWLINE_BIN" gen --packets 3000 --seed 11 --path "$tmp/l1.pcap" >/dev/null
+"$FLOWLINE_BIN" gen --packets 3000 --seed 12 --path "$tmp/l2.pcap" >/dev/null
+cp "$tmp/l1.pcap" "$tmp/l2.pcap" "$tmp/links/"
+for merge in false true; do
+    rm -f "$tmp/merged.json"
+    "$FLOWLINE_BIN" run --no-progress "$tmp/stdio.yaml" --set "c.path=$tmp/links" --set c.merge=$merge \
+        --set "o.path=$tmp/merged.json" --set 'o.fields=[ts]'
+    sorted=$(/usr/bin/python3 -c 'import json,sys; t=[json.loads(l)["ts"] for l in open(sys.argv[1])]; print(len(t), t == sorted(t))' "$tmp/merged.json")
+    case $merge in true) want="6000 True" ;; *) want="6000 False" ;; esac
+    check "merge: $merge (6000 packets, in time order: $merge)" "$sorted" "$want"
+done
 e=$("$FLOWLINE_BIN" check "$tmp/stdio.yaml" --set "c.path=$tmp/caps/*.nothing" 2>&1 || true)
 check "a glob without a match" "$e" "no file matches"
 # input.metrics: the counters as records, ending with the other inputs.

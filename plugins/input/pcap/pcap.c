@@ -18,6 +18,10 @@ static const struct fl_opt pcap_opts[] = {
              "(*.pcap), a folder (its files), or a list of them, in name order; - = "
              "standard input. Classic pcap (either byte order, micro- or nanosecond), "
              "pcapng, or either of them gzip'd" },
+    { .name = "merge", .type = FL_OPT_BOOL, .offset = offsetof(struct pcap_in, merge),
+      .def = "false",
+      .doc = "several files: merge their packets by timestamp (captures of several links "
+             "taken at the same time) instead of reading them one after the other" },
     { .name = "interface", .type = FL_OPT_STRING, .offset = offsetof(struct pcap_in, interface),
       .doc = "network interface to capture from live (needs CAP_NET_RAW); instead of path" },
     { .name = "bpf", .type = FL_OPT_STRING, .offset = offsetof(struct pcap_in, bpf),
@@ -219,7 +223,9 @@ static int pcap_in_run(struct fl_ctx *ctx, void *state)
         struct stat sb;
         st->files_total += stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0;
     }
-    for (size_t i = 0; i < n && rc == 0 && !fl_stopping(ctx); i++) {
+    if (st->merge && n > 1)
+        rc = pcap_lib_merge_run(st, ctx, files, n);
+    for (size_t i = 0; i < n && rc == 0 && !(st->merge && n > 1) && !fl_stopping(ctx); i++) {
         struct stat sb;
         st->path = files[i];
         rc = pcap_in_file(ctx, st);

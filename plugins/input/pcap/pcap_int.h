@@ -18,6 +18,7 @@ enum pcap_reader { PCAP_READER_AUTO, PCAP_READER_MMAP, PCAP_READER_LIBPCAP };
 struct pcap_in {
     /* options */
     struct fl_strlist paths;    /* `path`: files, globs, folders, or "-" */
+    bool merge;                 /* several files: by time, not one after another */
     char *interface;
     char *bpf;
     uint64_t snaplen;
@@ -90,6 +91,10 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
  * unreadable folder, or "-" among others is an error with its text in err. */
 int pcap_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err, size_t errlen);
 void pcap_files_free(char **v, size_t n);
+
+/* merge: true: the records of several files in time order, through
+ * libpcap (any format), as one stream. */
+int pcap_lib_merge_run(struct pcap_in *st, struct fl_ctx *ctx, char **files, size_t n);
 
 /* A live interface through libpcap. */
 int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx);

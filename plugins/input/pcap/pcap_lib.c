@@ -9,6 +9,7 @@
  * has nothing more, so a slow link is not held back by batching. */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -79,24 +80,25 @@ static void pcap_lib_read_error(struct pcap_in *st, struct fl_ctx *ctx, pcap_t *
     FL_LOG_WARN(ctx, "%s: %s: the rest of the file is skipped", st->path, msg);
 }
 
-int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
+/* Open st->path for libpcap: standard input, a gzip'd file through
+ * pcap_gz.c or the file itself. *total: its size (0 = unknown); *gz_done:
+ * the compressed bytes read so far, for progress (NULL: use the FILE's
+ * position). Logs and returns a negative code on failure. */
+static int pcap_lib_open(struct pcap_in *st, struct fl_ctx *ctx, pcap_t **out, uint64_t *total,
+                         uint64_t **gz_done, int64_t *classic_unit)
 {
-    struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
-    struct pcap_filter flt;
-    struct pcap_lib_run r = { .o = &o, .flt = &flt };
     char err[PCAP_ERRBUF_SIZE] = "";
     uint8_t magic[4] = {0, 0, 0, 0};
-    uint64_t *gz_done = NULL, total = 0;
     struct stat sb;
-    pcap_t *p = NULL;
     bool regular;
     FILE *fp;
     int rc;
 
-    memset(&flt, 0, sizeof flt);
+    *total = 0;
+    *gz_done = NULL;
     if (strcmp(st->path, "-") == 0) {   /* standard input: plain or gzip'd */
         int fd = dup(STDIN_FILENO);
-        fp = fd < 0 ? NULL : pcap_gz_open(NULL, fd, &gz_done, magic);
+        fp = fd < 0 ? NULL : pcap_gz_open(NULL, fd, gz_done, magic);
     } else {
         fp = fopen(st->path, "rb");
     }
@@ -107,12 +109,12 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
     }
     regular = fstat(fileno(fp), &sb) == 0 && S_ISREG(sb.st_mode);
     if (regular)
-        total = (uint64_t)sb.st_size;
+        *total = (uint64_t)sb.st_size;
     /* Peek at the magic only where the stream can go back: a pipe goes to
      * libpcap untouched (so it cannot be gzip'd). */
     if (regular && fread(magic, 1, 4, fp) >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
         fclose(fp);
-        fp = pcap_gz_open(st->path, -1, &gz_done, magic);
+        fp = pcap_gz_open(st->path, -1, gz_done, magic);
         if (!fp) {
             FL_LOG_ERROR(ctx, "%s: %s", st->path, errno == ENOTSUP
                          ? "gzip-compressed, and this flowline was built without zlib"
@@ -122,13 +124,28 @@ int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
     } else if (regular) {
         rewind(fp);
     }
-    r.classic_unit = pcap_lib_classic_unit(magic);
-    p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err);
-    if (!p) {
+    *classic_unit = pcap_lib_classic_unit(magic);
+    *out = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_NANO, err);
+    if (!*out) {
         fclose(fp);
         FL_LOG_ERROR(ctx, "%s is not a capture file flowline can read: %s", st->path, err);
         return -FL_EPROTO;
     }
+    return 0;
+}
+
+int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx)
+{
+    struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
+    struct pcap_filter flt;
+    struct pcap_lib_run r = { .o = &o, .flt = &flt };
+    uint64_t *gz_done = NULL, total = 0;
+    pcap_t *p = NULL;
+    int rc;
+
+    memset(&flt, 0, sizeof flt);
+    if ((rc = pcap_lib_open(st, ctx, &p, &total, &gz_done, &r.classic_unit)) < 0)
+        return rc;
     r.dlt = pcap_datalink(p);
     r.mult = pcap_get_tstamp_precision(p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
     if ((rc = pcap_filter_init(&flt, st, ctx, r.dlt, (uint32_t)pcap_snapshot(p))) < 0)
@@ -263,5 +280,88 @@ int pcap_lib_live_run(struct pcap_in *st, struct fl_ctx *ctx)
 out:
     pcap_out_fini(&o);
     pcap_close(p);
+    return rc;
+}
+
+/* ---- several files merged by time (merge: true) -------------------------- */
+struct pcap_merge_src {
+    pcap_t *p;
+    const char *path;
+    struct pcap_filter flt;
+    struct pcap_lib_run r;
+    uint64_t *gz_done;
+    struct pcap_pkthdr *h;     /* the next record, or NULL at the end */
+    const u_char *data;
+    uint64_t ts;
+};
+
+/* The next record of s (its time in s->ts), or the end (s->h = NULL). */
+static void pcap_merge_next(struct pcap_merge_src *s, struct pcap_in *st, struct fl_ctx *ctx)
+{
+    int rc = pcap_next_ex(s->p, &s->h, &s->data);
+    if (rc == 1) {
+        int64_t sec = s->h->ts.tv_sec, frac = s->h->ts.tv_usec;
+        if (sec < 0 || frac < 0)
+            pcap_lib_unsign(&s->r, &sec, &frac);
+        s->ts = pcap_ts((uint64_t)sec, (uint64_t)frac, s->r.mult);
+        return;
+    }
+    if (rc == PCAP_ERROR) {
+        st->path = s->path;
+        pcap_lib_read_error(st, ctx, s->p);
+    }
+    s->h = NULL;
+}
+
+int pcap_lib_merge_run(struct pcap_in *st, struct fl_ctx *ctx, char **files, size_t n)
+{
+    struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
+    struct pcap_merge_src *src = calloc(n, sizeof(*src));
+    uint64_t size;
+    int rc = src ? 0 : -FL_ENOMEM;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        struct pcap_merge_src *s = &src[i];
+        st->path = s->path = files[i];
+        s->r = (struct pcap_lib_run){ .o = &o, .flt = &s->flt };
+        if ((rc = pcap_lib_open(st, ctx, &s->p, &size, &s->gz_done, &s->r.classic_unit)) < 0)
+            break;
+        s->r.dlt = pcap_datalink(s->p);
+        s->r.mult = pcap_get_tstamp_precision(s->p) == PCAP_TSTAMP_PRECISION_NANO ? 1 : 1000;
+        if ((rc = pcap_filter_init(&s->flt, st, ctx, s->r.dlt, (uint32_t)pcap_snapshot(s->p))) < 0)
+            break;
+        pcap_merge_next(s, st, ctx);
+    }
+    /* Always the earliest pending record of all files: a linear scan, as
+     * the files are few (captures of a handful of links). */
+    while (rc == 0) {
+        struct pcap_merge_src *first = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (src[i].h && (!first || src[i].ts < first->ts))
+                first = &src[i];
+        bool final = !first || fl_stopping(ctx);
+        if (!final && (rc = pcap_out_ready(&o)) < 0)
+            break;
+        if (!final) {
+            pcap_lib_packet((u_char *)&first->r, first->h, first->data);
+            pcap_merge_next(first, st, ctx);
+            if (o.b->rows < o.b->cap)
+                continue;
+        }
+        uint64_t done = 0;
+        for (size_t i = 0; i < n; i++) {
+            long pos = src[i].gz_done ? (long)*src[i].gz_done : ftell(pcap_file(src[i].p));
+            done += pos > 0 ? (uint64_t)pos : 0;
+        }
+        if ((rc = pcap_out_report(&o, done, st->files_total, final)) < 0 || final)
+            break;
+    }
+    pcap_out_fini(&o);
+    for (size_t i = 0; src && i < n; i++) {
+        pcap_filter_fini(&src[i].flt);
+        if (src[i].p)
+            pcap_close(src[i].p);
+    }
+    free(src);
     return rc;
 }
