@@ -25,4 +25,17 @@ while IFS= read -r line; do
 done <"$tmp/lines"
 rows=$(($(wc -l <flows.csv) - 1))
 [ "$rows" -gt 1000 ] && echo "ok   flows.csv has $rows flows" || { echo "FAIL flows.csv: $rows flows"; fail=1; }
+
+# The README's example pipeline (its first ```yaml block) runs as written,
+# on a capture.pcap made for it, in a fresh folder.
+mkdir "$tmp/example" && cd "$tmp/example" || exit 1
+awk '/^```yaml/ { inblk = 1; next } /^```/ && inblk { exit } inblk { print }' \
+    "$FLOWLINE_SRC/README.md" >pipeline.yaml
+flowline gen --packets 20000 --concurrency 100 --path capture.pcap >/dev/null
+if flowline run --no-progress pipeline.yaml && [ "$(head -1 flows.csv)" = \
+        "srcaddr,dstaddr,proto,srcp,dstp,packets,size,duration" ] && [ "$(wc -l <flows.csv)" -gt 10 ]; then
+    echo "ok   the README's example pipeline runs as written"
+else
+    echo "FAIL the README's example pipeline"; cat pipeline.yaml; fail=1
+fi
 exit $fail
