@@ -8,7 +8,7 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 out=${FLOWLINE_DEMO_DIR:-/tmp/flowline-demo}
 mkdir -p "$out"
-./build/flowline gen --packets 500000 --concurrency 2000 --seed 1 --path "$out/demo.pcap"
+./build/flowline gen --packets 500000 --concurrency 2000 --seed 1 --path "$out/demo.pcap" --overwrite true
 rm -f "$out/flows.csv"   # the previous demo's result: outputs never replace files unasked
 PCAP="$out/demo.pcap" OUT="$out/flows.csv" ./build/flowline run conf/examples/pcap-to-csv.yaml -v
 echo

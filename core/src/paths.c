@@ -97,8 +97,7 @@ static void path_check_one(const struct fl_path_decl *pd, struct fl_diags *d)
                      pd->path);
     else if (S_ISREG(pd->mode) && !(pd->flags & FL_PATH_KEEPS_EXISTING))
         fl_diags_add(d, pd->pos, "stage \"%s\": \"%s\" exists; flowline does not replace a file "
-                     "unasked (overwrite: true replaces it, append: true adds to it)",
-                     pd->stage, pd->path);
+                     "unasked (overwrite: true replaces it)", pd->stage, pd->path);
 }
 
 void fl_paths_check(struct fl_rt *rt, struct fl_diags *d)

@@ -89,6 +89,11 @@ if command -v script >/dev/null; then
 else
     echo "skip progress bar: no script(1)"
 fi
+# flowline gen never replaces a capture unasked.
+e=$("$FLOWLINE_BIN" gen --packets 10 --path "$tmp/s.pcap" 2>&1); rc=$?
+check "gen refuses an existing file (exit $rc)" "$e" "exists; flowline does not replace a file unasked"
+[ "$rc" -eq 1 ] && [ "$(stat -c %s "$tmp/s.pcap")" -gt 10000 ] && echo "ok   the capture is untouched" \
+    || { echo "FAIL gen clobbered $tmp/s.pcap"; fail=1; }
 # path: a folder, a glob or a list: the files one after the other.
 mkdir -p "$tmp/caps"
 "$FLOWLINE_BIN" gen --packets 700 --seed 8 --path "$tmp/a.pcap" >/dev/null

@@ -61,6 +61,8 @@ static const struct fl_opt gen_opts[] = {
       .def = "2026-01-01T00:00:00Z", .doc = "simulated time the trace starts at (RFC 3339)" },
     { .name = "path", .type = FL_OPT_PATH, .offset = offsetof(struct gen, path),
       .doc = "write a pcap here (ns timestamps, Ethernet) and the ground truth to <path>.truth.json" },
+    { .name = "overwrite", .type = FL_OPT_BOOL, .offset = offsetof(struct gen, overwrite),
+      .def = "false", .doc = "replace an existing `path` (otherwise it is refused)" },
     { .name = "snaplen", .type = FL_OPT_UINT, .offset = offsetof(struct gen, snaplen),
       .def = "65535", .min = "128", .max = "262144", .unit = "bytes",
       .doc = "bytes of each frame kept in the pcap (all headers always fit)" },
@@ -125,7 +127,8 @@ static int gen_describe(struct fl_ctx *ctx, void *state, const struct fl_schema 
 {
     struct gen *g = state;
     int rc = gen_derive(ctx, g);
-    if (rc < 0)
+    if (rc < 0 || (g->path && (rc = fl_path_declare(ctx, "path", g->path, FL_PATH_WRITE
+                                   | (g->overwrite ? FL_PATH_KEEPS_EXISTING : 0))) < 0))
         return rc;
     return fl_packet_schema(ctx, &out[0]->schema);
 }

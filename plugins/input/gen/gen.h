@@ -185,7 +185,7 @@ struct gen {
     uint64_t max_gap;               /* ns */
     double ipv6, vlan, rate;
     char *start, *path;
-    bool emit;
+    bool emit, overwrite;
 
     /* derived at init */
     uint64_t start_ns;              /* absolute time of t = 0 */

@@ -22,9 +22,10 @@ int gen_pcap_open(struct fl_ctx *ctx, struct gen *g)
     uint32_t magic = 0xa1b23c4du, zone = 0, sigfigs = 0, snap = (uint32_t)g->snaplen, link = 1;
     uint16_t major = 2, minor = 4;
 
-    g->fd = open(g->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    g->fd = open(g->path, O_WRONLY | O_CREAT | O_CLOEXEC | (g->overwrite ? O_TRUNC : O_EXCL), 0644);
     if (g->fd < 0) {
-        FL_LOG_ERROR(ctx, "cannot create %s: %s", g->path, strerror(errno));
+        FL_LOG_ERROR(ctx, "cannot create %s: %s%s", g->path, strerror(errno),
+                     errno == EEXIST ? " (overwrite: true replaces it)" : "");
         return -FL_EIO;
     }
     g->fd_open = true;
