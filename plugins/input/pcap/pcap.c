@@ -2,8 +2,8 @@
  * decoded by the core's packet decoder into packet batches (DESIGN.md §2,
  * §8). This file holds the options, the plugin callbacks, the choice of
  * reader, the batch output the readers share and the BPF filter. Reading is
- * elsewhere: pcap_mmap.c (classic pcap files, the fast path), pcap_lib.c
- * (libpcap: pcapng, gzip, live), pcap_gz.c (the gzip stream). */
+ * elsewhere: pcap_mmap.c (classic pcap files, the fast path), pcap_ng.c
+ * (pcapng files), pcap_lib.c (libpcap: gzip, pipes, live), pcap_gz.c (the gzip stream). */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +44,8 @@ static const struct fl_opt pcap_opts[] = {
       .doc = "kernel buffer of a live capture; 0 = libpcap's default (2 MiB)" },
     { .name = "reader", .type = FL_OPT_ENUM, .offset = offsetof(struct pcap_in, reader),
       .def = "auto", .choices = pcap_readers,
-      .doc = "how files are read: auto = flowline's mmap reader for classic pcap and "
-             "libpcap for the rest; mmap or libpcap to force one" },
+      .doc = "how files are read: auto = flowline's mmap readers for classic pcap and "
+             "pcapng, libpcap for the rest (gzip, pipes); mmap or libpcap to force one" },
     { 0 }
 };
 
@@ -186,17 +186,19 @@ static int pcap_in_init(struct fl_ctx *ctx, void *state)
     return fl_decoder_new(&o, sizeof(o), &st->dec);
 }
 
-/* One file: the mmap reader for classic pcap, else libpcap. */
+/* One file: the mmap readers for classic pcap and pcapng, else libpcap. */
 static int pcap_in_file(struct fl_ctx *ctx, struct pcap_in *st)
 {
     int rc;
     if (st->reader != PCAP_READER_LIBPCAP && strcmp(st->path, "-") != 0) {
         rc = pcap_mmap_run(st, ctx);
+        if (rc == PCAP_FALLBACK)
+            rc = pcap_ng_run(st, ctx);
         if (rc != PCAP_FALLBACK)
             return rc;
         if (st->reader == PCAP_READER_MMAP) {
-            FL_LOG_ERROR(ctx, "%s: not a classic pcap file (reader: mmap reads only those)",
-                         st->path);
+            FL_LOG_ERROR(ctx, "%s: not an uncompressed pcap or pcapng file (reader: mmap "
+                         "reads only those)", st->path);
             return -FL_EPROTO;
         }
     }

@@ -1,7 +1,7 @@
 /* pcap_int.h: what the files of input.pcap share: the instance state (options
  * and run-time objects), the batch output every reader feeds, and the
- * readers themselves (pcap_mmap.c: classic pcap files; pcap_lib.c: libpcap
- * for pcapng, gzip and live interfaces; pcap_gz.c: the gzip stream). */
+ * readers themselves (pcap_mmap.c: classic pcap files; pcap_ng.c: pcapng
+ * files; pcap_lib.c: libpcap for gzip, pipes and live interfaces; pcap_gz.c: the gzip stream). */
 #ifndef FL_PLUGIN_PCAP_INT_H
 #define FL_PLUGIN_PCAP_INT_H
 
@@ -76,6 +76,12 @@ bool pcap_filter_pass(const struct pcap_filter *f, const uint8_t *data, uint32_t
                       uint32_t wirelen);
 void pcap_filter_fini(struct pcap_filter *f);
 
+/* The largest record libpcap accepts for a LINKTYPE (its
+ * max_snaplen_for_dlt), and the DLT libpcap reports for it (for
+ * pcap_open_dead). pcap_mmap.c. */
+uint32_t pcap_mmap_max_snaplen(uint32_t linktype);
+int pcap_mmap_dlt(uint32_t linktype);
+
 /* pcap_mmap_run() leaves a file it cannot map to libpcap. */
 #define PCAP_FALLBACK 1
 
@@ -84,6 +90,50 @@ void pcap_filter_fini(struct pcap_filter *f);
  * (logged), or PCAP_FALLBACK without side effects when the file is not a
  * classic pcap file it can map (pcapng, gzip, a pipe, an odd header). */
 int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx);
+/* pcap_ng.c: pcapng. One interface of the section being read. */
+struct pcap_ng_if {
+    uint32_t linktype;
+    uint32_t snap;          /* records longer are cut to this */
+    uint32_t max;
+    bool unusable;          /* its packets are counted as drop_bad_block */
+    bool pow2;              /* if_tsresol 2^-exp */
+    uint8_t exp;
+    uint64_t mul;           /* ns per unit (10^-exp, exp <= 9), else 0 */
+    unsigned __int128 div;  /* units per ns (10^-exp, exp > 9) */
+    int64_t tsoffset;       /* if_tsoffset, seconds */
+    int filter;             /* index into pcap_ng.flt, -1 = none */
+};
+
+/* The state of a walk over the blocks of a pcapng file in memory. */
+struct pcap_ng {
+    struct pcap_in *st;
+    struct fl_ctx *ctx;
+    const uint8_t *base;
+    size_t size, off;
+    bool swap, in_section;
+    struct pcap_ng_if *ifs;
+    size_t n_if, cap_if;
+    struct pcap_filter *flt;    /* one per distinct link type */
+    uint32_t *flt_lt;
+    size_t n_flt;
+    bool eof, truncated, bad;   /* why the walk stopped */
+    const char *why;            /* bad: what was wrong */
+    uint64_t bad_blocks;        /* skipped blocks (drop_bad_block) */
+};
+
+/* Walk blocks into o->b until it is full, `limit` records were read, or
+ * the walk stops (g->eof, g->bad). Negative on error (no memory, a bpf
+ * that does not compile for an interface's link type). */
+int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit);
+void pcap_ng_fini(struct pcap_ng *g);
+/* A whole pcapng file in memory through the walk, with counters and
+ * progress (the fuzz target's entry). 0 at the end, also of a damaged
+ * file (counted), negative on error. */
+int pcap_ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, size_t size);
+/* pcapng through mmap; PCAP_FALLBACK without side effects when the file
+ * is not one (no section header magic, a pipe, not mappable). */
+int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx);
+
 /* A file (pcapng, classic, gzip'd either) through libpcap. */
 int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
 /* pcap_files.c: the files `paths` names, in reading order (*out owned by

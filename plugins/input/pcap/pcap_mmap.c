@@ -60,7 +60,7 @@ static inline uint32_t pcap_mmap_u32(const uint8_t *p, bool swap)
 /* The largest record libpcap accepts for a link type (its
  * max_snaplen_for_dlt): 256 KiB but for D-Bus (128 MiB), EBHSCR (8 MiB)
  * and USBPcap (1 MiB). */
-static uint32_t pcap_mmap_max_snaplen(uint32_t linktype)
+uint32_t pcap_mmap_max_snaplen(uint32_t linktype)
 {
     switch (linktype) {
     case 231: return 128u * 1024 * 1024;    /* DBUS */
@@ -72,7 +72,7 @@ static uint32_t pcap_mmap_max_snaplen(uint32_t linktype)
 
 /* The DLT libpcap would report for a LINKTYPE (for pcap_open_dead). Only
  * LINKTYPE_RAW differs among the link types whose filters matter here. */
-static int pcap_mmap_dlt(uint32_t linktype)
+int pcap_mmap_dlt(uint32_t linktype)
 {
     return linktype == 101 ? DLT_RAW : (int)linktype;
 }

@@ -1,0 +1,366 @@
+/* pcap_ng.c: flowline's own reader of pcapng files (issue 16), next to
+ * pcap_mmap.c for classic pcap. libpcap reads a pcapng file only while
+ * every interface has the link type and snap length of the first one, and
+ * skips the rest of the file at the first that differs (Wireshark writes
+ * such files when capturing on several interfaces); this reader takes any
+ * number of interfaces, each with its own link type, snap length,
+ * if_tsresol (10^-n or 2^-n) and if_tsoffset, in sections of either byte
+ * order. Enhanced (6), simple (3) and obsolete (2) packet blocks are read;
+ * every other block is skipped by its length.
+ *
+ * The block walk (pcap_ng_walk) works on a memory buffer, so the fuzz
+ * target drives it directly; pcap_ng_run() is the thin mmap wrapper.
+ *
+ * Damage, counted, never read past the buffer:
+ * - a block cut short by the end of the file ends it: truncated_record;
+ * - a block whose framing is broken (length under 12 or not a multiple of
+ *   4, trailing length different, an unknown byte-order magic, a file not
+ *   starting with a section header) ends it: bad_record, since the next
+ *   block cannot be found;
+ * - a block whose frame is sound but whose content is not (a packet naming
+ *   an unknown interface, a captured length beyond the block, a packet or
+ *   interface block too short, an unusable if_tsresol) is skipped and
+ *   counted as drop_bad_block; reading goes on.
+ * Every complete packet before the damage is kept. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "pcap_int.h"
+
+#define NG_SHB 0x0A0D0D0Au
+#define NG_IDB 1u
+#define NG_PB 2u
+#define NG_SPB 3u
+#define NG_EPB 6u
+#define NG_BOM 0x1A2B3C4Du
+#define NG_OPT_TSRESOL 9u
+#define NG_OPT_TSOFFSET 14u
+
+static inline uint32_t ng_u32(const uint8_t *p, bool swap)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return swap ? __builtin_bswap32(v) : v;
+}
+
+static inline uint16_t ng_u16(const uint8_t *p, bool swap)
+{
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return swap ? __builtin_bswap16(v) : v;
+}
+
+/* Timestamp units to ns, exactly (floor, as Wireshark does): 10^-n with
+ * n <= 9 is a multiplication, the rest goes through 128 bits. */
+static uint64_t ng_ts(const struct pcap_ng_if *f, uint64_t units)
+{
+    unsigned __int128 v;
+
+    if (f->mul)
+        v = (unsigned __int128)units * f->mul;
+    else if (f->pow2)
+        v = ((unsigned __int128)units * 1000000000u) >> f->exp;
+    else
+        v = (unsigned __int128)units / f->div;
+    return (uint64_t)v + (uint64_t)f->tsoffset * 1000000000u;
+}
+
+/* The filter for link type lt, compiled the first time it is met (one per
+ * distinct link type, kept across sections). */
+static int ng_filter_for(struct pcap_ng *g, uint32_t lt, uint32_t snap, int *idx)
+{
+    struct pcap_filter *nf;
+    uint32_t *nlt;
+    int rc;
+
+    *idx = -1;
+    if (!g->st->bpf || !*g->st->bpf)
+        return 0;
+    for (size_t i = 0; i < g->n_flt; i++)
+        if (g->flt_lt[i] == lt) {
+            *idx = (int)i;
+            return 0;
+        }
+    nf = realloc(g->flt, (g->n_flt + 1) * sizeof *nf);
+    if (!nf)
+        return -FL_ENOMEM;
+    g->flt = nf;
+    nlt = realloc(g->flt_lt, (g->n_flt + 1) * sizeof *nlt);
+    if (!nlt)
+        return -FL_ENOMEM;
+    g->flt_lt = nlt;
+    if ((rc = pcap_filter_init(&g->flt[g->n_flt], g->st, g->ctx, pcap_mmap_dlt(lt), snap)) < 0)
+        return rc;
+    g->flt_lt[g->n_flt] = lt;
+    *idx = (int)g->n_flt++;
+    return 0;
+}
+
+/* An interface description block: body (after type and length) of n bytes. */
+static int ng_idb(struct pcap_ng *g, const uint8_t *p, size_t n)
+{
+    struct pcap_ng_if f = { .mul = 1000 }, *nv;
+    bool swap = g->swap;
+    size_t off = 8;
+    int rc;
+
+    if (n < 8) {
+        g->bad_blocks++;
+        f.unusable = true;
+    } else {
+        f.linktype = ng_u16(p, swap);
+        f.max = pcap_mmap_max_snaplen(f.linktype);
+        f.snap = ng_u32(p + 4, swap);
+        if (f.snap == 0 || f.snap > f.max)
+            f.snap = f.max;     /* libpcap's rule */
+    }
+    while (!f.unusable && n - off >= 4) {
+        uint16_t code = ng_u16(p + off, swap), len = ng_u16(p + off + 2, swap);
+        size_t room = n - off - 4;
+        if (code == 0 || len > room)
+            break;
+        if (code == NG_OPT_TSRESOL && len >= 1) {
+            uint8_t r = p[off + 4], e = r & 0x7f;
+            f.mul = 0;
+            f.pow2 = r & 0x80;
+            f.exp = e;
+            if (!f.pow2 && e <= 9) {
+                f.mul = 1;
+                for (unsigned i = e; i < 9; i++)
+                    f.mul *= 10;
+            } else if (!f.pow2 && e <= 38) {
+                f.div = 1;
+                for (unsigned i = 9; i < e; i++)
+                    f.div *= 10;
+            } else if (!f.pow2) {
+                f.unusable = true;  /* finer than 10^-38 s: no such clock */
+                g->bad_blocks++;
+            }
+        } else if (code == NG_OPT_TSOFFSET && len >= 8) {
+            uint64_t v;
+            memcpy(&v, p + off + 4, 8);
+            f.tsoffset = (int64_t)(swap ? __builtin_bswap64(v) : v);
+        }
+        off += 4 + (((size_t)len + 3) & ~(size_t)3);
+    }
+    if (!f.unusable && (rc = ng_filter_for(g, f.linktype, f.snap, &f.filter)) < 0)
+        return rc;
+    if (g->n_if == g->cap_if) {
+        size_t cap = g->cap_if ? 2 * g->cap_if : 4;
+        nv = realloc(g->ifs, cap * sizeof *nv);
+        if (!nv)
+            return -FL_ENOMEM;
+        g->ifs = nv;
+        g->cap_if = cap;
+    }
+    g->ifs[g->n_if++] = f;
+    return 0;
+}
+
+/* A packet: data of caplen bytes (already within the block), wire length
+ * len, time in units of interface f. */
+static inline void ng_packet(struct pcap_ng *g, struct pcap_out *o, const struct pcap_ng_if *f,
+                             uint64_t units, const uint8_t *data, uint32_t caplen, uint32_t len)
+{
+    if (caplen > f->snap)
+        caplen = f->snap;
+    o->read++;
+    if (f->filter >= 0 && !pcap_filter_pass(&g->flt[f->filter], data, caplen, len)) {
+        o->rejected++;
+        return;
+    }
+    fl_decode(o->st->dec, (int)f->linktype, ng_ts(f, units), data, caplen, len, o->b);
+}
+
+/* A section header at g->off with at least 12 bytes left: its byte order. */
+static bool ng_shb(struct pcap_ng *g, const uint8_t *h)
+{
+    uint32_t bom;
+    memcpy(&bom, h + 8, 4);
+    if (bom == NG_BOM)
+        g->swap = false;
+    else if (bom == __builtin_bswap32(NG_BOM))
+        g->swap = true;
+    else
+        return false;
+    g->n_if = 0;        /* interfaces belong to their section */
+    g->in_section = true;
+    return true;
+}
+
+int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit)
+{
+    const uint64_t first = o->read;
+    int rc;
+
+    while (o->b->rows < o->b->cap && o->read - first < limit) {
+        const uint8_t *h = g->base + g->off;
+        size_t left = g->size - g->off;
+        uint32_t type, len;
+
+        if (left == 0) {
+            g->eof = true;
+            break;
+        }
+        if (left < 12) {
+            g->eof = g->truncated = true;
+            break;
+        }
+        type = ng_u32(h, false);
+        if (type == NG_SHB) {
+            if (!ng_shb(g, h)) {
+                g->bad = true;
+                g->why = "a section header with an unknown byte-order magic";
+                break;
+            }
+        } else if (!g->in_section) {
+            g->bad = true;
+            g->why = "not a pcapng block where a section header must be";
+            break;
+        } else {
+            type = ng_u32(h, g->swap);
+        }
+        len = ng_u32(h + 4, g->swap);
+        if (len < 12 || len % 4 != 0) {
+            g->bad = true;
+            g->why = "a block length under 12 or not a multiple of 4";
+            break;
+        }
+        if (len > left) {
+            g->eof = g->truncated = true;
+            break;
+        }
+        if (ng_u32(h + len - 4, g->swap) != len) {
+            g->bad = true;
+            g->why = "a block whose trailing length differs from its leading one";
+            break;
+        }
+        g->off += len;
+        const uint8_t *p = h + 8;   /* the body, n bytes */
+        size_t n = len - 12;
+        if (type == NG_EPB || type == NG_PB) {
+            uint32_t ifc, caplen;
+            if (n < 20) {
+                g->bad_blocks++;
+                continue;
+            }
+            ifc = type == NG_EPB ? ng_u32(p, g->swap) : ng_u16(p, g->swap);
+            caplen = ng_u32(p + 12, g->swap);
+            if (ifc >= g->n_if || g->ifs[ifc].unusable || caplen > n - 20) {
+                g->bad_blocks++;
+                continue;
+            }
+            uint64_t units = (uint64_t)ng_u32(p + 4, g->swap) << 32 | ng_u32(p + 8, g->swap);
+            ng_packet(g, o, &g->ifs[ifc], units, p + 20, caplen, ng_u32(p + 16, g->swap));
+        } else if (type == NG_SPB) {
+            uint32_t wire, caplen;
+            if (n < 4 || g->n_if == 0 || g->ifs[0].unusable) {
+                g->bad_blocks++;
+                continue;
+            }
+            wire = ng_u32(p, g->swap);
+            caplen = wire < n - 4 ? wire : (uint32_t)(n - 4);
+            /* no timestamp: 0, as libpcap and Wireshark give */
+            ng_packet(g, o, &g->ifs[0], 0, p + 4, caplen, wire);
+        } else if (type == NG_IDB) {
+            if ((rc = ng_idb(g, p, n)) < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+void pcap_ng_fini(struct pcap_ng *g)
+{
+    for (size_t i = 0; i < g->n_flt; i++)
+        pcap_filter_fini(&g->flt[i]);
+    free(g->flt);
+    free(g->flt_lt);
+    free(g->ifs);
+    g->flt = NULL;
+    g->flt_lt = NULL;
+    g->ifs = NULL;
+    g->n_flt = g->n_if = g->cap_if = 0;
+}
+
+int pcap_ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, size_t size)
+{
+    struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
+    struct pcap_ng g = { .st = st, .ctx = ctx, .base = data, .size = size };
+    uint64_t bad_reported = 0;
+    int rc;
+
+    for (;;) {
+        bool final;
+        if ((rc = pcap_out_ready(&o)) < 0)
+            goto out;
+        /* At most 4 batches' worth of records between reports keeps
+         * counters and progress moving through stretches that decode to
+         * nothing. */
+        if ((rc = pcap_ng_walk(&g, &o, 4ull * o.cap)) < 0)
+            goto out;
+        if (g.bad_blocks > bad_reported) {
+            fl_counter_add(ctx, "drop_bad_block", g.bad_blocks - bad_reported);
+            bad_reported = g.bad_blocks;
+        }
+        final = g.eof || g.bad || fl_stopping(ctx);
+        if ((rc = pcap_out_report(&o, g.off, g.size, final)) < 0)
+            goto out;
+        if (final)
+            break;
+    }
+    if (g.truncated) {
+        fl_counter_add(ctx, "truncated_record", 1);
+        FL_LOG_WARN(ctx, "%s: the last block is cut short at byte %zu of %zu", st->path,
+                    g.off, g.size);
+    } else if (g.bad) {
+        fl_counter_add(ctx, "bad_record", 1);
+        FL_LOG_WARN(ctx, "%s: %s at byte %zu: the rest of the file is skipped", st->path,
+                    g.why, g.off);
+    }
+    if (g.bad_blocks)
+        FL_LOG_WARN(ctx, "%s: %llu unusable blocks skipped (drop_bad_block)", st->path,
+                    (unsigned long long)g.bad_blocks);
+    rc = 0;
+out:
+    pcap_out_fini(&o);
+    pcap_ng_fini(&g);
+    return rc;
+}
+
+int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx)
+{
+    struct stat sb;
+    uint8_t magic[4];
+    void *map;
+    size_t size;
+    int fd, rc;
+
+    /* A pipe or a device is libpcap's (see pcap_mmap_run). */
+    if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return PCAP_FALLBACK;
+    fd = open(st->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;
+        FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
+        return rc;
+    }
+    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 12 ||
+        pread(fd, magic, 4, 0) != 4 || ng_u32(magic, false) != NG_SHB) {
+        close(fd);
+        return PCAP_FALLBACK;
+    }
+    size = (size_t)sb.st_size;
+    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (map == MAP_FAILED)
+        return PCAP_FALLBACK;
+    madvise(map, size, MADV_SEQUENTIAL);
+    rc = pcap_ng_read(st, ctx, map, size);
+    munmap(map, size);
+    return rc;
+}
