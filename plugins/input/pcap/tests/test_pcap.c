@@ -279,7 +279,7 @@ static void test_every_capture_both_readers(void **state)
                          fl_harness_out_rows(b) + drops_of(b));
         packets += fl_harness_counter(b, "packets_read");
         if (ra == -FL_EPROTO) {
-            fallback++;          /* pcapng: the mmap reader refuses it */
+            fallback++;          /* not a file the own readers take */
         } else {
             const char *why;
             if (ra < 0)
