@@ -110,6 +110,7 @@ struct pcap_ng {
     struct fl_ctx *ctx;
     const uint8_t *base;
     size_t size, off;
+    size_t mapped;              /* page tables filled up to here; SIZE_MAX = do not */
     bool swap, in_section;
     struct pcap_ng_if *ifs;
     size_t n_if, cap_if;
