@@ -39,6 +39,9 @@
 #define NG_BOM 0x1A2B3C4Du
 #define NG_OPT_TSRESOL 9u
 #define NG_OPT_TSOFFSET 14u
+/* Interfaces per section kept (64 bytes each); later ones are counted as
+ * drop_bad_block, and so are their packets. Real captures have a handful. */
+#define NG_MAX_IFS (1u << 16)
 /* As in pcap_mmap.c: page tables filled 8 MiB at a time ahead of the walk
  * (a page fault every few pages is costly in a VM), and blocks prefetched
  * non-temporally 1 KiB ahead. */
@@ -128,7 +131,7 @@ static int ng_idb(struct pcap_ng *g, const uint8_t *p, size_t n)
         if (f.snap == 0 || f.snap > f.max)
             f.snap = f.max;     /* libpcap's rule */
     }
-    while (!f.unusable && n - off >= 4) {
+    while (!f.unusable && off + 4 <= n) {
         uint16_t code = ng_u16(p + off, swap), len = ng_u16(p + off + 2, swap);
         size_t room = n - off - 4;
         if (code == 0 || len > room)
@@ -156,6 +159,10 @@ static int ng_idb(struct pcap_ng *g, const uint8_t *p, size_t n)
             f.tsoffset = (int64_t)(swap ? __builtin_bswap64(v) : v);
         }
         off += 4 + (((size_t)len + 3) & ~(size_t)3);
+    }
+    if (g->n_if >= NG_MAX_IFS) {
+        g->bad_blocks += !f.unusable;   /* a bound on memory: a file of IDBs */
+        return 0;
     }
     if (!f.unusable && (rc = ng_filter_for(g, f.linktype, f.snap, &f.filter)) < 0)
         return rc;

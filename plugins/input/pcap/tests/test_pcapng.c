@@ -367,6 +367,26 @@ static void test_corrupt_blocks(void **state)
     assert_int_equal(fl_harness_counter(h, "bad_record"), 0);
     fl_harness_destroy(&h);
 
+    /* interfaces beyond the 65536th of a section: counted, not kept */
+    {
+        size_t cap = 70000 * 24 + 1024;   /* an IDB here is 24 bytes */
+        uint8_t *big = malloc(cap);
+        struct ngw bw = {big, 0, 0};
+        assert_non_null(big);
+        ngw_shb(&bw, 0);
+        for (unsigned i = 0; i < 65537; i++)
+            ngw_idb(&bw, 1, 0, -1, 0);
+        ngw_epb(&bw, 6, 65536, 1, f, 60, 60);  /* the one not kept */
+        ngw_epb(&bw, 6, 65535, 2, f, 60, 60);
+        assert_true(bw.n <= cap);
+        write_file(path, big, bw.n);
+        free(big);
+        assert_int_equal(open_run(path, NULL, &h), 0);
+        assert_int_equal(fl_harness_counter(h, "packets_read"), 1);
+        assert_int_equal(fl_harness_counter(h, "drop_bad_block"), 2);
+        fl_harness_destroy(&h);
+    }
+
     /* a section header with a bad byte-order magic */
     w.n = 0;
     ngw_shb(&w, 0);
