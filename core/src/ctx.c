@@ -16,6 +16,7 @@ int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id, cons
     ctx->use = use;
     ctx->plugin = p;
     pthread_mutex_init(&ctx->counter_lock, NULL);
+    ctx->pool = fl_batch_pool_new();      /* NULL on ENOMEM: batches are then not recycled */
     return 0;
 }
 
@@ -27,6 +28,8 @@ void fl_ctx_fini(struct fl_ctx *ctx)
     for (uint32_t i = 0; i < n; i++)
         free((char *)ctx->counters[i].name);
     pthread_mutex_destroy(&ctx->counter_lock);
+    fl_batch_pool_drop(ctx->pool);
+    ctx->pool = NULL;
 }
 
 static struct fl_counter *counter_find(struct fl_ctx *ctx, const char *name, bool create)

@@ -58,11 +58,15 @@ struct fl_ctx {
     /* Inputs: progress, read by the main thread for the progress bar. */
     _Atomic uint64_t progress_done, progress_total;
     atomic_bool progress_records;         /* counted in records, not bytes */
+    struct fl_batch_pool *pool;           /* record.c: recycled batches (NULL: none) */
 };
 
 int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id,
                 const char *use, const struct fl_plugin *p);
 void fl_ctx_fini(struct fl_ctx *ctx);
+/* record.c: the ctx's pool of released batches, for fl_batch_new(). */
+struct fl_batch_pool *fl_batch_pool_new(void);
+void fl_batch_pool_drop(struct fl_batch_pool *p);
 uint64_t fl_counter_get(struct fl_ctx *ctx, const char *name);
 /* paths.c: check the declared files across stages (after describe), and
  * free them. */

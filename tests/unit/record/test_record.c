@@ -1,6 +1,7 @@
 /* test_record.c: schemas and batches (record.c): interning, name lookup
  * through aliases, derived batches sharing columns, filtering with
- * validity, copy-on-write of the string arena, reference counting. */
+ * validity, copy-on-write of the string arena, reference counting,
+ * recycling of released batches through their ctx's pool. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -190,6 +191,90 @@ static void test_refcount(void **st)
     fl_test_ctx_destroy(&ctx);
 }
 
+/* A released batch comes back from fl_batch_new() (same schema and
+ * capacity) as new: no rows, no arena, every column valid, times zero. */
+static void test_recycle_resets(void **st)
+{
+    struct fl_ctx *ctx = fl_test_ctx_new();
+    const struct fl_schema *s;
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
+    struct fl_batch *b = filled(ctx, s, 100);
+    b->seq = 7;
+    assert_int_equal(fl_batch_set_missing(b, 1, 3), 0);
+    struct fl_batch *old = b;
+    fl_batch_release(&b);
+    struct fl_batch *n;
+    assert_int_equal(fl_batch_new(ctx, s, 100, &n), 0);
+    assert_ptr_equal(n, old);                        /* recycled, not reallocated */
+    assert_int_equal(n->rows, 0);
+    assert_int_equal(n->cap, 100);
+    assert_int_equal(n->seq, 0);
+    assert_int_equal(n->t_min, 0);
+    assert_int_equal(n->t_max, 0);
+    for (uint32_t i = 0; i < 3; i++)
+        assert_null(n->valid[i]);
+    assert_true(fl_batch_is_valid(n, 1, 3));
+    assert_string_equal(fl_batch_bytes(n, (struct fl_span){ 0, 0 }), "");
+    struct fl_span sp;
+    assert_int_equal(fl_batch_put_bytes(n, "x", 1, &sp), 0);
+    assert_int_equal(sp.off, 0);                     /* a fresh arena */
+    /* Another capacity is another batch. */
+    struct fl_batch *m;
+    assert_int_equal(fl_batch_new(ctx, s, 50, &m), 0);
+    assert_ptr_not_equal(m, n);
+    assert_int_equal(m->cap, 50);
+    fl_batch_release(&m);
+    fl_batch_release(&n);
+    fl_test_ctx_destroy(&ctx);
+}
+
+/* A batch whose columns a derived batch still shares is not recycled: a
+ * new batch written over must not change what the derived one reads. */
+static void test_recycle_not_shared(void **st)
+{
+    struct fl_ctx *ctx = fl_test_ctx_new();
+    const struct fl_schema *s, *d;
+    struct fl_col_def dcols[] = { { "bytes", FL_T_U64 } };
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
+    assert_int_equal(fl_schema_intern(ctx, dcols, 1, sizeof(dcols[0]), &d), 0);
+    struct fl_batch *b = filled(ctx, s, 64), *db, *n[4];
+    int map[] = { 1 };
+    assert_int_equal(fl_batch_derive(ctx, b, d, map, &db), 0);
+    fl_batch_release(&b);                            /* db keeps column 1 */
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(fl_batch_new(ctx, s, 64, &n[k]), 0);
+        memset(n[k]->data[1], 0xff, 64 * sizeof(uint64_t));
+    }
+    for (uint32_t r = 0; r < 64; r++)
+        assert_int_equal(FL_COL(db, 0, uint64_t)[r], 1000u + r);
+    for (int k = 0; k < 4; k++)
+        fl_batch_release(&n[k]);
+    fl_batch_release(&db);
+    fl_test_ctx_destroy(&ctx);
+}
+
+/* Batches may outlive the ctx that made them (a consumer still holds
+ * them at teardown); the pool has more batches than it keeps. ASan
+ * reports a leak, a double free or a use after free. */
+static void test_recycle_outlives_ctx(void **st)
+{
+    struct fl_ctx *owner = fl_test_ctx_new();         /* holds the schema's runtime */
+    struct fl_ctx *ctx = fl_test_ctx_new();
+    const struct fl_schema *s;
+    assert_int_equal(fl_schema_intern(owner, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
+    struct fl_batch *b[20];
+    for (int k = 0; k < 20; k++)
+        b[k] = filled(ctx, s, 16);
+    for (int k = 0; k < 15; k++)                     /* more than the pool keeps */
+        fl_batch_release(&b[k]);
+    fl_test_ctx_destroy(&ctx);
+    for (int k = 15; k < 20; k++) {
+        assert_int_equal(FL_COL(b[k], 1, uint64_t)[15], 1015);
+        fl_batch_release(&b[k]);
+    }
+    fl_test_ctx_destroy(&owner);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +284,9 @@ int main(void)
         cmocka_unit_test(test_filter_and_missing),
         cmocka_unit_test(test_missing_copy_on_write),
         cmocka_unit_test(test_refcount),
+        cmocka_unit_test(test_recycle_resets),
+        cmocka_unit_test(test_recycle_not_shared),
+        cmocka_unit_test(test_recycle_outlives_ctx),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
