@@ -192,9 +192,9 @@ static void flowmeter_tcp_end(struct flowmeter *fm, uint32_t idx, const struct f
             return;
         f->state |= FLOWMETER_CLOSED;
     }
-    f->close_ts = p->ts;
-    uint64_t d = flowmeter_deadline(fm, f, &r);
-    if (d < f->sched)
+    fm->cold[idx].close_ts = p->ts;
+    uint64_t d = flowmeter_deadline(fm, idx, &r);
+    if (d < fm->cold[idx].sched)
         flowmeter_wheel_move(fm, idx, d);   /* the wheel must not see it late */
 }
 
@@ -202,8 +202,9 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
                                     const struct flowmeter_pkt *p, int dir)
 {
     struct flowmeter_flow *f = &fm->pool[idx];
+    struct flowmeter_cold *c = &fm->cold[idx];   /* touched only on a carry */
 
-    if (!(f->fwd_pkts + f->rev_pkts)) {
+    if (!(f->state & FLOWMETER_PKTS)) {
         /* First packet of a record: a new flow or a continuation. */
         enum flowmeter_reason r;
         f->first_ts = f->last_ts = p->ts;
@@ -211,14 +212,19 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
         f->ps_max = f->pay_max = 0;
         f->ipv = p->ipv;
         f->vlan = p->vlan;
-        f->fwd_pkts = dir == 1;
-        f->rev_pkts = dir != 1;
-        uint64_t d = flowmeter_deadline(fm, f, &r);
-        if (d < f->sched)
+        f->fwd_pkts_lo = dir == 1;
+        f->rev_pkts_lo = dir != 1;
+        f->state |= FLOWMETER_PKTS;
+        uint64_t d = flowmeter_deadline(fm, idx, &r);
+        if (d < c->sched)
             flowmeter_wheel_move(fm, idx, d);
     } else {
-        f->fwd_pkts += dir == 1;
-        f->rev_pkts += dir != 1;
+        if (dir == 1) {
+            if (__builtin_expect(!++f->fwd_pkts_lo, 0))
+                c->fwd_pkts_hi++;
+        } else if (__builtin_expect(!++f->rev_pkts_lo, 0)) {
+            c->rev_pkts_hi++;
+        }
         if (p->ts > f->last_ts)
             f->last_ts = p->ts;
         else if (p->ts < f->first_ts)
@@ -230,11 +236,18 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
     } else {
         f->rev_bytes += p->iplen;
         f->rev_flags |= p->flags;
+        f->state |= FLOWMETER_REV;
     }
     f->pay_sum += p->paylen;
-    f->nopay += !p->paylen;
-    f->ps_sq += (uint64_t)p->iplen * p->iplen;
-    f->pay_sq += (uint64_t)p->paylen * p->paylen;
+    f->nopay_lo += !p->paylen;
+    if (__builtin_expect(!f->nopay_lo && !p->paylen, 0))
+        c->nopay_hi++;
+    uint64_t sq = (uint64_t)p->iplen * p->iplen;
+    if (__builtin_expect((f->ps_sq_lo += sq) < sq, 0))
+        c->ps_sq_hi++;
+    sq = (uint64_t)p->paylen * p->paylen;
+    if (__builtin_expect((f->pay_sq_lo += sq) < sq, 0))
+        c->pay_sq_hi++;
     if (p->iplen < f->ps_min)
         f->ps_min = p->iplen;
     if (p->iplen > f->ps_max)
@@ -267,7 +280,7 @@ static int flowmeter_packet(struct flowmeter *fm, struct fl_ctx *ctx,
         idx = FLOWMETER_NIL;
     if (idx == FLOWMETER_NIL)
         idx = flowmeter_lookup(fm, p, &dir);
-    while (idx != FLOWMETER_NIL && flowmeter_deadline(fm, &fm->pool[idx], &r) <= p->ts) {
+    while (idx != FLOWMETER_NIL && flowmeter_deadline(fm, idx, &r) <= p->ts) {
         if ((rc = flowmeter_expire(fm, ctx, idx, r)) < 0)
             return rc;
         if (!(fm->pool[idx].state & FLOWMETER_LIVE))
@@ -340,7 +353,6 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
                 const char *r = (const char *)&fm->pool[x];
                 __builtin_prefetch(r, 1);
                 __builtin_prefetch(r + 64, 1);
-                __builtin_prefetch(r + 128, 1);
             }
         }
         if (i < FLOWMETER_AHEAD)

@@ -8,9 +8,10 @@
  *   flowmeter_conn.c   connection state (Zeek's conn_state) per flow
  *
  * Memory layout (README.md has the reasoning):
- * - pool: max_flows fixed 192-byte records in one anonymous mapping that is
- *   never touched beyond the high-water mark, so resident memory follows the
- *   peak number of concurrent flows, not max_flows.
+ * - pool: max_flows fixed 128-byte hot records (and, in a parallel mapping,
+ *   64-byte cold ones) in anonymous mappings that are never touched beyond
+ *   the high-water mark, so resident memory follows the peak number of
+ *   concurrent flows, not max_flows.
  * - slots: open addressing, linear probing over a power-of-two array of
  *   8-byte slots (32-bit hash tag << 32 | pool index + 1), grown by doubling
  *   at load 1/2 up to 2 * max_flows. A slot's home bucket is the top bits of
@@ -49,6 +50,8 @@ enum {
     FLOWMETER_FIN_REV = 0x04,    /* FIN seen from the responder */
     FLOWMETER_CLOSED = 0x08,     /* FIN both ways or RST: lingering */
     FLOWMETER_CLOSED_RST = 0x10, /* ... and it was a RST */
+    FLOWMETER_PKTS = 0x20,       /* the record has packets (else a stub) */
+    FLOWMETER_REV = 0x40,        /* ... some of them from the responder */
 };
 
 /* flowmeter_flow.conn: the connection state behind conn_state. TCP: the
@@ -56,7 +59,7 @@ enum {
  * initiator's, 3-5 the responder's), and per endpoint whether its RESET
  * followed a CLOSED (bits 6, 7). UDP: a responder state of
  * FLOWMETER_EP_ESTABLISHED when it answered in an earlier record of the
- * flow (this record's answer is rev_pkts). Other protocols leave it 0. It
+ * flow (this record's answer is FLOWMETER_REV). Other protocols leave it 0. It
  * survives an active cut, so a continuation record reports the
  * connection's state. */
 enum flowmeter_ep {
@@ -70,30 +73,55 @@ enum flowmeter_ep {
 #define FLOWMETER_CONN_ORESET_CLOSED 0x40u   /* initiator went CLOSED -> RESET */
 #define FLOWMETER_CONN_RRESET_CLOSED 0x80u   /* responder went CLOSED -> RESET */
 
-/* One flow: three cache lines. Line 0 is what a lookup and the deadline
- * check read, line 1 the per-packet counters, line 2 the rest. A flow whose
- * counters are all zero is a continuation stub: it keeps the orientation
- * and TCP state of a flow cut by the active timeout until its next packet
- * (or until it idles out, silently). */
+/* One flow, in two parallel arrays indexed alike. The hot part is two cache
+ * lines and holds everything a packet reads or writes: line 0 what a
+ * lookup, the deadline check and the wheel's scan read, line 1 the
+ * counters. Counters that could overflow 32 bits (packets, packets without
+ * payload) and the 128-bit sums of squares keep their low words here and
+ * carry into their high words in the cold part, which a packet touches
+ * only on such a carry, on a record's first packet (its wheel time) and on
+ * a FIN/RST. A flow without FLOWMETER_PKTS is a continuation stub: it
+ * keeps the orientation and TCP state of a flow cut by the active timeout
+ * until its next packet (or until it idles out, silently). */
 struct flowmeter_flow {
-    uint64_t h;                  /* mixed hash (bucket + tag source) */
     struct fl_addr a, b;         /* a: the initiator (first sender) */
     uint16_t pa, pb;             /* ports of a and b */
     uint16_t vlan;               /* of the record's first packet */
     uint8_t proto, ipv;
     uint64_t first_ts, last_ts;  /* ns; min and max packet time */
+    uint8_t fwd_flags, rev_flags, state, conn;
+    uint32_t nopay_lo;           /* packets without payload, low word */
     /* -- line 1 */
-    uint64_t fwd_pkts, rev_pkts, fwd_bytes, rev_bytes;
-    uint64_t pay_sum, nopay;
+    uint32_t fwd_pkts_lo, rev_pkts_lo;
+    uint64_t fwd_bytes, rev_bytes, pay_sum;
+    uint64_t ps_sq_lo, pay_sq_lo;  /* sums of squares, low words */
     uint32_t ps_min, ps_max, pay_min, pay_max;
-    /* -- line 2 */
-    flowmeter_u128 ps_sq, pay_sq;  /* sums of squares, exact */
+};
+_Static_assert(sizeof(struct flowmeter_flow) == 128, "hot flow record should be 2 cache lines");
+
+struct flowmeter_cold {
+    uint64_t h;                  /* mixed hash (bucket + tag source) */
+    uint64_t ps_sq_hi, pay_sq_hi;
     uint64_t close_ts;           /* time of the FIN/RST that closed it */
     uint64_t sched;              /* time of its wheel bucket (<= deadline) */
+    uint32_t fwd_pkts_hi, rev_pkts_hi, nopay_hi;
     uint32_t wprev, wnext;       /* wheel links; wnext = free-list link */
-    uint8_t fwd_flags, rev_flags, state, conn;
+    uint32_t pad_;
 };
-_Static_assert(sizeof(struct flowmeter_flow) == 192, "flow record should be 3 cache lines");
+_Static_assert(sizeof(struct flowmeter_cold) == 64, "cold flow record should be 1 cache line");
+
+/* The full counters of a flow. */
+static inline uint64_t flowmeter_fwd_pkts(const struct flowmeter_flow *f,
+                                          const struct flowmeter_cold *c)
+{
+    return (uint64_t)c->fwd_pkts_hi << 32 | f->fwd_pkts_lo;
+}
+
+static inline uint64_t flowmeter_rev_pkts(const struct flowmeter_flow *f,
+                                          const struct flowmeter_cold *c)
+{
+    return (uint64_t)c->rev_pkts_hi << 32 | f->rev_pkts_lo;
+}
 
 /* One packet as the loop hands it to the table. */
 struct flowmeter_pkt {
@@ -124,7 +152,8 @@ struct flowmeter {
 
     /* pool */
     struct flowmeter_flow *pool;
-    size_t pool_bytes;
+    struct flowmeter_cold *cold; /* parallel to pool */
+    size_t pool_bytes, cold_bytes;
     uint32_t pool_hw;            /* records ever touched */
     uint32_t free_head;
     uint32_t n_flows;            /* live records, stubs included */
@@ -158,20 +187,20 @@ struct flowmeter {
 /* The earliest time the flow ends by itself, and why. A stub has no active
  * deadline. Used by the packet path (due if <= packet time) and by the wheel
  * (due if <= tick time), so both cut at the same instants. */
-static inline uint64_t flowmeter_deadline(const struct flowmeter *fm,
-                                          const struct flowmeter_flow *f,
+static inline uint64_t flowmeter_deadline(const struct flowmeter *fm, uint32_t idx,
                                           enum flowmeter_reason *why)
 {
+    const struct flowmeter_flow *f = &fm->pool[idx];
     uint64_t d = f->last_ts + fm->idle;
     enum flowmeter_reason r = FLOWMETER_IDLE;
     if (f->state & FLOWMETER_CLOSED) {
-        uint64_t c = f->close_ts + fm->linger;
+        uint64_t c = fm->cold[idx].close_ts + fm->linger;
         if (c <= d) {
             d = c;
             r = (f->state & FLOWMETER_CLOSED_RST) ? FLOWMETER_RST : FLOWMETER_FIN;
         }
     }
-    if (f->fwd_pkts + f->rev_pkts) {
+    if (f->state & FLOWMETER_PKTS) {
         uint64_t a = f->first_ts + fm->active;
         if (a < d) {
             d = a;
@@ -187,7 +216,7 @@ static inline uint64_t flowmeter_deadline(const struct flowmeter *fm,
 static inline int flowmeter_match(const struct flowmeter *fm, const struct flowmeter_flow *f,
                                   const struct flowmeter_pkt *p)
 {
-    if (f->h != p->h || f->proto != p->proto || (fm->key_vlan && f->vlan != p->vlan))
+    if (f->proto != p->proto || (fm->key_vlan && f->vlan != p->vlan))
         return 0;
     if (f->pa == p->sport && f->pb == p->dport && memcmp(&f->a, p->src, 16) == 0
         && memcmp(&f->b, p->dst, 16) == 0)
@@ -259,7 +288,7 @@ static inline unsigned flowmeter_conn_idx(uint8_t conn, uint8_t flags, uint32_t 
 
 /* Per TCP packet: the table, unless nothing can change (both sides
  * established and no SYN, FIN or RST: most packets). UDP needs nothing per
- * packet: whether the responder answered is rev_pkts, carried over an
+ * packet: whether the responder answered is FLOWMETER_REV, carried over an
  * active cut by flowmeter_conn_cut(). */
 static inline void flowmeter_conn_update(const struct flowmeter *fm, struct flowmeter_flow *f,
                                          uint8_t flags, uint32_t paylen, int dir)
@@ -273,14 +302,14 @@ static inline void flowmeter_conn_update(const struct flowmeter *fm, struct flow
  * responder answered. */
 static inline void flowmeter_conn_cut(struct flowmeter_flow *f)
 {
-    if (f->proto == 17 && f->rev_pkts)
+    if (f->proto == 17 && (f->state & FLOWMETER_REV))
         f->conn = FLOWMETER_CONN(0, FLOWMETER_EP_ESTABLISHED);
 }
 
 /* ---- flowmeter_emit.c ------------------------------------------------ */
 int flowmeter_out_schema(struct fl_ctx *ctx, const struct fl_schema **out);
 /* Append the record of flow f ending for `why`; emits the batch when full. */
-int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct flowmeter_flow *f,
+int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
                        enum flowmeter_reason why);
 /* Emit the partial output batch, if any. */
 int flowmeter_flush(struct flowmeter *fm, struct fl_ctx *ctx);

@@ -130,7 +130,7 @@ const char *flowmeter_conn_state(const struct flowmeter_flow *f)
     unsigned os = FLOWMETER_CONN_OS(f->conn), rs = FLOWMETER_CONN_RS(f->conn);
 
     if (f->proto == 17)   /* the initiator sent: did the other side answer? */
-        return rs || f->rev_pkts ? "SF" : "S0";
+        return rs || (f->state & FLOWMETER_REV) ? "SF" : "S0";
     if (f->proto != 6 || os == FLOWMETER_EP_MIDSTREAM)
         return "OTH";
     bool o_in = flowmeter_ep_inactive(os), r_in = flowmeter_ep_inactive(rs);

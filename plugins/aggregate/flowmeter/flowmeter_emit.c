@@ -96,9 +96,11 @@ double flowmeter_std(uint64_t n, uint64_t sum, flowmeter_u128 sumsq)
     return var > 0 ? (double)sqrtl(var) : 0.0;
 }
 
-int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct flowmeter_flow *f,
+int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
                        enum flowmeter_reason why)
 {
+    const struct flowmeter_flow *f = &fm->pool[idx];
+    const struct flowmeter_cold *c = &fm->cold[idx];
     int rc;
 
     if (!fm->out) {
@@ -108,7 +110,8 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct fl
     }
     struct fl_batch *b = fm->out;
     uint32_t r = b->rows;
-    uint64_t n = f->fwd_pkts + f->rev_pkts, bytes = f->fwd_bytes + f->rev_bytes;
+    uint64_t fwd = flowmeter_fwd_pkts(f, c), rev = flowmeter_rev_pkts(f, c);
+    uint64_t n = fwd + rev, bytes = f->fwd_bytes + f->rev_bytes;
     const char *reason = flowmeter_reason_name(why), *conn = flowmeter_conn_state(f);
     struct fl_span span, cspan;
 
@@ -128,20 +131,21 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, const struct fl
     FL_COL(b, FLOWMETER_C_PACKETS, uint64_t)[r] = n;
     FL_COL(b, FLOWMETER_C_BYTES, uint64_t)[r] = bytes;
     FL_COL(b, FLOWMETER_C_PAYLOAD_BYTES, uint64_t)[r] = f->pay_sum;
-    FL_COL(b, FLOWMETER_C_NOPAY, uint64_t)[r] = f->nopay;
+    FL_COL(b, FLOWMETER_C_NOPAY, uint64_t)[r] = (uint64_t)c->nopay_hi << 32 | f->nopay_lo;
     FL_COL(b, FLOWMETER_C_PS_AVG, double)[r] = (double)bytes / (double)n;
     FL_COL(b, FLOWMETER_C_PS_MIN, uint32_t)[r] = f->ps_min;
     FL_COL(b, FLOWMETER_C_PS_MAX, uint32_t)[r] = f->ps_max;
-    FL_COL(b, FLOWMETER_C_PS_STD, double)[r] = flowmeter_std(n, bytes, f->ps_sq);
+    FL_COL(b, FLOWMETER_C_PS_STD, double)[r] = flowmeter_std(n, bytes, (flowmeter_u128)c->ps_sq_hi << 64 | f->ps_sq_lo);
     FL_COL(b, FLOWMETER_C_PAY_AVG, double)[r] = (double)f->pay_sum / (double)n;
     FL_COL(b, FLOWMETER_C_PAY_MIN, uint32_t)[r] = f->pay_min;
     FL_COL(b, FLOWMETER_C_PAY_MAX, uint32_t)[r] = f->pay_max;
-    FL_COL(b, FLOWMETER_C_PAY_STD, double)[r] = flowmeter_std(n, f->pay_sum, f->pay_sq);
+    FL_COL(b, FLOWMETER_C_PAY_STD, double)[r] = flowmeter_std(n, f->pay_sum,
+                                                           (flowmeter_u128)c->pay_sq_hi << 64 | f->pay_sq_lo);
     FL_COL(b, FLOWMETER_C_IP_VERSION, uint8_t)[r] = f->ipv;
     FL_COL(b, FLOWMETER_C_VLAN, uint16_t)[r] = f->vlan;
-    FL_COL(b, FLOWMETER_C_FWD_PACKETS, uint64_t)[r] = f->fwd_pkts;
+    FL_COL(b, FLOWMETER_C_FWD_PACKETS, uint64_t)[r] = fwd;
     FL_COL(b, FLOWMETER_C_FWD_BYTES, uint64_t)[r] = f->fwd_bytes;
-    FL_COL(b, FLOWMETER_C_REV_PACKETS, uint64_t)[r] = f->rev_pkts;
+    FL_COL(b, FLOWMETER_C_REV_PACKETS, uint64_t)[r] = rev;
     FL_COL(b, FLOWMETER_C_REV_BYTES, uint64_t)[r] = f->rev_bytes;
     FL_COL(b, FLOWMETER_C_TCP_FLAGS, uint8_t)[r] = f->fwd_flags | f->rev_flags;
     FL_COL(b, FLOWMETER_C_FWD_TCP_FLAGS, uint8_t)[r] = f->fwd_flags;

@@ -94,7 +94,8 @@ int flowmeter_table_init(struct flowmeter *fm)
      * mark of concurrent flows rises (MAP_NORESERVE: no commit charge for
      * the untouched part). */
     fm->pool_bytes = (size_t)fm->max_flows * sizeof(struct flowmeter_flow);
-    if (!(fm->pool = flowmeter_map(fm->pool_bytes)))
+    fm->cold_bytes = (size_t)fm->max_flows * sizeof(struct flowmeter_cold);
+    if (!(fm->pool = flowmeter_map(fm->pool_bytes)) || !(fm->cold = flowmeter_map(fm->cold_bytes)))
         goto fail;
     fm->pool_hw = 0;
     fm->free_head = FLOWMETER_NIL;
@@ -116,6 +117,8 @@ void flowmeter_table_fini(struct flowmeter *fm)
     fm->slot = NULL;
     flowmeter_unmap(fm->pool, fm->pool_bytes);
     fm->pool = NULL;
+    flowmeter_unmap(fm->cold, fm->cold_bytes);
+    fm->cold = NULL;
     free(fm->wheel);
     fm->wheel = NULL;
 }
@@ -193,7 +196,7 @@ static int flowmeter_slots_grow(struct flowmeter *fm)
 static void flowmeter_slot_del(struct flowmeter *fm, uint32_t idx)
 {
     uint32_t mask = (1u << fm->bits) - 1;
-    uint64_t want = (uint32_t)(fm->pool[idx].h >> 32);
+    uint64_t want = (uint32_t)(fm->cold[idx].h >> 32);
     uint32_t i = (uint32_t)want >> (32 - fm->bits);
     want = want << 32 | (idx + 1);
     while (fm->slot[i] != want)
@@ -222,18 +225,18 @@ static inline uint32_t flowmeter_bucket(const struct flowmeter *fm, uint64_t t)
 
 static void flowmeter_wheel_unlink(struct flowmeter *fm, uint32_t idx)
 {
-    struct flowmeter_flow *f = &fm->pool[idx];
+    struct flowmeter_cold *f = &fm->cold[idx];
     if (f->wprev != FLOWMETER_NIL)
-        fm->pool[f->wprev].wnext = f->wnext;
+        fm->cold[f->wprev].wnext = f->wnext;
     else
         fm->wheel[flowmeter_bucket(fm, f->sched)] = f->wnext;
     if (f->wnext != FLOWMETER_NIL)
-        fm->pool[f->wnext].wprev = f->wprev;
+        fm->cold[f->wnext].wprev = f->wprev;
 }
 
 static void flowmeter_wheel_link(struct flowmeter *fm, uint32_t idx, uint64_t t)
 {
-    struct flowmeter_flow *f = &fm->pool[idx];
+    struct flowmeter_cold *f = &fm->cold[idx];
     if (t < fm->wheel_now)
         t = fm->wheel_now;
     uint32_t b = flowmeter_bucket(fm, t);
@@ -241,7 +244,7 @@ static void flowmeter_wheel_link(struct flowmeter *fm, uint32_t idx, uint64_t t)
     f->wprev = FLOWMETER_NIL;
     f->wnext = fm->wheel[b];
     if (f->wnext != FLOWMETER_NIL)
-        fm->pool[f->wnext].wprev = idx;
+        fm->cold[f->wnext].wprev = idx;
     fm->wheel[b] = idx;
     /* Keep "buckets before evict_floor are empty" true. */
     uint64_t base = fm->wheel_now / fm->wheel_w;
@@ -259,21 +262,22 @@ void flowmeter_wheel_move(struct flowmeter *fm, uint32_t idx, uint64_t t)
 /* ---- flows ------------------------------------------------------------ */
 static void flowmeter_remove(struct flowmeter *fm, uint32_t idx)
 {
-    struct flowmeter_flow *f = &fm->pool[idx];
     flowmeter_slot_del(fm, idx);
     flowmeter_wheel_unlink(fm, idx);
-    f->state = 0;
-    f->wnext = fm->free_head;
+    fm->pool[idx].state = 0;
+    fm->cold[idx].wnext = fm->free_head;
     fm->free_head = idx;
     fm->n_flows--;
 }
 
-static void flowmeter_reset_stats(struct flowmeter_flow *f)
+static void flowmeter_reset_stats(struct flowmeter_flow *f, struct flowmeter_cold *c)
 {
-    f->fwd_pkts = f->rev_pkts = f->fwd_bytes = f->rev_bytes = 0;
-    f->pay_sum = f->nopay = 0;
-    f->ps_sq = f->pay_sq = 0;
+    f->fwd_pkts_lo = f->rev_pkts_lo = f->nopay_lo = 0;
+    c->fwd_pkts_hi = c->rev_pkts_hi = c->nopay_hi = 0;
+    f->fwd_bytes = f->rev_bytes = f->pay_sum = 0;
+    f->ps_sq_lo = f->pay_sq_lo = c->ps_sq_hi = c->pay_sq_hi = 0;
     f->fwd_flags = f->rev_flags = 0;
+    f->state &= (uint8_t)~(FLOWMETER_PKTS | FLOWMETER_REV);
 }
 
 int flowmeter_expire(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
@@ -282,9 +286,9 @@ int flowmeter_expire(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
     struct flowmeter_flow *f = &fm->pool[idx];
     int rc = 0;
 
-    if (f->fwd_pkts + f->rev_pkts) {
+    if (f->state & FLOWMETER_PKTS) {
         fm->n_end[why]++;
-        if ((rc = flowmeter_emit_row(fm, ctx, f, why)) < 0)
+        if ((rc = flowmeter_emit_row(fm, ctx, idx, why)) < 0)
             return rc;
     }
     if (why == FLOWMETER_EVICTED)
@@ -299,8 +303,8 @@ int flowmeter_expire(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
      * counts towards closing). */
     enum flowmeter_reason r;
     flowmeter_conn_cut(f);
-    flowmeter_reset_stats(f);
-    flowmeter_wheel_move(fm, idx, flowmeter_deadline(fm, f, &r));
+    flowmeter_reset_stats(f, &fm->cold[idx]);
+    flowmeter_wheel_move(fm, idx, flowmeter_deadline(fm, idx, &r));
     return 0;
 }
 
@@ -330,8 +334,8 @@ static int flowmeter_evict(struct flowmeter *fm, struct fl_ctx *ctx)
         uint32_t b = (uint32_t)(base + p) & fm->wheel_mask;
         fm->n_evict_scanned++;
         for (uint32_t idx = fm->wheel[b], next; idx != FLOWMETER_NIL; idx = next) {
-            next = fm->pool[idx].wnext;
-            uint64_t d = flowmeter_deadline(fm, &fm->pool[idx], &r);
+            next = fm->cold[idx].wnext;
+            uint64_t d = flowmeter_deadline(fm, idx, &r);
             uint64_t rel = flowmeter_rel(fm, d, base);
             if (rel <= p) {
                 victim = idx;
@@ -350,7 +354,7 @@ static int flowmeter_evict(struct flowmeter *fm, struct fl_ctx *ctx)
         victim = best;   /* every deadline is beyond the wheel's span */
     if (victim == FLOWMETER_NIL)
         return -FL_EFULL;   /* not reached: called only with live flows */
-    if (flowmeter_deadline(fm, &fm->pool[victim], &r) <= fm->clock)
+    if (flowmeter_deadline(fm, victim, &r) <= fm->clock)
         return flowmeter_expire(fm, ctx, victim, r);
     return flowmeter_expire(fm, ctx, victim, FLOWMETER_EVICTED);
 }
@@ -376,13 +380,14 @@ int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flow
     uint32_t idx;
     if (fm->free_head != FLOWMETER_NIL) {
         idx = fm->free_head;
-        fm->free_head = fm->pool[idx].wnext;
+        fm->free_head = fm->cold[idx].wnext;
     } else {
         idx = fm->pool_hw++;
     }
     struct flowmeter_flow *f = &fm->pool[idx];
     memset(f, 0, sizeof(*f));
-    f->h = p->h;
+    memset(&fm->cold[idx], 0, sizeof(fm->cold[idx]));
+    fm->cold[idx].h = p->h;
     f->a = flip ? *p->dst : *p->src;
     f->b = flip ? *p->src : *p->dst;
     f->pa = flip ? p->dport : p->sport;
@@ -412,9 +417,9 @@ static int flowmeter_visit(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t b,
     int rc;
 
     for (uint32_t idx = fm->wheel[b], next; idx != FLOWMETER_NIL; idx = next) {
-        next = fm->pool[idx].wnext;
+        next = fm->cold[idx].wnext;
         for (;;) {
-            uint64_t d = flowmeter_deadline(fm, &fm->pool[idx], &r);
+            uint64_t d = flowmeter_deadline(fm, idx, &r);
             if (d > now) {
                 flowmeter_wheel_move(fm, idx, d);
                 break;
@@ -460,13 +465,13 @@ int flowmeter_expire_all(struct flowmeter *fm, struct fl_ctx *ctx)
 
     for (uint32_t idx = 0; idx < fm->pool_hw; idx++) {
         struct flowmeter_flow *f = &fm->pool[idx];
-        if (!(f->state & FLOWMETER_LIVE) || !(f->fwd_pkts + f->rev_pkts))
+        if (!(f->state & FLOWMETER_LIVE) || !(f->state & FLOWMETER_PKTS))
             continue;
         enum flowmeter_reason r = FLOWMETER_EOF;
         if (f->state & FLOWMETER_CLOSED)
             r = (f->state & FLOWMETER_CLOSED_RST) ? FLOWMETER_RST : FLOWMETER_FIN;
         fm->n_end[r]++;
-        if ((rc = flowmeter_emit_row(fm, ctx, f, r)) < 0)
+        if ((rc = flowmeter_emit_row(fm, ctx, idx, r)) < 0)
             return rc;
     }
     flowmeter_table_reset(fm);
