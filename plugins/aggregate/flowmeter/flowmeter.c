@@ -415,7 +415,8 @@ static int flowmeter_init(struct fl_ctx *ctx, void *state)
     if ((rc = flowmeter_table_init(fm)) < 0) {
         FL_LOG_ERROR(ctx, "cannot reserve memory for max_flows %llu (%llu MiB of address space)",
                      (unsigned long long)fm->max_flows,
-                     (unsigned long long)(fm->max_flows * sizeof(struct flowmeter_flow) >> 20));
+                     (unsigned long long)(fm->max_flows * (sizeof(struct flowmeter_flow)
+                                                             + sizeof(struct flowmeter_cold)) >> 20));
         return rc;
     }
     return 0;
