@@ -27,9 +27,9 @@
 #include <zmq.h>
 #include "pipeline.h"
 
-/* Wakes the main thread when a stage instance finishes, so the run ends
- * when its last stage does, not at the next 100 ms poll (up to 0.1 s on
- * every run). SIGURG: ignored by default, so one sent from outside
+/* Wakes the main thread when the last stage instance finishes, so the run
+ * ends when its last stage does, not at the next 100 ms poll (up to 0.1 s
+ * on every run). SIGURG: ignored by default, so one sent from outside
  * changes nothing either. */
 #define FL_WAKE_SIG SIGURG
 #define LINK_HWM 4                      /* batches queued per end of a link */
@@ -63,7 +63,8 @@ struct fl_link {
     bool thread_started;
     int rc;
     _Atomic size_t *done;               /* instances finished, for the main loop */
-    pthread_t main;                     /* woken with FL_WAKE_SIG when one finishes */
+    pthread_t main;                     /* woken with FL_WAKE_SIG when all have finished */
+    size_t n_total;                     /* instances in the pipeline */
     _Atomic bool *eos_lost;             /* an EOS was not sent: unblock everyone */
 };
 
@@ -315,8 +316,11 @@ static void *stage_main(void *arg)
     if (pl->drain && l->rc == 0 && (rc = pl->drain(in->ctx, in->state)) < 0)
         stage_fail(in, rc, "drain");
     (void)send_all(in, ENV_EOS);   /* failure: stage failed, eos_lost set */
-    atomic_fetch_add(l->done, 1);
-    pthread_kill(l->main, FL_WAKE_SIG);
+    /* Only the last one: a failed run (EOS lost) still ends at the main
+     * thread's poll, which gives the other stages time to drain what is
+     * queued before the context is shut down under them. */
+    if (atomic_fetch_add(l->done, 1) + 1 == l->n_total)
+        pthread_kill(l->main, FL_WAKE_SIG);
     return NULL;
 }
 
@@ -484,11 +488,12 @@ static int outlet_new(struct fl_inst *src, int port, const struct fl_stage *to, 
  * libzmq's default limit of 1023 per context: raise it to what is needed. */
 static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _Atomic bool *eos_lost)
 {
-    size_t sockets = 64;
+    size_t sockets = 64, insts = 0;
     int rc;
     for (size_t i = 0; i < p->n; i++) {
         const struct fl_stage *st = &p->stages[i];
         sockets += st->n_inst;
+        insts += st->n_inst;
         for (size_t k = 0; k < st->n_up; k++)
             sockets += (size_t)p->stages[st->up[k].stage].n_inst * st->n_inst;
     }
@@ -499,6 +504,7 @@ static int links_new(struct fl_pipeline *p, void *zmq, _Atomic size_t *done, _At
             if ((rc = link_new(&p->stages[i].inst[w], p, zmq, done, eos_lost)) < 0)
                 return rc;
             p->stages[i].inst[w].link->main = pthread_self();
+            p->stages[i].inst[w].link->n_total = insts;
         }
     for (size_t i = 0; i < p->n; i++) {
         struct fl_stage *st = &p->stages[i];
