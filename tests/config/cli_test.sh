@@ -119,6 +119,22 @@ for merge in false true; do
     case $merge in true) want="6000 True" ;; *) want="6000 False" ;; esac
     check "merge: $merge (6000 packets, in time order: $merge)" "$sorted" "$want"
 done
+# A pcapng file of two interfaces (mergecap keeps both): every row names
+# its interface, as tshark's frame.interface_id, and the graph declares it.
+if command -v mergecap >/dev/null && command -v tshark >/dev/null; then
+    mergecap -I none -F pcapng -w "$tmp/two.pcapng" "$tmp/l1.pcap" "$tmp/l2.pcap"
+    sed "s|\"-\"}}|$tmp/two.pcapng}}|" "$tmp/stdio.yaml" >"$tmp/two.yaml"
+    g=$("$FLOWLINE_BIN" graph "$tmp/two.yaml")
+    check "graph declares interface for a two-interface pcapng" "$g" "icmp_id:u16 interface:u32"
+    "$FLOWLINE_BIN" run --no-progress "$tmp/stdio.yaml" --set "c.path=$tmp/two.pcapng" \
+        --set "o.path=$tmp/two.json" --set 'o.fields=[ts, interface]'
+    ours=$(/usr/bin/python3 -c 'import json,sys; print(" ".join(str(json.loads(l)["interface"]) for l in open(sys.argv[1])))' "$tmp/two.json")
+    theirs=$(tshark -r "$tmp/two.pcapng" -Y 'ip or ipv6' -T fields -e frame.interface_id 2>/dev/null | tr '\n' ' ' | sed 's/ $//')
+    [ -n "$ours" ] && [ "$ours" = "$theirs" ] && echo "ok   interface column equals tshark's ($(echo "$ours" | wc -w) rows)" \
+        || { echo "FAIL interface column differs from tshark's"; fail=1; }
+else
+    echo "skip interface column: no mergecap/tshark"
+fi
 e=$("$FLOWLINE_BIN" check "$tmp/stdio.yaml" --set "c.path=$tmp/caps/*.nothing" 2>&1 || true)
 check "a glob without a match" "$e" "no file matches"
 # input.metrics: the counters as records, ending with the other inputs.

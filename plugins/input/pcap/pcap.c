@@ -55,7 +55,7 @@ int pcap_out_ready(struct pcap_out *o)
 {
     if (o->b)
         return 0;
-    return fl_batch_new(o->ctx, o->st->schema, o->cap, &o->b);
+    return fl_batch_new(o->ctx, o->iface ? o->st->schema_if : o->st->schema, o->cap, &o->b);
 }
 
 int pcap_out_report(struct pcap_out *o, uint64_t done, uint64_t total, bool final)
@@ -131,6 +131,25 @@ void pcap_filter_fini(struct pcap_filter *f)
 
 /* ---- callbacks --------------------------------------------------------- */
 
+/* The decoder's packet schema, and the same with `interface` last (for
+ * files that describe several capture interfaces). */
+static int pcap_schemas(struct fl_ctx *ctx, struct pcap_in *st)
+{
+    struct fl_col_def cols[64];
+    uint32_t n;
+    int rc;
+
+    if ((rc = fl_packet_schema(ctx, &st->schema)) < 0)
+        return rc;
+    n = st->schema->ncols;
+    if (n >= sizeof(cols) / sizeof(cols[0]))
+        return -FL_ERANGE;
+    for (uint32_t i = 0; i < n; i++)
+        cols[i] = (struct fl_col_def){ st->schema->cols[i]->name, st->schema->cols[i]->type };
+    cols[n] = (struct fl_col_def){ "interface", FL_T_U32 };
+    return fl_schema_intern(ctx, cols, n + 1, sizeof(cols[0]), &st->schema_if);
+}
+
 static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
                          size_t n_in, struct fl_schema_decl *const *out)
 {
@@ -159,19 +178,23 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         if (dead)
             pcap_close(dead);
     }
+    if ((prc = pcap_schemas(ctx, st)) < 0)
+        return prc;
+    out[0]->schema = st->schema;
     if (file) {
         char **files, err[512];
         size_t n;
         if (pcap_files(&st->paths, &files, &n, err, sizeof(err)) < 0)
             rc = fl_diag(ctx, "path", "%s", err);
-        for (size_t i = 0; i < n && rc >= 0; i++)
+        for (size_t i = 0; i < n && rc >= 0; i++) {
             if ((prc = fl_path_declare(ctx, "path", files[i], FL_PATH_READ)) < 0)
                 rc = prc;
+            /* A pcapng file of several interfaces gives `interface` too. */
+            if (st->reader != PCAP_READER_LIBPCAP && pcap_ng_peek_ifs(files[i]) > 1)
+                out[0]->schema = st->schema_if;
+        }
         pcap_files_free(files, n);
     }
-    if ((prc = fl_packet_schema(ctx, &st->schema)) < 0)
-        return prc;
-    out[0]->schema = st->schema;
     return rc;
 }
 
@@ -181,7 +204,7 @@ static int pcap_in_init(struct fl_ctx *ctx, void *state)
     struct fl_decoder_opts o = { .decap = st->decap };
     int rc;
 
-    if (!st->schema && (rc = fl_packet_schema(ctx, &st->schema)) < 0)
+    if (!st->schema_if && (rc = pcap_schemas(ctx, st)) < 0)
         return rc;
     return fl_decoder_new(&o, sizeof(o), &st->dec);
 }

@@ -31,7 +31,8 @@ struct pcap_in {
     const char *path;           /* the file being read */
     uint64_t files_done;        /* bytes of the files read before it */
     uint64_t files_total;       /* bytes of all the files (0 = unknown) */
-    const struct fl_schema *schema;
+    const struct fl_schema *schema;     /* the packet columns */
+    const struct fl_schema *schema_if;  /* the same plus `interface` */
     struct fl_decoder *dec;
 };
 
@@ -42,11 +43,13 @@ struct pcap_out {
     struct pcap_in *st;
     struct fl_batch *b;
     uint32_t cap;               /* rows per batch */
+    bool iface;                 /* batches carry `interface` (st->schema_if) */
     uint64_t read;              /* records read since the last report */
     uint64_t rejected;          /* of which the bpf filter rejected */
 };
 
-/* A batch with room for a row in o->b (allocating one if needed). */
+/* A batch with room for a row in o->b (allocating one if needed), of
+ * st->schema_if when o->iface, else st->schema. */
 int pcap_out_ready(struct pcap_out *o);
 /* Report counters and progress (done of total bytes; total 0 = unknown),
  * and emit the batch when it is full or `final`. */
@@ -112,8 +115,9 @@ struct pcap_ng {
     size_t size, off;
     size_t mapped;              /* page tables filled up to here; SIZE_MAX = do not */
     bool swap, in_section;
-    struct pcap_ng_if *ifs;
+    struct pcap_ng_if *ifs;     /* the section's interfaces */
     size_t n_if, cap_if;
+    size_t if_base;             /* interfaces of the sections before (counted only) */
     struct pcap_filter *flt;    /* one per distinct link type */
     uint32_t *flt_lt;
     size_t n_flt;
@@ -134,6 +138,10 @@ int pcap_ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, si
 /* pcapng through mmap; PCAP_FALLBACK without side effects when the file
  * is not one (no section header magic, a pipe, not mappable). */
 int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx);
+/* The interfaces a pcapng file at path describes before its first packet
+ * (0 when it is not a readable, uncompressed pcapng file): what describe()
+ * uses to declare the `interface` column. */
+size_t pcap_ng_peek_ifs(const char *path);
 
 /* A file (pcapng, classic, gzip'd either) through libpcap. */
 int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);

@@ -178,11 +178,14 @@ static int ng_idb(struct pcap_ng *g, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* A packet: data of caplen bytes (already within the block), wire length
- * len, time in units of interface f. */
-static inline void ng_packet(struct pcap_ng *g, struct pcap_out *o, const struct pcap_ng_if *f,
+/* A packet of the section's interface ifc: data of caplen bytes (already
+ * within the block), wire length len, time in the interface's units. */
+static inline void ng_packet(struct pcap_ng *g, struct pcap_out *o, uint32_t ifc,
                              uint64_t units, const uint8_t *data, uint32_t caplen, uint32_t len)
 {
+    const struct pcap_ng_if *f = &g->ifs[ifc];
+    struct fl_batch *b = o->b;
+
     if (caplen > f->snap)
         caplen = f->snap;
     o->read++;
@@ -190,7 +193,11 @@ static inline void ng_packet(struct pcap_ng *g, struct pcap_out *o, const struct
         o->rejected++;
         return;
     }
-    fl_decode(o->st->dec, (int)f->linktype, ng_ts(f, units), data, caplen, len, o->b);
+    /* `interface` is the index in the section, as Wireshark's
+     * frame.interface_id (frame.section_number tells sections apart). */
+    if (fl_decode(o->st->dec, (int)f->linktype, ng_ts(f, units), data, caplen, len, b) == 1 &&
+        o->iface)
+        FL_COL(b, b->schema->ncols - 1, uint32_t)[b->rows - 1] = ifc;
 }
 
 /* A section header at g->off with at least 12 bytes left: its byte order. */
@@ -204,6 +211,7 @@ static bool ng_shb(struct pcap_ng *g, const uint8_t *h)
         g->swap = true;
     else
         return false;
+    g->if_base += g->n_if;
     g->n_if = 0;        /* interfaces belong to their section */
     g->in_section = true;
     return true;
@@ -275,7 +283,7 @@ int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit)
                 continue;
             }
             uint64_t units = (uint64_t)ng_u32(p + 4, g->swap) << 32 | ng_u32(p + 8, g->swap);
-            ng_packet(g, o, &g->ifs[ifc], units, p + 20, caplen, ng_u32(p + 16, g->swap));
+            ng_packet(g, o, ifc, units, p + 20, caplen, ng_u32(p + 16, g->swap));
         } else if (type == NG_SPB) {
             uint32_t wire, caplen;
             if (n < 4 || g->n_if == 0 || g->ifs[0].unusable) {
@@ -285,13 +293,64 @@ int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit)
             wire = ng_u32(p, g->swap);
             caplen = wire < n - 4 ? wire : (uint32_t)(n - 4);
             /* no timestamp: 0, as libpcap and Wireshark give */
-            ng_packet(g, o, &g->ifs[0], 0, p + 4, caplen, wire);
+            ng_packet(g, o, 0, 0, p + 4, caplen, wire);
         } else if (type == NG_IDB) {
             if ((rc = ng_idb(g, p, n)) < 0)
                 return rc;
+            /* A second interface after packets: the rows from here on
+             * carry `interface`, in batches of that schema (ng_read). */
+            if (!o->iface && g->if_base + g->n_if > 1) {
+                o->iface = true;
+                break;
+            }
         }
     }
     return 0;
+}
+
+/* Interface description blocks in data before the first packet block, or
+ * before the end of data or damage (not a pcapng file: 0). */
+static size_t ng_count_ifs(const uint8_t *data, size_t size)
+{
+    size_t off = 0, n = 0;
+    bool swap = false;
+
+    while (size - off >= 12) {
+        const uint8_t *h = data + off;
+        uint32_t type = ng_u32(h, false), len;
+        if (type == NG_SHB) {
+            uint32_t bom;
+            memcpy(&bom, h + 8, 4);
+            if (bom != NG_BOM && bom != __builtin_bswap32(NG_BOM))
+                break;
+            swap = bom != NG_BOM;
+        } else if (off == 0) {
+            break;
+        }
+        type = ng_u32(h, swap);
+        len = ng_u32(h + 4, swap);
+        if (type == NG_EPB || type == NG_PB || type == NG_SPB || len < 12 || len % 4 != 0 ||
+            len > size - off)
+            break;
+        n += type == NG_IDB;
+        off += len;
+    }
+    return n;
+}
+
+size_t pcap_ng_peek_ifs(const char *path)
+{
+    uint8_t buf[65536];
+    ssize_t got;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat sb;
+
+    if (fd < 0)
+        return 0;
+    /* only a regular file: a pipe's bytes would be gone for the run */
+    got = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? pread(fd, buf, sizeof buf, 0) : -1;
+    close(fd);
+    return got > 0 ? ng_count_ifs(buf, (size_t)got) : 0;
 }
 
 void pcap_ng_fini(struct pcap_ng *g)
@@ -331,8 +390,16 @@ static int ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, 
     uint64_t bad_reported = 0;
     int rc;
 
+    /* Interfaces described up front (as Wireshark writes them) put
+     * `interface` in every row of the file. */
+    o.iface = ng_count_ifs(data, size < 65536 ? size : 65536) > 1;
     for (;;) {
         bool final;
+        /* The walk met a second interface: the batch so far keeps its
+         * schema, the next rows go in one with `interface`. */
+        if (o.b && o.iface && o.b->schema != st->schema_if &&
+            (rc = o.b->rows ? fl_emit(ctx, &o.b) : (fl_batch_release(&o.b), 0)) < 0)
+            goto out;
         if ((rc = pcap_out_ready(&o)) < 0)
             goto out;
         ng_populate(&g);

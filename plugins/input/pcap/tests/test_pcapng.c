@@ -44,6 +44,7 @@ struct mix {
     size_t size;
     uint8_t src[MIX_PKTS];          /* last byte of each row's source address */
     uint64_t ts[MIX_PKTS];          /* each row's time, ns, computed here */
+    uint32_t ifc[MIX_PKTS];         /* each row's interface, its index in its section */
     size_t ends[MIX_MAX_BLOCKS];    /* offset after each block */
     bool pkt[MIX_MAX_BLOCKS];       /* that block is a packet */
     size_t n_blocks;
@@ -120,6 +121,7 @@ static void build_mix(struct mix *m)
     mix_mark(m, &w, true);
     m->size = w.n;
     assert_int_equal(k, MIX_PKTS);
+    memcpy(m->ifc, (uint32_t[MIX_PKTS]){0, 1, 2, 0, 1, 0, 1, 0}, sizeof m->ifc);
 }
 
 /* ns from tshark's frame.time_epoch ("1700000000.123456000"). */
@@ -159,6 +161,8 @@ static void test_mixed_file(void **state)
     while ((b = cur_next(&c, &r))) {
         assert_true(k < MIX_PKTS);
         assert_int_equal(CELL(b, FL_PKT_SRC_ADDR, struct fl_addr, r).b[15], m.src[k]);
+        assert_int_equal(fl_schema_find(b->schema, "interface"), (int)b->schema->ncols - 1);
+        assert_int_equal(CELL(b, b->schema->ncols - 1, uint32_t, r), m.ifc[k]);
         if (CELL(b, FL_PKT_TS, uint64_t, r) != m.ts[k])
             fail_msg("row %u: ts %llu, expected %llu", k,
                      (unsigned long long)CELL(b, FL_PKT_TS, uint64_t, r),
@@ -175,7 +179,8 @@ static void test_mixed_file(void **state)
     fl_harness_destroy(&lib);
 
     /* tshark's view of the same file */
-    snprintf(cmd, sizeof cmd, "tshark -r '%s' -T fields -e frame.time_epoch -e ip.src 2>/dev/null",
+    snprintf(cmd, sizeof cmd, "tshark -r '%s' -T fields -e frame.time_epoch -e ip.src "
+             "-e frame.interface_id 2>/dev/null",
              path);
     p = system("command -v tshark >/dev/null 2>&1") == 0 ? popen(cmd, "r") : NULL;
     if (!p) {
@@ -185,12 +190,13 @@ static void test_mixed_file(void **state)
         c = (struct cur){h, 0, 0};
         while (fgets(line, sizeof line, p)) {
             char *tab = strchr(line, '\t');
-            unsigned a, bb, cc, d;
+            unsigned a, bb, cc, d, ifc;
             b = cur_next(&c, &r);
             assert_non_null(b);
             assert_non_null(tab);
-            assert_int_equal(sscanf(tab + 1, "%u.%u.%u.%u", &a, &bb, &cc, &d), 4);
+            assert_int_equal(sscanf(tab + 1, "%u.%u.%u.%u\t%u", &a, &bb, &cc, &d, &ifc), 5);
             assert_int_equal(CELL(b, FL_PKT_SRC_ADDR, struct fl_addr, r).b[15], d);
+            assert_int_equal(CELL(b, b->schema->ncols - 1, uint32_t, r), ifc);
             /* a simple packet block has no time: tshark leaves it empty */
             if (line[0] != '\t' && epoch_ns(line) != CELL(b, FL_PKT_TS, uint64_t, r))
                 fail_msg("row %u: tshark %s, flowline %llu", k, line,
@@ -350,6 +356,51 @@ static void test_bpf_per_linktype(void **state)
     fl_harness_destroy(&h);
 }
 
+/* A file of one interface has no `interface` column; one whose second
+ * interface is described after packets of the first gets it from there
+ * on, in a new batch (the rows before keep theirs). */
+static void test_late_interface(void **state)
+{
+    uint8_t buf[1024], f[64];
+    struct ngw w = {buf, 0, 0};
+    struct fl_harness *h = NULL;
+    char path[512];
+    struct cur c;
+    const struct fl_batch *b;
+    uint32_t r;
+    unsigned k = 0;
+    (void)state;
+
+    ngw_shb(&w, 0);
+    ngw_idb(&w, 1, 0, -1, 0);
+    for (uint8_t i = 1; i <= 2; i++) {
+        ngw_frame(f, i);
+        ngw_epb(&w, 6, 0, i, f, 60, 60);
+    }
+    ngw_idb(&w, 101, 0, -1, 0);
+    ngw_frame(f, 3);
+    ngw_epb(&w, 6, 1, 3, f + 14, 46, 46);
+    ngw_frame(f, 4);
+    ngw_epb(&w, 6, 0, 4, f, 60, 60);
+    snprintf(path, sizeof path, "%s/late.pcapng", tmp_dir);
+    write_file(path, buf, w.n);
+    assert_int_equal(open_run(path, NULL, &h), 0);
+    c = (struct cur){h, 0, 0};
+    while ((b = cur_next(&c, &r))) {
+        int col = fl_schema_find(b->schema, "interface");
+        assert_int_equal(CELL(b, FL_PKT_SRC_ADDR, struct fl_addr, r).b[15], k + 1);
+        if (k < 2) {
+            assert_int_equal(col, -1);
+        } else {
+            assert_int_equal(col, (int)b->schema->ncols - 1);
+            assert_int_equal(CELL(b, col, uint32_t, r), k == 2 ? 1 : 0);
+        }
+        k++;
+    }
+    assert_int_equal(k, 4);
+    fl_harness_destroy(&h);
+}
+
 /* The shared pcapng captures and shared classic captures converted with
  * editcap: own reader = libpcap on the pcapng file = classic reader on the
  * original (when libpcap reads the pcapng file fully). */
@@ -435,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_every_cut),
         cmocka_unit_test(test_corrupt_blocks),
         cmocka_unit_test(test_bpf_per_linktype),
+        cmocka_unit_test(test_late_interface),
         cmocka_unit_test(test_shared_captures),
     };
     return cmocka_run_group_tests(tests, setup_group, teardown_group);
