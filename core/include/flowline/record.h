@@ -82,6 +82,23 @@ FL_API const struct fl_field *fl_field_at(size_t i);
 /* The closest known field name to `name` (for "did you mean"), or NULL. */
 FL_API const char *fl_field_suggest(const char *name);
 
+/* How an information element's value is encoded on the wire: its IPFIX
+ * abstract data type (RFC 7012 §3.1), for collectors and exporters. The
+ * dateTimeMicroseconds/Nanoseconds kinds are NTP timestamps (RFC 7011
+ * §6.1.9, §6.1.10). */
+enum fl_ie_kind {
+    FL_IE_OCTETS = 0,   /* octetArray, and lists this registry does not open */
+    FL_IE_UNSIGNED, FL_IE_SIGNED, FL_IE_FLOAT, FL_IE_BOOL, FL_IE_MAC, FL_IE_STRING,
+    FL_IE_IPV4, FL_IE_IPV6,
+    FL_IE_SECONDS, FL_IE_MILLISECONDS, FL_IE_MICROSECONDS, FL_IE_NANOSECONDS,
+};
+/* The field an element (enterprise pen, 0 = IANA; element id without the
+ * enterprise bit) carries: the short-named field when the registry maps
+ * the element to one (sourceIPv4Address -> src_addr), else the element
+ * under its IANA name; and *kind, its wire encoding. NULL for elements
+ * the registry does not know (other enterprises included). */
+FL_API const struct fl_field *fl_field_by_ie(uint32_t pen, uint16_t ie, enum fl_ie_kind *kind);
+
 /* ---- Schemas ---------------------------------------------------------- */
 struct fl_col_def {
     const char *name;       /* canonical field name, or any name for own fields */

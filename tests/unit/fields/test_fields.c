@@ -333,6 +333,34 @@ static void test_suggest(void **state)
     assert_null(fl_field_suggest(NULL));
 }
 
+/* Element ids to fields and wire encodings, as a collector looks them up. */
+static void test_by_element(void **state)
+{
+    static const struct { uint32_t pen; uint16_t ie; const char *name; enum fl_ie_kind kind; } t[] = {
+        { 0, 8, "src_addr", FL_IE_IPV4 },
+        { 0, 27, "src_addr", FL_IE_IPV6 },
+        { 0, 7, "src_port", FL_IE_UNSIGNED },
+        { 0, 152, "flow_start", FL_IE_MILLISECONDS },
+        { 0, 150, "flowStartSeconds", FL_IE_SECONDS },
+        { 0, 154, "flowStartMicroseconds", FL_IE_MICROSECONDS },
+        { 0, 56, "src_mac", FL_IE_MAC },
+        { 0, 82, "interfaceName", FL_IE_STRING },
+        { FL_PEN, 1, "flow_hash", FL_IE_UNSIGNED },
+        { FL_PEN, 22, "conn_state", FL_IE_STRING },
+    };
+    enum fl_ie_kind k;
+    (void)state;
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        const struct fl_field *f = fl_field_by_ie(t[i].pen, t[i].ie, &k);
+        if (!f || strcmp(f->name, t[i].name) != 0 || k != t[i].kind)
+            fail_msg("%u/%u: %s kind %d, expected %s kind %d", t[i].pen, t[i].ie,
+                     f ? f->name : "NULL", (int)k, t[i].name, (int)t[i].kind);
+    }
+    assert_null(fl_field_by_ie(0, 65000, &k));      /* unassigned */
+    assert_null(fl_field_by_ie(9, 1, &k));          /* another enterprise */
+    assert_null(fl_field_by_ie(FL_PEN, 9999, &k));
+}
+
 static void test_unknown_names(void **state)
 {
     static const char *const bad[] = {
@@ -360,6 +388,7 @@ int main(void)
         cmocka_unit_test(test_index_and_pen),
         cmocka_unit_test(test_suggest),
         cmocka_unit_test(test_unknown_names),
+        cmocka_unit_test(test_by_element),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
