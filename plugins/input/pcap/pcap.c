@@ -184,7 +184,7 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
     if (file) {
         char **files, err[512];
         size_t n;
-        if (pcap_files(&st->paths, &files, &n, err, sizeof(err)) < 0)
+        if (fl_files(&st->paths, &files, &n, err, sizeof(err)) < 0)
             rc = fl_diag(ctx, "path", "%s", err);
         for (size_t i = 0; i < n && rc >= 0; i++) {
             if ((prc = fl_path_declare(ctx, "path", files[i], FL_PATH_READ)) < 0)
@@ -193,7 +193,7 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
             if (st->reader != PCAP_READER_LIBPCAP && pcap_ng_peek_ifs(files[i]) > 1)
                 out[0]->schema = st->schema_if;
         }
-        pcap_files_free(files, n);
+        fl_files_free(files, n);
     }
     return rc;
 }
@@ -239,7 +239,7 @@ static int pcap_in_run(struct fl_ctx *ctx, void *state)
 
     if (st->interface && *st->interface)
         return pcap_lib_live_run(st, ctx);
-    if ((rc = pcap_files(&st->paths, &files, &n, err, sizeof(err))) < 0) {
+    if ((rc = fl_files(&st->paths, &files, &n, err, sizeof(err))) < 0) {
         FL_LOG_ERROR(ctx, "%s", err);
         return rc;
     }
@@ -257,7 +257,7 @@ static int pcap_in_run(struct fl_ctx *ctx, void *state)
         st->files_done += n > 1 && stat(files[i], &sb) == 0 ? (uint64_t)sb.st_size : 0;
     }
     st->path = NULL;
-    pcap_files_free(files, n);
+    fl_files_free(files, n);
     return rc;
 }
 

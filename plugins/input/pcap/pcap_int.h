@@ -11,6 +11,7 @@
 #include <flowline/decode.h>
 #include <flowline/plugin.h>
 #include <pcap/pcap.h>
+#include "fl_files.h"
 
 /* `reader` option values. */
 enum pcap_reader { PCAP_READER_AUTO, PCAP_READER_MMAP, PCAP_READER_LIBPCAP };
@@ -145,11 +146,6 @@ size_t pcap_ng_peek_ifs(const char *path);
 
 /* A file (pcapng, classic, gzip'd either) through libpcap. */
 int pcap_lib_file_run(struct pcap_in *st, struct fl_ctx *ctx);
-/* pcap_files.c: the files `paths` names, in reading order (*out owned by
- * the caller: pcap_files_free). A glob without a match, an empty or
- * unreadable folder, or "-" among others is an error with its text in err. */
-int pcap_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err, size_t errlen);
-void pcap_files_free(char **v, size_t n);
 
 /* merge: true: the records of several files in time order, through
  * libpcap (any format), as one stream. */

@@ -1,7 +1,8 @@
-/* pcap_files.c: what input.pcap's `path:` names, as the files to read one
- * after the other: each entry is a file, "-" (standard input), a glob
- * (its matches in name order) or a folder (its files in name order, dot
- * files skipped). It does not open or read the files. */
+/* fl_files.c: what a file input's `path:` names (input.pcap, input.ipfix),
+ * as the files to read one after the other: each entry is a file, "-"
+ * (standard input), a glob (its matches in name order) or a folder (its
+ * files in name order, dot files skipped). It does not open or read the
+ * files. */
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
@@ -9,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "pcap_int.h"
+#include "fl_files.h"
 
 static int files_add(char ***v, size_t *n, const char *path)
 {
@@ -56,7 +57,7 @@ static int files_dir(const char *dir, char ***v, size_t *n, char *err, size_t er
     return rc;
 }
 
-int pcap_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err, size_t errlen)
+int fl_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err, size_t errlen)
 {
     char **v = NULL;
     int rc = 0;
@@ -93,7 +94,7 @@ int pcap_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err
     if (rc == -FL_ENOMEM)
         snprintf(err, errlen, "out of memory");
     if (rc < 0) {
-        pcap_files_free(v, *n);
+        fl_files_free(v, *n);
         v = NULL;
         *n = 0;
     }
@@ -101,7 +102,7 @@ int pcap_files(const struct fl_strlist *paths, char ***out, size_t *n, char *err
     return rc;
 }
 
-void pcap_files_free(char **v, size_t n)
+void fl_files_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         free(v[i]);

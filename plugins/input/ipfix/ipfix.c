@@ -1,0 +1,218 @@
+/* ipfix.c: input.ipfix, an IPFIX (RFC 7011) and NetFlow v9 (RFC 3954)
+ * collector. Messages come from the sockets of `listen` (through the core's
+ * network layer: UDP, and TCP for IPFIX) or from the files of `path`
+ * (ipfix_file.c); ipfix_msg.c validates and decodes them, ipfix_tmpl.c
+ * keeps the templates. Flow records leave on port "out", options data
+ * records (sampling, interface names, ...) on port "options", as batches
+ * per template whose columns carry the field registry's names. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <flowline/log.h>
+#include "fl_files.h"
+#include "ipfix_int.h"
+
+#define IPFIX_PORT 4739
+
+struct ipfix_in {
+    /* options */
+    struct fl_strlist listen;
+    struct fl_strlist paths;
+    uint64_t rcvbuf;
+    uint64_t batch_size;
+    uint64_t template_timeout;
+    uint64_t max_templates;
+    /* run time */
+    struct fl_endpoint *eps;
+    size_t n_eps;
+    struct ipfix_dec dec;
+    uint64_t last_report;
+};
+
+static const struct fl_opt ipfix_opts[] = {
+    { .name = "listen", .type = FL_OPT_LIST, .offset = offsetof(struct ipfix_in, listen),
+      .doc = "endpoints to collect on, one or a list: udp://[::]:4739 (IPv4 exporters too), "
+             "tcp://0.0.0.0:4739 (IPFIX over TCP, several exporters at once), "
+             "udp://239.1.1.1:2055 (a multicast group, joined); default udp://[::]:4739 "
+             "when no path is given" },
+    { .name = "path", .type = FL_OPT_PATHS, .offset = offsetof(struct ipfix_in, paths),
+      .doc = "files to read instead, in order, templates carried from one to the next: a "
+             "file, a glob, a folder or a list. IPFIX files (RFC 5655), raw NetFlow v9 "
+             "datagrams, and pcap/pcapng captures of exporter traffic (every UDP payload, "
+             "the exporter being the IP source)" },
+    { .name = "rcvbuf", .type = FL_OPT_SIZE, .offset = offsetof(struct ipfix_in, rcvbuf),
+      .def = "8MiB", .unit = "bytes",
+      .doc = "socket receive buffer (SO_RCVBUF; a warning says when the kernel gives less)" },
+    { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(struct ipfix_in, batch_size),
+      .def = "1024", .min = "1", .max = "65536", .unit = "rows",
+      .doc = "records per emitted batch (a batch also leaves every 100 ms when the "
+             "socket is idle)" },
+    { .name = "template_timeout", .type = FL_OPT_DURATION,
+      .offset = offsetof(struct ipfix_in, template_timeout), .def = "30m",
+      .doc = "UDP: a template not refreshed for this long is forgotten (RFC 7011 §8.4); "
+             "0 = never" },
+    { .name = "max_templates", .type = FL_OPT_UINT,
+      .offset = offsetof(struct ipfix_in, max_templates), .def = "1024", .min = "1",
+      .max = "65536",
+      .doc = "templates kept per exporter and observation domain; beyond, the least "
+             "recently used goes (template_evicted)" },
+    { 0 }
+};
+
+static const char *const ipfix_ports[] = { "out", "options", NULL };
+
+static int ipfix_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
+                          size_t n_in, struct fl_schema_decl *const *out)
+{
+    struct ipfix_in *st = state;
+    char err[256];
+    int rc = 0, prc;
+    (void)in;
+    (void)n_in;
+
+    if (st->listen.n && st->paths.n)
+        rc = fl_diag(ctx, "listen", "give either listen (sockets) or path (files), not both");
+    for (size_t i = 0; i < st->listen.n; i++) {
+        struct fl_endpoint ep;
+        if (fl_endpoint_parse(st->listen.v[i], IPFIX_PORT, &ep, err, sizeof err) < 0)
+            rc = fl_diag(ctx, "listen", "%s", err);
+    }
+    if (st->paths.n) {
+        char **files;
+        size_t n;
+        if (fl_files(&st->paths, &files, &n, err, sizeof err) < 0)
+            rc = fl_diag(ctx, "path", "%s", err);
+        for (size_t i = 0; i < n; i++) {
+            if (strcmp(files[i], "-") == 0)
+                rc = fl_diag(ctx, "path", "standard input is not read by input.ipfix: give "
+                             "a file");
+            else if ((prc = fl_path_declare(ctx, "path", files[i], FL_PATH_READ)) < 0)
+                rc = prc;
+        }
+        fl_files_free(files, n);
+    }
+    /* Columns follow the exporters' templates: known at run time. */
+    out[0]->schema = NULL;
+    out[1]->schema = NULL;
+    return rc;
+}
+
+static int ipfix_init(struct fl_ctx *ctx, void *state)
+{
+    struct ipfix_in *st = state;
+    static const char *const dflt[] = { "udp://[::]:4739" };
+    const char *const *v = st->listen.n ? (const char *const *)st->listen.v : dflt;
+    size_t n = st->listen.n ? st->listen.n : 1;
+    char err[256];
+    int rc;
+
+    if (!st->paths.n) {
+        st->eps = calloc(n, sizeof *st->eps);
+        if (!st->eps)
+            return -FL_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            if ((rc = fl_endpoint_parse(v[i], IPFIX_PORT, &st->eps[i], err, sizeof err)) < 0) {
+                FL_LOG_ERROR(ctx, "%s", err);
+                return rc;
+            }
+        st->n_eps = n;
+    }
+    return ipfix_dec_init(&st->dec, ctx, (uint32_t)st->batch_size, (uint32_t)st->max_templates,
+                          st->template_timeout);
+}
+
+/* ---- sockets --------------------------------------------------------------- */
+
+/* IPFIX over TCP: the message length is bytes 2-3 of its header. */
+static long ipfix_frame(const uint8_t *p, size_t n)
+{
+    (void)n;
+    if (p[0] != 0 || p[1] != IPFIX_VERSION)
+        return -1;
+    return (long)(p[2] << 8 | p[3]);
+}
+
+static int on_msg(void *user, const struct fl_net_msg *m)
+{
+    struct ipfix_in *st = user;
+    return ipfix_dec_message(&st->dec, m->data, m->len, &m->from, m->session, m->ts_ns,
+                             m->session == 0);
+}
+
+static int on_tick(void *user, uint64_t now)
+{
+    struct ipfix_in *st = user;
+    (void)now;
+    ipfix_dec_report(&st->dec);
+    return ipfix_dec_flush(&st->dec);
+}
+
+static void on_close(void *user, uint32_t session)
+{
+    struct ipfix_in *st = user;
+    ipfix_dec_flush(&st->dec);
+    ipfix_dec_session_end(&st->dec, session);
+}
+
+static int ipfix_run_sockets(struct fl_ctx *ctx, struct ipfix_in *st)
+{
+    struct fl_netin_opts o = {
+        .rcvbuf = st->rcvbuf, .frame_hdr = 4, .frame_len = ipfix_frame,
+        .on_msg = on_msg, .on_tick = on_tick, .on_close = on_close, .user = st,
+    };
+    struct fl_netin *in;
+    int rc;
+
+    if ((rc = fl_netin_open(ctx, st->eps, st->n_eps, &o, sizeof o, &in)) < 0)
+        return rc;
+    for (size_t i = 0; i < st->n_eps; i++)
+        FL_LOG_INFO(ctx, "collecting on %s (port %u)", st->eps[i].text, fl_netin_port(in, i));
+    rc = fl_netin_run(in);
+    fl_netin_close(&in);
+    return rc;
+}
+
+static int ipfix_run(struct fl_ctx *ctx, void *state)
+{
+    struct ipfix_in *st = state;
+    char **files, err[512];
+    size_t n;
+    int rc;
+
+    if (!st->paths.n)
+        rc = ipfix_run_sockets(ctx, st);
+    else if ((rc = fl_files(&st->paths, &files, &n, err, sizeof err)) < 0)
+        FL_LOG_ERROR(ctx, "%s", err);
+    else {
+        for (size_t i = 0; i < n && rc == 0 && !fl_stopping(ctx); i++)
+            rc = ipfix_file_read(&st->dec, files[i]);
+        fl_files_free(files, n);
+    }
+    if (rc == 0)
+        rc = ipfix_dec_flush(&st->dec);
+    ipfix_dec_report(&st->dec);
+    return rc;
+}
+
+static void ipfix_fini(struct fl_ctx *ctx, void *state)
+{
+    struct ipfix_in *st = state;
+    (void)ctx;
+    ipfix_dec_fini(&st->dec);
+    free(st->eps);
+    st->eps = NULL;
+}
+
+FL_PLUGIN_DEFINE(
+    .kind = FL_KIND_INPUT,
+    .name = "ipfix",
+    .version = "1.0",
+    .summary = "IPFIX and NetFlow v9 records from exporters (UDP, TCP) or files",
+    .opts = ipfix_opts,
+    .ports = ipfix_ports,
+    .state_size = sizeof(struct ipfix_in),
+    .describe = ipfix_describe,
+    .init = ipfix_init,
+    .run = ipfix_run,
+    .fini = ipfix_fini,
+);
