@@ -49,7 +49,7 @@ struct ipfix {
     /* schemas whose left-out columns describe() already reported */
     const struct fl_schema *declared[IPX_MAX_DECLARED];
     /* counted per batch */
-    uint64_t c_records, c_messages, c_bytes, c_templates, c_errors, c_dropped, c_large;
+    uint64_t c_records, c_messages, c_bytes, c_templates, c_errors, c_dropped, c_large, c_refused;
 };
 
 static const char *const time_choices[] = { "native", "milliseconds", NULL };
@@ -190,9 +190,10 @@ static int ipfix_start(struct fl_ctx *ctx, void *state)
 static void count(struct fl_ctx *ctx, struct ipfix *s)
 {
     static const char *const names[] = { "records_out", "messages", "bytes", "templates",
-                                         "send_errors", "records_dropped", "records_too_large" };
+                                         "send_errors", "records_dropped", "records_too_large",
+                                         "collector_refused" };
     uint64_t *v[] = { &s->c_records, &s->c_messages, &s->c_bytes, &s->c_templates,
-                      &s->c_errors, &s->c_dropped, &s->c_large };
+                      &s->c_errors, &s->c_dropped, &s->c_large, &s->c_refused };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
         if (*v[i]) {
             fl_counter_add(ctx, names[i], *v[i]);
@@ -209,7 +210,13 @@ static int send_msg(struct fl_ctx *ctx, struct ipfix *s)
     if (ipx_msg_empty(m))
         return 0;
     ipx_msg_finish(m, (uint32_t)(fl_now_ns() / 1000000000u), s->seq, (uint32_t)s->domain);
-    int rc = ipx_xport_send(&s->x, m->buf, m->len);
+    bool refused = false;
+    int rc = ipx_xport_send(&s->x, m->buf, m->len, &refused);
+    if (refused) {
+        s->c_refused++;
+        FL_LOG_WARN_RL(ctx, "%s refuses datagrams (ICMP port unreachable): is the collector "
+                       "running? Messages sent meanwhile are lost", s->x.what);
+    }
     if (rc == 0) {
         s->c_messages++;
         s->c_bytes += m->len;

@@ -159,10 +159,11 @@ int ipx_xport_parse(struct ipx_xport *x, const char *target);
  * codes with errno set; the caller logs with x->what. */
 int ipx_xport_open(struct ipx_xport *x);
 /* Send one whole message. UDP: one datagram; a refusal reported for an
- * earlier datagram (ECONNREFUSED) is cleared and the send tried once more.
+ * earlier datagram (ECONNREFUSED: an ICMP port unreachable came back, no
+ * collector listens) sets *refused and the send is tried once more.
  * TCP and file: every byte, retrying short writes and EINTR. -FL_EIO with
  * errno set on failure (TCP: the connection is closed: open it again). */
-int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n);
+int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n, bool *refused);
 void ipx_xport_close(struct ipx_xport *x);
 void ipx_xport_free(struct ipx_xport *x);
 

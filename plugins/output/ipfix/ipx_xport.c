@@ -136,7 +136,7 @@ int ipx_xport_open(struct ipx_xport *x)
     return x->kind == IPX_FILE ? open_file(x) : open_socket(x);
 }
 
-int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n)
+int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n, bool *refused)
 {
     if (x->fd < 0) {
         errno = ENOTCONN;
@@ -154,6 +154,7 @@ int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n)
              * reported (and cleared) on this call: this one is not sent. */
             if (errno == ECONNREFUSED && !retried) {
                 retried = true;
+                *refused = true;
                 continue;
             }
             return -FL_EIO;
