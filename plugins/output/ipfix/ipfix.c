@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <flowline/plugin.h>
 #include "ipx.h"
 
@@ -28,7 +29,7 @@ struct ipfix {
     /* options */
     char *target;
     char *path;
-    uint64_t domain, mtu, refresh, refresh_messages, connect_timeout;
+    uint64_t domain, mtu, refresh, refresh_messages, connect_timeout, rate;
     int time_elements;              /* 0 native, 1 milliseconds */
     bool overwrite, append;
     /* run */
@@ -43,6 +44,7 @@ struct ipfix {
     uint32_t msg_row0;              /* first row of the batch in the open message */
     uint32_t seq;                   /* data records of this stream before the open message */
     uint64_t refreshed_ns, msgs_since_refresh;
+    uint64_t next_send_ns;          /* UDP with message_rate: monotonic time of the next send */
     const struct fl_batch *resume_b;  /* TCP: the batch to resume after a reconnect */
     uint64_t resume_seq;
     uint32_t resume_row;
@@ -79,6 +81,11 @@ static const struct fl_opt ipfix_opts[] = {
       .doc = "native: the registry's element for time columns (flowStartNanoseconds, "
              "flowDurationMicroseconds); milliseconds: their millisecond element where the "
              "registry has one (flowStartMilliseconds, for collectors such as nfdump 1.7)" },
+    { .name = "message_rate", .type = FL_OPT_UINT, .offset = offsetof(struct ipfix, rate),
+      .def = "0", .max = "1000000000", .unit = "messages/s",
+      .doc = "UDP: send at most this many messages per second, so a burst (a flow meter "
+             "flushing at the end of a file) does not overflow the collector's socket buffer; "
+             "0 = no limit" },
     { .name = "connect_timeout", .type = FL_OPT_DURATION,
       .offset = offsetof(struct ipfix, connect_timeout), .def = "5s", .min = "1ms",
       .doc = "TCP: how long a connection attempt may take" },
@@ -201,6 +208,27 @@ static void count(struct fl_ctx *ctx, struct ipfix *s)
         }
 }
 
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* message_rate: wait for this message's slot. */
+static void pace(struct ipfix *s)
+{
+    uint64_t now = mono_ns();
+    if (s->next_send_ns > now) {
+        uint64_t d = s->next_send_ns - now;
+        struct timespec ts = { (time_t)(d / 1000000000u), (long)(d % 1000000000u) };
+        while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+            ;
+        now = s->next_send_ns;
+    }
+    s->next_send_ns = now + 1000000000u / s->rate;
+}
+
 /* Send the open message. UDP failures are counted and the export goes
  * on; a TCP failure returns -FL_EAGAIN (the connection is gone); a file
  * failure fails the stage. */
@@ -211,6 +239,8 @@ static int send_msg(struct fl_ctx *ctx, struct ipfix *s)
         return 0;
     ipx_msg_finish(m, (uint32_t)(fl_now_ns() / 1000000000u), s->seq, (uint32_t)s->domain);
     bool refused = false;
+    if (s->x.kind == IPX_UDP && s->rate)
+        pace(s);
     int rc = ipx_xport_send(&s->x, m->buf, m->len, &refused);
     if (refused) {
         s->c_refused++;

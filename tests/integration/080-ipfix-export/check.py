@@ -342,6 +342,11 @@ def test_udp_absent(tmp, pcap):
     ip = c.get("ipfix", {})
     check(rc == 0 and ip.get("collector_refused", 0) > 0 and "refuses datagrams" in err,
           f"udp without a collector: exit {rc}, collector_refused={ip.get('collector_refused')}, run goes on")
+    # message_rate paces the datagrams: n messages take at least (n - 1) / rate.
+    t = time.monotonic()
+    rc, err, c = run(pipeline(tmp, "paced", pcap, f'target: "udp://127.0.0.1:{port}", message_rate: 200', out))
+    took, n = time.monotonic() - t, c.get("ipfix", {}).get("messages", 0)
+    check(rc == 0 and n > 10 and took >= (n - 1) / 200, f"message_rate: 200: {n} messages took {took:.2f} s")
 
 
 def test_file(tmp, name, pcap, both_families):
