@@ -368,6 +368,11 @@ static int put_row(struct fl_ctx *ctx, struct ipfix *s, struct ipx_plan *p,
         m->max = IPX_MSG_MAX;
     }
     s->m.max = s->x.kind == IPX_UDP ? (size_t)s->mtu : IPX_MSG_MAX;
+    if (s->m.len > s->m.max) {   /* the oversized one goes out alone */
+        if ((rc = send_msg(ctx, s)) < 0)
+            return rc;
+        s->msg_row0 = r + 1;
+    }
     if (!rl) {
         s->c_large++;
         FL_LOG_WARN_RL(ctx, "a record of schema %llu does not fit in a 65535-byte message: "

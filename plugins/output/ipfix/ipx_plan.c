@@ -179,7 +179,10 @@ int ipx_plan_new(const struct fl_schema *s, bool time_ms, ipx_skip_fn skip, void
     p->schema = s;
     for (uint32_t j = 0; j < s->ncols; j++) {
         struct ipx_col c;
-        const char *why = col_element(s->cols[j], time_ms, &c);
+        /* 4000 fields of at most 8 bytes in the template and 16 in the
+         * record keep both within a 65535-byte message. */
+        const char *why = p->n >= 4000 ? "a template holds at most 4000 fields"
+                                       : col_element(s->cols[j], time_ms, &c);
         if (why) {
             if (skip)
                 skip(arg, s->cols[j]->name, why);

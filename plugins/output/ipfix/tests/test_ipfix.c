@@ -387,6 +387,42 @@ static void test_tcp_reconnect(void **state)
     free(buf);
 }
 
+/* UDP: a record larger than mtu goes alone in a larger datagram, and the
+ * messages after it are bounded again (a regression: the message grew
+ * past its buffer). */
+static void test_udp_oversize(void **state)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct fl_harness *h;
+    snprintf(yaml, sizeof yaml, "{target: \"udp://127.0.0.1:%u\", mtu: 256}", ntohs(sa.sin_port));
+    assert_int_equal(fl_harness_new("output.ipfix", yaml, mix_s, &h), 0);
+    struct fl_batch *b = mix(h, 60);   /* row 1: a 300-byte string */
+    for (uint32_t i = 2; i < b->rows; i++)
+        FL_COL(b, 1, struct fl_addr)[i] = FL_COL(b, 1, struct fl_addr)[0];
+    push(h, b);
+    uint64_t msgs = fl_harness_counter(h, "messages");
+    assert_int_equal(fl_harness_counter(h, "records_out"), 60);
+    uint8_t buf[2048];
+    unsigned big = 0;
+    for (uint64_t k = 0; k < msgs; k++) {
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        assert_true(n >= 16);
+        struct msgs m;
+        read_msgs(buf, (size_t)n, &m);
+        big += n > 256;
+    }
+    assert_int_equal(big, 1);
+    fl_harness_destroy(&h);
+    close(fd);
+}
+
 /* A record no message can hold is dropped and counted; the others go. */
 static void test_too_large(void **state)
 {
@@ -422,6 +458,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_oversize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_option_errors, setup, teardown),
