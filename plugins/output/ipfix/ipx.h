@@ -67,7 +67,13 @@ struct ipx_col {
     uint16_t len;           /* encoded length, IPX_VARLEN for str/bytes */
     uint64_t div;           /* ts/dur into an integer of a time unit: ns per unit */
     int dual;               /* bit of the row's family mask (id6 != 0), else -1 */
+    uint8_t op;             /* enum ipx_op: a copy in network order needs no conversion */
 };
+
+/* Cells whose column type matches the element's type byte for byte (the
+ * common case) are written by a byte swap; everything else goes through
+ * the general conversion. */
+enum ipx_op { IPX_OP_CONVERT = 0, IPX_OP_COPY1, IPX_OP_SWAP2, IPX_OP_SWAP4, IPX_OP_SWAP8 };
 
 struct ipx_tmpl {
     uint32_t mask;          /* bit i set: dual address column i is IPv6 in these rows */

@@ -168,6 +168,22 @@ static const char *col_element(const struct fl_col_def *c, bool time_ms, struct 
     return NULL;
 }
 
+static uint8_t plain_op(const struct ipx_col *c)
+{
+    if (c->div != 1 || c->dual >= 0)
+        return IPX_OP_CONVERT;
+    switch (c->at) {
+    case IPX_AT_UNSIGNED8: return c->t == FL_T_U8 ? IPX_OP_COPY1 : IPX_OP_CONVERT;
+    case IPX_AT_UNSIGNED16: return c->t == FL_T_U16 ? IPX_OP_SWAP2 : IPX_OP_CONVERT;
+    case IPX_AT_UNSIGNED32: return c->t == FL_T_U32 ? IPX_OP_SWAP4 : IPX_OP_CONVERT;
+    case IPX_AT_UNSIGNED64: return c->t == FL_T_U64 ? IPX_OP_SWAP8 : IPX_OP_CONVERT;
+    case IPX_AT_SIGNED64:
+        return c->t == FL_T_I64 || c->t == FL_T_DUR ? IPX_OP_SWAP8 : IPX_OP_CONVERT;
+    case IPX_AT_FLOAT64: return c->t == FL_T_F64 ? IPX_OP_SWAP8 : IPX_OP_CONVERT;
+    default: return IPX_OP_CONVERT;
+    }
+}
+
 int ipx_plan_new(const struct fl_schema *s, bool time_ms, ipx_skip_fn skip, void *arg,
                  struct ipx_plan **out)
 {
@@ -198,6 +214,7 @@ int ipx_plan_new(const struct fl_schema *s, bool time_ms, ipx_skip_fn skip, void
             c.at = IPX_AT_IPV6ADDRESS;
             c.len = 16;
         }
+        c.op = plain_op(&c);
         p->varlen |= c.len == IPX_VARLEN;
         p->cols[p->n++] = c;
     }
@@ -271,6 +288,17 @@ int ipx_plan_tmpl(struct ipx_plan *p, uint32_t mask, uint32_t *next_id, struct i
     *out = t;
     return 0;
 }
+
+/* Host to network order for the byte-swap paths. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define IPX_BE16(v) __builtin_bswap16(v)
+#define IPX_BE32(v) __builtin_bswap32(v)
+#define IPX_BE64(v) __builtin_bswap64(v)
+#else
+#define IPX_BE16(v) (v)
+#define IPX_BE32(v) (v)
+#define IPX_BE64(v) (v)
+#endif
 
 static inline void put16(uint8_t *w, uint16_t v)
 {
@@ -420,6 +448,30 @@ static uint8_t *write_cell(const struct ipx_col *c, bool v6, const struct fl_bat
         return w + len;
     }
     const void *d = b->data[c->col];
+    switch (c->op) {
+    case IPX_OP_COPY1:
+        *w = ((const uint8_t *)d)[r];
+        return w + 1;
+    case IPX_OP_SWAP2: {
+        uint16_t v = IPX_BE16(((const uint16_t *)d)[r]);
+        memcpy(w, &v, 2);
+        return w + 2;
+    }
+    case IPX_OP_SWAP4: {
+        uint32_t v = IPX_BE32(((const uint32_t *)d)[r]);
+        memcpy(w, &v, 4);
+        return w + 4;
+    }
+    case IPX_OP_SWAP8: {
+        uint64_t v;
+        memcpy(&v, (const uint8_t *)d + (size_t)r * 8, 8);
+        v = IPX_BE64(v);
+        memcpy(w, &v, 8);
+        return w + 8;
+    }
+    default:
+        break;
+    }
     switch (c->at) {
     case IPX_AT_UNSIGNED8: case IPX_AT_UNSIGNED16: case IPX_AT_UNSIGNED32: {
         uint64_t v = cell_u64(b, c, r), max = (1ull << (8 * len)) - 1;
