@@ -188,7 +188,7 @@ static int ipfix_start(struct fl_ctx *ctx, void *state)
         return 0;   /* created with the first record */
     if ((rc = ipx_xport_open(&s->x)) < 0) {
         FL_LOG_ERROR(ctx, "cannot %s %s: %s", s->x.kind == IPX_TCP ? "connect to" : "send to",
-                     s->x.what, strerror(errno));
+                     s->x.what, ipx_xport_strerror(&s->x, errno));
         return rc;
     }
     return 0;
@@ -402,7 +402,8 @@ static int ipfix_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
     }
     if (s->x.kind == IPX_TCP && s->x.fd < 0) {
         if (ipx_xport_open(&s->x) < 0) {
-            FL_LOG_WARN_RL(ctx, "cannot connect to %s: %s", s->x.what, strerror(errno));
+            FL_LOG_WARN_RL(ctx, "cannot connect to %s: %s", s->x.what,
+                           ipx_xport_strerror(&s->x, errno));
             return -FL_EAGAIN;
         }
         fl_counter_add(ctx, "reconnects", 1);

@@ -155,6 +155,7 @@ struct ipx_xport {
     char *host, *port;      /* UDP/TCP */
     int existing;           /* file: 0 refuse, 1 truncate, 2 append */
     uint64_t connect_timeout_ns;
+    int gai_rc;             /* the last open failed to resolve host: getaddrinfo's code */
 };
 
 /* Parse target ("udp://h:p", "tcp://h:p", "tcp://[v6]:p") into x.
@@ -170,6 +171,8 @@ int ipx_xport_open(struct ipx_xport *x);
  * TCP and file: every byte, retrying short writes and EINTR. -FL_EIO with
  * errno set on failure (TCP: the connection is closed: open it again). */
 int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n, bool *refused);
+/* Why the last open or send failed (errno, or the resolver's reason). */
+const char *ipx_xport_strerror(const struct ipx_xport *x, int err);
 void ipx_xport_close(struct ipx_xport *x);
 void ipx_xport_free(struct ipx_xport *x);
 

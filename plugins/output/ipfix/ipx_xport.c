@@ -85,8 +85,10 @@ static int open_socket(struct ipx_xport *x)
                               .ai_socktype = x->kind == IPX_UDP ? SOCK_DGRAM : SOCK_STREAM,
                               .ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG }, *res = NULL;
     int rc = getaddrinfo(x->host, x->port, &hints, &res);
+    x->gai_rc = rc == EAI_SYSTEM ? 0 : rc;
     if (rc != 0) {
-        errno = rc == EAI_SYSTEM ? errno : EHOSTUNREACH;
+        if (rc != EAI_SYSTEM)
+            errno = EHOSTUNREACH;
         return -FL_EIO;
     }
     int saved = 0;
@@ -133,6 +135,7 @@ static int open_file(struct ipx_xport *x)
 int ipx_xport_open(struct ipx_xport *x)
 {
     ipx_xport_close(x);
+    x->gai_rc = 0;
     return x->kind == IPX_FILE ? open_file(x) : open_socket(x);
 }
 
@@ -180,6 +183,11 @@ int ipx_xport_send(struct ipx_xport *x, const uint8_t *p, size_t n, bool *refuse
         return -FL_EIO;
     }
     return 0;
+}
+
+const char *ipx_xport_strerror(const struct ipx_xport *x, int err)
+{
+    return x->gai_rc ? gai_strerror(x->gai_rc) : strerror(err);
 }
 
 void ipx_xport_close(struct ipx_xport *x)
