@@ -415,13 +415,22 @@ static double cell_f64(const struct fl_batch *b, const struct ipx_col *c, uint32
 }
 
 /* NTP-format timestamp (RFC 7011 §6.1.9/10): seconds since 1900 in the
- * high half (mod 2^32), binary fraction in the low half. */
+ * high half (mod 2^32), binary fraction in the low half. The fraction is
+ * rounded up, so that a reader who rounds down (ns = frac * 1e9 >> 32)
+ * gets back the very nanosecond (or microsecond) written: the error is
+ * below 0.24 ns (0.48 µs), never below the value. Microseconds keep the
+ * 11 low bits of the fraction zero ("SHOULD"), rounding up to them. */
 static uint64_t ntp_time(uint64_t ns, bool micro)
 {
-    uint64_t sec = ns / 1000000000u + 2208988800u, sub = ns % 1000000000u;
-    uint64_t frac = (sub << 32) / 1000000000u;
-    if (micro)   /* "the 11 least significant bits SHOULD be zero" */
-        frac = ((sub / 1000u * 1000u) << 32) / 1000000000u & ~(uint64_t)0x7ff;
+    uint64_t sec = ns / 1000000000u + 2208988800u, sub = ns % 1000000000u, frac;
+    if (micro)
+        frac = ((sub / 1000u << 21) + 999999u) / 1000000u << 11;
+    else
+        frac = ((sub << 32) + 999999999u) / 1000000000u;
+    if (frac >> 32) {   /* rounded up to a whole second */
+        frac = 0;
+        sec++;
+    }
     return (sec & 0xffffffffu) << 32 | frac;
 }
 
