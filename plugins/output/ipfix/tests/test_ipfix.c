@@ -387,6 +387,39 @@ static void test_tcp_reconnect(void **state)
     free(buf);
 }
 
+/* UDP: templates again once template_refresh has passed (wall clock),
+ * before the next data; not within it. */
+static void test_udp_refresh_time(void **state)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t sl = sizeof sa;
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+    struct timeval tv = { .tv_sec = 2 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct fl_harness *h;
+    snprintf(yaml, sizeof yaml, "{target: \"udp://127.0.0.1:%u\", template_refresh: 1s}",
+             ntohs(sa.sin_port));
+    assert_int_equal(fl_harness_new("output.ipfix", yaml, mix_s, &h), 0);
+    static const int expect[] = { 1, 0, 1 };   /* first use, within 1 s, after */
+    for (int k = 0; k < 3; k++) {
+        if (k == 2)
+            usleep(1100000);
+        push(h, plain(h, 2));
+        uint8_t buf[2048];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        assert_true(n > 16);
+        struct msgs m;
+        read_msgs(buf, (size_t)n, &m);
+        assert_int_equal(m.templates[0], expect[k]);
+        assert_int_equal(m.seq[0], 2 * k);
+    }
+    fl_harness_destroy(&h);
+    close(fd);
+}
+
 /* UDP: a record larger than mtu goes alone in a larger datagram, and the
  * messages after it are bounded again (a regression: the message grew
  * past its buffer). */
@@ -458,6 +491,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_file_encoding, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_refresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_udp_refresh_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_udp_oversize, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tcp_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_large, setup, teardown),
