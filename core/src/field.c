@@ -108,3 +108,25 @@ const struct fl_field *fl_field_by_ie(uint32_t pen, uint16_t ie, enum fl_ie_kind
             }
     return NULL;
 }
+
+uint64_t fl_ie_unit_ns(uint32_t pen, uint16_t ie)
+{
+    static const struct { const char *name; uint64_t ns; } units[] = {
+        { "seconds", 1000000000u }, { "milliseconds", 1000000u },
+        { "microseconds", 1000u }, { "nanoseconds", 1u },
+    };
+    enum fl_ie_kind kind;
+    const struct fl_field *f = fl_field_by_ie(pen, ie, &kind);
+
+    if (!f)
+        return 0;
+    if (pen == 0) {
+        const struct fl_ie_iana *e = bsearch(&ie, fl_ie_iana, fl_ie_niana, sizeof fl_ie_iana[0],
+                                             iana_cmp);
+        for (size_t i = 0; e && i < sizeof units / sizeof units[0]; i++)
+            if (strcmp(e->units, units[i].name) == 0)
+                return units[i].ns;
+        return 0;
+    }
+    return f->type == FL_T_DUR ? 1 : 0;    /* flowline's own durations are in ns */
+}

@@ -98,6 +98,10 @@ enum fl_ie_kind {
  * under its IANA name; and *kind, its wire encoding. NULL for elements
  * the registry does not know (other enterprises included). */
 FL_API const struct fl_field *fl_field_by_ie(uint32_t pen, uint16_t ie, enum fl_ie_kind *kind);
+/* Nanoseconds per unit of an element whose value is a time quantity (RFC
+ * 5610 units seconds, milliseconds, microseconds, nanoseconds: durations,
+ * uptimes, deltas), 0 for every other element. */
+FL_API uint64_t fl_ie_unit_ns(uint32_t pen, uint16_t ie);
 
 /* ---- Schemas ---------------------------------------------------------- */
 struct fl_col_def {

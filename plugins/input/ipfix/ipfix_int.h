@@ -41,6 +41,7 @@ struct ipfix_op {
     uint8_t type;               /* enum fl_type of the column */
     int16_t col;                /* column index, -1 = skipped (a duplicate) */
     uint8_t time;               /* IPFIX_TIME_* when the field feeds flow_start/end */
+    uint32_t unit_ns;           /* a time quantity into a dur column: ns per unit, else 0 */
 };
 
 enum {

@@ -128,6 +128,8 @@ static int put_cell(struct fl_batch *b, const struct ipfix_op *op, uint32_t r,
         return 0;
     }
     }
+    if (op->unit_ns)        /* flowDurationMilliseconds & co. into a dur column */
+        v *= op->unit_ns;
     switch ((enum fl_type)op->type) {
     case FL_T_U8: ((uint8_t *)col)[r] = (uint8_t)clamp(v, 0xff); break;
     case FL_T_U16: ((uint16_t *)col)[r] = (uint16_t)clamp(v, 0xffff); break;

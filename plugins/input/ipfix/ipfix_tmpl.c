@@ -274,6 +274,8 @@ static int tmpl_compile(struct ipfix_dec *d, struct ipfix_tmpl *t,
         }
         op->kind = (uint8_t)kind;
         op->type = (uint8_t)type;
+        op->unit_ns = type == FL_T_DUR && kind == FL_IE_UNSIGNED ?
+                      (uint32_t)fl_ie_unit_ns(f[i].pen, f[i].ie) : 0;
         op->col = (int16_t)col_add(c, name, type);
         if (op->col >= 0 && strcmp(name, "sampling_rate") == 0)
             t->col_sampling = op->col;

@@ -356,6 +356,10 @@ static void test_by_element(void **state)
             fail_msg("%u/%u: %s kind %d, expected %s kind %d", t[i].pen, t[i].ie,
                      f ? f->name : "NULL", (int)k, t[i].name, (int)t[i].kind);
     }
+    assert_int_equal(fl_ie_unit_ns(0, 161), 1000000);     /* flowDurationMilliseconds */
+    assert_int_equal(fl_ie_unit_ns(0, 162), 1000);        /* flowDurationMicroseconds */
+    assert_int_equal(fl_ie_unit_ns(0, 22), 1000000);      /* flowStartSysUpTime */
+    assert_int_equal(fl_ie_unit_ns(0, 1), 0);             /* octetDeltaCount */
     assert_null(fl_field_by_ie(0, 65000, &k));      /* unassigned */
     assert_null(fl_field_by_ie(9, 1, &k));          /* another enterprise */
     assert_null(fl_field_by_ie(FL_PEN, 9999, &k));
