@@ -135,6 +135,16 @@ if command -v mergecap >/dev/null && command -v tshark >/dev/null; then
 else
     echo "skip interface column: no mergecap/tshark"
 fi
+# conf/examples/ipfix-replay.yaml on the shared NetFlow v9 captures, one
+# folder read in order: the 51 + 35 + 11 data records their README states
+# (the fourth file has data sets only, no templates: 23 counted).
+rm -f "$tmp/replay.csv"
+out=$(cd "$tmp" && REPLAY="${FLOWLINE_TEST_DATA:-$FLOWLINE_TEST_DATA_DEFAULT}/netflow9" OUT="$tmp/replay.csv" \
+      "$FLOWLINE_BIN" run -v --no-progress "$FLOWLINE_SRC/conf/examples/ipfix-replay.yaml" 2>&1)
+check "ipfix-replay example: 97 records" "$out" "records_out=97 records=97"
+check "ipfix-replay example: template-less sets counted" "$out" "drop_no_template=23"
+[ "$(wc -l <"$tmp/replay.csv")" -eq 98 ] && echo "ok   ipfix-replay wrote 97 rows" \
+    || { echo "FAIL ipfix-replay rows: $(wc -l <"$tmp/replay.csv")"; fail=1; }
 e=$("$FLOWLINE_BIN" check "$tmp/stdio.yaml" --set "c.path=$tmp/caps/*.nothing" 2>&1 || true)
 check "a glob without a match" "$e" "no file matches"
 # input.metrics: the counters as records, ending with the other inputs.

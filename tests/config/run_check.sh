@@ -31,7 +31,7 @@ if [ "$1" = "--examples" ]; then
     cd "$here/../.." || exit 1
     # The files the examples read must exist and what they write must not.
     : >"$tmp/capture.pcap"
-    export PCAP="$tmp/capture.pcap" OUT="$tmp/written-by-example"
+    export PCAP="$tmp/capture.pcap" REPLAY="$tmp" OUT="$tmp/written-by-example"
     bad=0
     for f in conf/examples/*.yaml; do
         [ -e "$f" ] || continue

@@ -10,9 +10,11 @@ IPFIX records and sums their packets and bytes. flowline must write
 exactly those, and their packets must be every IP packet of the capture
 (tshark's count). From NetFlow v9 over UDP and IPFIX over TCP flowline
 must write the same as from IPFIX over UDP. Every process started here is stopped by its pid."""
-import os, re, signal, socket, struct, subprocess, sys, threading, time
+import json, os, re, signal, socket, struct, subprocess, sys, threading, time
 
 BIN = os.environ["FLOWLINE_BIN"]
+EXAMPLE = os.path.join(os.environ.get("FLOWLINE_SRC", os.path.join(os.path.dirname(__file__), "../../..")),
+                       "conf/examples/ipfix-to-json.yaml")
 CAPTURES = ["pcap/ndpi_1kxun.pcap", "pcap/ndpi_443-chrome.pcap"]
 
 
@@ -95,23 +97,18 @@ def one(data, tmp, cap, version, proto):
     """softflowd -> flowline; returns (records, packets, bytes, counted, exit)."""
     tag = f"{os.path.basename(cap)}-v{version}-{proto}"
     port = free_port(socket.SOCK_STREAM if proto == "tcp" else socket.SOCK_DGRAM)
-    out, err_path = os.path.join(tmp, tag + ".csv"), os.path.join(tmp, tag + ".err")
-    yaml = os.path.join(tmp, tag + ".yaml")
-    with open(yaml, "w") as f:
-        f.write(f"""version: 1
-stages:
-  - {{id: c, use: input.ipfix, with: {{listen: "{proto}://127.0.0.1:{port}"}}}}
-  - {{id: o, use: output.csv, from: c, with: {{path: "{out}", fields: [src_addr, dst_addr, src_port, dst_port, proto, packets, bytes, flow_start]}}}}
-""")
+    out, err_path = os.path.join(tmp, tag + ".json"), os.path.join(tmp, tag + ".err")
     fl = sf = relay = None
 
     def rows():
         if not os.path.exists(out):
             return []
-        return [l.split(",") for l in open(out).read().splitlines()[1:]]
+        return [json.loads(l) for l in open(out).read().splitlines()]
     try:
+        # the collector of conf/examples, as its comment says to run it
         with open(err_path, "w") as err:
-            fl = subprocess.Popen([BIN, "run", "-v", "--no-progress", yaml], stderr=err)
+            fl = subprocess.Popen([BIN, "run", "-v", "--no-progress", EXAMPLE], stderr=err,
+                                  env=dict(os.environ, LISTEN=f"{proto}://127.0.0.1:{port}", OUT=out))
         if not wait_for(lambda: "collecting on" in open(err_path).read(), 10):
             raise RuntimeError(f"{tag}: flowline did not start:\n" + open(err_path).read())
         to = port
@@ -164,8 +161,8 @@ stages:
     got = rows()
     text = open(err_path).read()
     counted = re.findall(r"(drop_\w+|records_lost|packets_lost|kernel_drops)=(\d+)", text)
-    res = (len(got), sum(int(r[5]) for r in got), sum(int(r[6]) for r in got),
-           sum(1 for r in got if not r[7]), counted, fl.returncode)
+    res = (len(got), sum(r["packets"] for r in got), sum(r["bytes"] for r in got),
+           sum(1 for r in got if not r.get("flow_start")), counted, fl.returncode)
     want = tshark_totals(os.path.join(tmp, tag + ".pcap"), relay.port) if relay else None
     print(f"{tag}: flowline wrote {res[0]} records, {res[1]} packets, {res[2]} bytes "
           f"({res[3]} without flow_start); counted {counted or 'nothing'}; exit {res[5]}"
