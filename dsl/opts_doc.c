@@ -59,8 +59,10 @@ static void doc_markdown(const struct fl_plugin *p, FILE *out)
     fputs("|---|---|---|---|---|---|\n", out);
     for (const struct fl_opt *o = p->opts; o->name; o++) {
         fprintf(out, "| `%s` | %s", o->name, fl_optv_type_name(o->type));
-        if (o->type == FL_OPT_ENUM && o->choices) {
-            fputs(": ", out);
+        if (o->choices && (o->type == FL_OPT_ENUM || o->type == FL_OPT_LIST
+                           || o->type == FL_OPT_MAP)) {
+            fputs(o->type == FL_OPT_ENUM ? ": " : o->type == FL_OPT_MAP ? " with keys "
+                  : (o->flags & FL_OPT_ALL_NONE) ? " (or true/false) of " : " of ", out);
             for (size_t i = 0; o->choices[i]; i++) {
                 fprintf(out, "%s`", i ? ", " : "");
                 doc_md_text(out, o->choices[i]);
