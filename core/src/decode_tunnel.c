@@ -254,13 +254,19 @@ int decode_tun_teredo(const uint8_t *h, uint32_t cap, uint32_t len, struct decod
 
     tun_init(t, FL_TUN_TEREDO);
     /* Authentication indicator: 0x0001, client id length, authentication
-     * value length, the two, an 8-byte nonce and a confirmation byte. */
-    if (cap >= 2 && h[0] == 0 && h[1] == 1) {
+     * value length, the two, an 8-byte nonce and a confirmation byte. What
+     * the snaplen cut before the IPv6 header is a fallback (a packet on
+     * the port whose indicators cannot be read). */
+    if (cap < 2)
+        return DECODE_TUN_FAIL;
+    if (h[0] == 0 && h[1] == 1) {
         if (cap < 4)
             return DECODE_TUN_FAIL;
         q = 4 + (uint32_t)h[2] + h[3] + 9;
     }
     /* Origin indication: 0x0000, obfuscated port and IPv4 address. */
+    if (q < len && cap < q + 2)
+        return DECODE_TUN_FAIL;
     if (q + 2 <= cap && h[q] == 0 && h[q + 1] == 0)
         q += 8;
     if (q >= len)
