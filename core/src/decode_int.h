@@ -55,9 +55,7 @@ struct fl_decoder {
     struct fl_decap_port ports[DECODE_MAX_PORTS];
     uint64_t *port_bits;                /* 65536 bits, NULL when no UDP kind */
     /* The tunnel column's strings: each kind's name is put into a batch's
-     * arena once and its span reused (span_have: bit per kind). */
-    const struct fl_batch *span_b;
-    uint32_t span_have;
+     * arena once and its span reused while the arena holds it there. */
     struct fl_span span[FL_TUN_COUNT];
 };
 

@@ -10,6 +10,7 @@
  *
  * Not here: counters, the fragment table and the schema (decode.c). */
 #include "decode_int.h"
+#include "rt.h"
 
 /* Bounds on what one frame may make the decoder do; past them the frame is
  * malformed for our purposes (real traffic stays far below). */
@@ -710,8 +711,9 @@ static inline uint16_t decode_loop_family(const uint8_t *q)
 /* ---- The row ------------------------------------------------------------- */
 
 /* The tunnel and tunnel_id cells of row r (decoders with tunnel columns).
- * A kind's name goes into the batch's arena once per batch; a new batch is
- * one at another address or one being filled from row 0. */
+ * A kind's name goes into the batch's arena once per batch: the span of
+ * the last copy is reused while the batch's arena holds the name there
+ * (checked each time: a recycled batch may have the old one's address). */
 static __attribute__((noinline)) void
 decode_commit_tunnel(struct fl_decoder *d, const struct decode_pkt *p, struct fl_batch *b,
                      uint32_t r)
@@ -720,19 +722,17 @@ decode_commit_tunnel(struct fl_decoder *d, const struct decode_pkt *p, struct fl
     unsigned k = p->tun_kind;
 
     ((uint32_t *)b->data[FL_PKT_TUNNEL_ID])[r] = p->tun_id;
-    if (b != d->span_b || r == 0) {
-        d->span_b = b;
-        d->span_have = 0;
-    }
     cell->off = cell->len = 0;
-    if (k && !((d->span_have >> k) & 1)) {
+    if (k) {
         const char *name = fl_tunnel_kind_name((int)k);
-        if (fl_batch_put_bytes(b, name, (uint32_t)strlen(name), &d->span[k]) == 0)
-            d->span_have |= 1u << k;
+        uint32_t len = (uint32_t)strlen(name);
+        if (fl_batch_span_holds(b, d->span[k], name, len) ||
+            fl_batch_put_bytes(b, name, len, &d->span[k]) == 0)
+            *cell = d->span[k];
+        else
+            k = 0;
     }
-    if (k && ((d->span_have >> k) & 1))
-        *cell = d->span[k];
-    else
+    if (!k)
         (void)fl_batch_set_missing(b, FL_PKT_TUNNEL, r);
     if (!p->tun_has_id)
         (void)fl_batch_set_missing(b, FL_PKT_TUNNEL_ID, r);

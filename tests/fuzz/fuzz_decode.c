@@ -32,7 +32,7 @@ static const int fuzz_linktypes[16] = {
     FL_DLT_EN10MB, 104, 147};
 
 static struct fl_ctx *fuzz_ctx;
-static struct fl_batch *fuzz_batch;
+static struct fl_batch *fuzz_batch[2];   /* one per decoder, as inputs have */
 static const struct fl_schema *fuzz_schema;
 static struct fl_decoder *fuzz_dec[2];
 
@@ -46,10 +46,11 @@ static void fuzz_init(void)
                  .decap_ports = ports, .n_decap_ports = 2};
 
     fuzz_ctx = fl_test_ctx_new();
-    /* one batch for both decoders: the plain one leaves the tunnel
-     * columns alone */
+    /* the plain decoder's batch has the tunnel columns too: it leaves them
+     * alone */
     if (!fuzz_ctx || fl_decoder_schema(fuzz_ctx, &decap, sizeof(decap), &fuzz_schema) < 0 ||
-        fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch) < 0 ||
+        fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch[0]) < 0 ||
+        fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch[1]) < 0 ||
         fl_decoder_new(&plain, sizeof(plain), &fuzz_dec[0]) < 0 || fl_decoder_new(&decap, sizeof(decap), &fuzz_dec[1]) < 0)
         abort();
 }
@@ -66,13 +67,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     /* a full batch is replaced, as an input does (validity bitmaps and
      * the arena start afresh) */
-    if (fuzz_batch->rows == fuzz_batch->cap) {
-        fl_batch_release(&fuzz_batch);
-        if (fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch) < 0)
+    sel = data[0];
+    if (fuzz_batch[(sel >> 4) & 1]->rows == fuzz_batch[(sel >> 4) & 1]->cap) {
+        fl_batch_release(&fuzz_batch[(sel >> 4) & 1]);
+        if (fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch[(sel >> 4) & 1]) < 0)
             abort();
     }
-    b = fuzz_batch;
-    sel = data[0];
+    b = fuzz_batch[(sel >> 4) & 1];
     caplen = (uint32_t)(size - 1);
     wirelen = caplen + (sel & 0x20 ? 65536u : 0u);
     r = b->rows;

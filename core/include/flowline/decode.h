@@ -162,7 +162,8 @@ FL_API int fl_packet_schema(struct fl_ctx *ctx, const struct fl_schema **out);
 FL_API int fl_decoder_schema(struct fl_ctx *ctx, const struct fl_decoder_opts *opts,
                              size_t opts_size, const struct fl_schema **out);
 
-/* Decode one frame into row b->rows of packet batch b (b->rows < b->cap).
+/* Decode one frame into row b->rows of packet batch b (b->rows < b->cap);
+ * b has the schema of fl_decoder_schema() (or more columns after it).
  * Returns 1 if a row was added (b->rows incremented, t_min/t_max updated),
  * 0 if the frame was counted and skipped, -FL_EFULL (nothing counted) if b
  * was already full. Never reads past caplen. linktype is a LINKTYPE_ value
