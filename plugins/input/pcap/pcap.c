@@ -201,7 +201,7 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         const char *opt;
         char err[256];
         if (pcap_decoder_opts(st, &o, err, sizeof(err), &opt) < 0)
-            rc = fl_diag(ctx, opt, "%s", err);
+            rc = fl_diag(ctx, opt, "option \"%s\": %s", opt, err);
         if ((prc = pcap_schemas(ctx, st, &o)) < 0)
             return prc;
     }
