@@ -105,8 +105,11 @@ static int decode_decap_setup(struct fl_decoder *d, const struct fl_decoder_opts
         d->ports[d->n_ports++] = *pp;
     }
     for (int k = 1; k < FL_TUN_COUNT; k++)
-        if ((udp_kinds >> k & 1) && (d->decap_kinds >> k & 1) && !(given >> k & 1))
+        if ((udp_kinds >> k & 1) && (d->decap_kinds >> k & 1) && !(given >> k & 1)) {
+            if (d->n_ports >= DECODE_MAX_PORTS)
+                return -FL_ERANGE;
             d->ports[d->n_ports++] = (struct fl_decap_port){ fl_tunnel_default_port(k), (uint8_t)k };
+        }
     if (!d->n_ports)
         return 0;
     if (!(d->port_bits = calloc(65536 / 64, sizeof(uint64_t))))

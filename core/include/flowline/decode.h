@@ -143,7 +143,8 @@ struct fl_decoder_opts {
     uint32_t decap_depth;     /* tunnels nested at most, 0 = default (4), at most 16 */
     bool tunnel_columns;      /* rows get the tunnel and tunnel_id columns */
     /* UDP ports per kind; a kind carried in UDP that has no entry here uses
-     * its standard port (fl_tunnel_default_port). The decoder copies them. */
+     * its standard port (fl_tunnel_default_port). The decoder copies them;
+     * at most 64 in all with the standard ones (-FL_ERANGE past that). */
     const struct fl_decap_port *decap_ports;
     size_t n_decap_ports;
     FL_GROWN_TAIL

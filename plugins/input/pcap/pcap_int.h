@@ -39,10 +39,10 @@ struct pcap_in {
     const struct fl_schema *schema_if;  /* the same plus `interface` */
     struct fl_decoder *dec;
     uint32_t n_ports;           /* decap_ports, as the decoder takes them */
-    struct fl_decap_port ports[64];
+    struct fl_decap_port ports[32];
 };
 
-#define PCAP_DECAP_PORTS 64u
+#define PCAP_DECAP_PORTS 32u   /* the decoder takes 64 with the standard ones */
 /* The decoder's options from the decap options (pcap_decap.c); on a bad
  * value, err and *opt (the option's name) say what is wrong. */
 int pcap_decoder_opts(struct pcap_in *st, struct fl_decoder_opts *o, char *err, size_t len,

@@ -507,6 +507,16 @@ static void test_ports(void **state)
     struct fl_decoder_opts ob = { .decap = 1, .decap_ports = bad, .n_decap_ports = 1 };
     struct fl_decoder *d;
     assert_int_equal(fl_decoder_new(&ob, sizeof ob, &d), -FL_EINVAL);
+    /* 64 ports in all: 63 given ones and 5 standard ones are too many */
+    struct fl_decap_port many[63];
+    for (int i = 0; i < 63; i++)
+        many[i] = (struct fl_decap_port){ (uint16_t)(10000 + i), FL_TUN_VXLAN };
+    ob.decap_ports = many;
+    ob.n_decap_ports = 63;
+    assert_int_equal(fl_decoder_new(&ob, sizeof ob, &d), -FL_ERANGE);
+    ob.n_decap_ports = 59;
+    assert_int_equal(fl_decoder_new(&ob, sizeof ob, &d), 0);
+    fl_decoder_destroy(&d);
     ob.decap_depth = 17;
     ob.n_decap_ports = 0;
     assert_int_equal(fl_decoder_new(&ob, sizeof ob, &d), -FL_ERANGE);
