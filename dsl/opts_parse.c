@@ -139,12 +139,16 @@ static int opts_choice(const struct fl_opt *o, const char *name, const char *wha
 }
 
 /* A list option with choices (opts.h): with FL_OPT_ALL_NONE a lone true or
- * false is every choice or none; every item must be a choice. */
+ * false (or yes/on, no/off, as for a bool) is every choice or none; every
+ * item must be a choice. */
 static int opts_list_choices(const struct fl_opt *o, const struct fl_ynode *n, union fl_optv *v,
                              char *err, size_t len, struct fl_pos *at)
 {
     if ((o->flags & FL_OPT_ALL_NONE) && n->kind == FL_Y_SCALAR && v->l.n == 1) {
-        bool all = !strcasecmp(v->l.v[0], "true"), none = !strcasecmp(v->l.v[0], "false");
+        /* the words FL_OPT_BOOL takes */
+        const char *w = v->l.v[0];
+        bool all = !strcasecmp(w, "true") || !strcasecmp(w, "yes") || !strcasecmp(w, "on");
+        bool none = !strcasecmp(w, "false") || !strcasecmp(w, "no") || !strcasecmp(w, "off");
         if (all || none) {
             size_t k = 0;
             fl_optv_free(o->type, v);

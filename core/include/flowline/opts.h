@@ -59,8 +59,8 @@ struct fl_strlist { size_t n; char **v; };
 struct fl_strmap { size_t n; char **key; char **val; };
 
 #define FL_OPT_REQUIRED 0x1u  /* must be given (no default) */
-/* FL_OPT_LIST with .choices: a lone `true` stands for every choice and
- * `false` for none (e.g. input.pcap's `decap: true | false | [gre, ...]`). */
+/* FL_OPT_LIST with .choices: a lone `true` (yes, on) stands for every
+ * choice and `false` (no, off) for none (e.g. input.pcap's `decap: true | false | [gre, ...]`). */
 #define FL_OPT_ALL_NONE 0x2u
 
 struct fl_opt {

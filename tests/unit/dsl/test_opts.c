@@ -422,6 +422,13 @@ static void test_list_map_choices(void **state)
     assert_int_equal(fl_opt_parse_value(&lo, "false", &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 0);
     fl_opts_free(free_l, &l);
+    /* a bool's other words, as the option took when it was a bool */
+    assert_int_equal(fl_opt_parse_value(&lo, "on", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 3);
+    fl_opts_free(free_l, &l);
+    assert_int_equal(fl_opt_parse_value(&lo, "No", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 0);
+    fl_opts_free(free_l, &l);
     assert_int_equal(fl_opt_parse_value(&lo, "[vxlan, gre]", &l, err, sizeof(err)), 0);
     assert_int_equal(l.n, 2);
     assert_string_equal(l.v[0], "vxlan");
