@@ -100,6 +100,8 @@ static const char *const real_captures[] = {
     "ndpi_teredo.pcap", "tcpdump_geneve.pcap", "tcpdump_erspan-type-iii-pb-1.pcap",
     "tcpdump_erspan-type-ii-1.pcap", "ndpi_vxlan.pcap", "tcpdump_vxlan.pcap", "ndpi_gre.pcap",
     "ndpi_6in4tunnel.pcap", "ndpi_4in6tunnel.pcap", "ndpi_false_positives.pcap",
+    "ndpi_reasm_segv_anon.pcap", "ndpi_rtmp.pcap", "ndpi_http_origin_different_than_host.pcap",
+    "ndpi_tls_invalid_reads.pcap",
 };
 
 static void compare_capture(const char *path, unsigned *frames_out, unsigned *tunnelled)
