@@ -59,8 +59,10 @@ static void doc_markdown(const struct fl_plugin *p, FILE *out)
     fputs("|---|---|---|---|---|---|\n", out);
     for (const struct fl_opt *o = p->opts; o->name; o++) {
         fprintf(out, "| `%s` | %s", o->name, fl_optv_type_name(o->type));
-        if (o->type == FL_OPT_ENUM && o->choices) {
-            fputs(": ", out);
+        if (o->choices && (o->type == FL_OPT_ENUM || o->type == FL_OPT_LIST
+                           || o->type == FL_OPT_MAP)) {
+            fputs(o->type == FL_OPT_ENUM ? ": " : o->type == FL_OPT_MAP ? " with keys "
+                  : (o->flags & FL_OPT_ALL_NONE) ? " (or true/false) of " : " of ", out);
             for (size_t i = 0; o->choices[i]; i++) {
                 fprintf(out, "%s`", i ? ", " : "");
                 doc_md_text(out, o->choices[i]);
@@ -214,6 +216,25 @@ static void doc_json_type(FILE *out, const struct fl_opt *o, const char *ind)
         break;
     case FL_OPT_LIST:
     case FL_OPT_PATHS:
+        if (o->type == FL_OPT_LIST && o->choices) {
+            /* items among the choices; FL_OPT_ALL_NONE: or true/false */
+            fprintf(out, "%s\"anyOf\": [\n%s  { \"type\": \"array\", \"items\": { \"enum\": [", ind,
+                    ind);
+            for (size_t i = 0; o->choices[i]; i++) {
+                fputs(i ? ", " : "", out);
+                doc_json_str(out, o->choices[i]);
+            }
+            fprintf(out, "] } },\n%s  { \"enum\": [", ind);
+            for (size_t i = 0; o->choices[i]; i++) {
+                fputs(i ? ", " : "", out);
+                doc_json_str(out, o->choices[i]);
+            }
+            fputs("] }", out);
+            if (o->flags & FL_OPT_ALL_NONE)
+                fprintf(out, ",\n%s  { \"type\": \"boolean\" }", ind);
+            fprintf(out, "\n%s]", ind);
+            break;
+        }
         fprintf(out, "%s\"anyOf\": [\n%s  { \"type\": \"array\", \"items\": { \"type\": %s } },\n"
                 "%s  { \"type\": %s }\n%s]", ind, ind, scalar, ind, scalar, ind);
         break;

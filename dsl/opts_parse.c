@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "opts_int.h"
 
 static const char *opts_shape(const struct fl_ynode *n)
@@ -57,6 +58,38 @@ static int opts_list(const struct fl_opt *o, const struct fl_ynode *n, const cha
     return 0;
 }
 
+/* A map value is a scalar, or a list of scalars kept as its items joined
+ * with commas (opts.h: fl_strmap is fixed for the ABI major). */
+static bool opts_map_value_ok(const struct fl_ynode *x)
+{
+    if (x->kind == FL_Y_SCALAR)
+        return true;
+    if (x->kind != FL_Y_SEQ)
+        return false;
+    for (size_t j = 0; j < x->n; j++)
+        if (x->items[j]->kind != FL_Y_SCALAR)
+            return false;
+    return true;
+}
+
+static char *opts_map_value(const struct fl_ynode *x)
+{
+    size_t total = 1;
+    char *s;
+    if (x->kind == FL_Y_SCALAR)
+        return strdup(x->str);
+    for (size_t j = 0; j < x->n; j++)
+        total += strlen(x->items[j]->str) + 1;
+    if (!(s = calloc(1, total)))
+        return NULL;
+    for (size_t j = 0; j < x->n; j++) {
+        if (j)
+            strcat(s, ",");
+        strcat(s, x->items[j]->str);
+    }
+    return s;
+}
+
 static int opts_map(const struct fl_opt *o, const struct fl_ynode *n, union fl_optv *v,
                     char *err, size_t len, struct fl_pos *at)
 {
@@ -67,18 +100,75 @@ static int opts_map(const struct fl_opt *o, const struct fl_ynode *n, union fl_o
     if (!(v->m.key = calloc(n->n + 1, sizeof(char *))) || !(v->m.val = calloc(n->n + 1, sizeof(char *))))
         return -FL_ENOMEM;
     for (size_t i = 0; i < n->n; i++) {
-        if (n->items[i]->kind != FL_Y_SCALAR) {
-            *at = n->items[i]->pos;
-            return fl_optv_err(err, len, "expected a mapping of names to values, got %s as the"
-                               " value of \"%s\"", opts_shape(n->items[i]), n->keys[i]);
+        const struct fl_ynode *x = n->items[i];
+        char *val;
+        if (!opts_map_value_ok(x)) {
+            *at = x->pos;
+            return fl_optv_err(err, len, "expected a mapping of names to values (or lists of"
+                               " values), got %s as the value of \"%s\"",
+                               x->kind == FL_Y_SEQ ? "a nested list" : opts_shape(x), n->keys[i]);
         }
         if (!(v->m.key[v->m.n] = strdup(n->keys[i])))
             return -FL_ENOMEM;
-        if (!(v->m.val[v->m.n] = strdup(n->items[i]->str))) {
+        if (!(val = opts_map_value(x))) {
             free(v->m.key[v->m.n]);
             return -FL_ENOMEM;
         }
+        v->m.val[v->m.n] = val;
         v->m.n++;
+    }
+    return 0;
+}
+
+/* name is one of o->choices, or an error with a "did you mean". */
+static int opts_choice(const struct fl_opt *o, const char *name, const char *what, char *err,
+                       size_t len)
+{
+    size_t n = 0;
+    char list[512] = "";
+    const char *best;
+    for (; o->choices[n]; n++) {
+        if (!strcmp(o->choices[n], name))
+            return 0;
+        strncat(list, n ? ", " : "", sizeof(list) - strlen(list) - 1);
+        strncat(list, o->choices[n], sizeof(list) - strlen(list) - 1);
+    }
+    if (n && (best = fl_suggest(name, o->choices, n)))
+        return fl_optv_err(err, len, "unknown %s \"%s\"; did you mean \"%s\"?", what, name, best);
+    return fl_optv_err(err, len, "unknown %s \"%s\" (one of %s)", what, name, list);
+}
+
+/* A list option with choices (opts.h): with FL_OPT_ALL_NONE a lone true or
+ * false (or yes/on, no/off, as for a bool) is every choice or none; every
+ * item must be a choice. */
+static int opts_list_choices(const struct fl_opt *o, const struct fl_ynode *n, union fl_optv *v,
+                             char *err, size_t len, struct fl_pos *at)
+{
+    if ((o->flags & FL_OPT_ALL_NONE) && n->kind == FL_Y_SCALAR && v->l.n == 1) {
+        /* the words FL_OPT_BOOL takes */
+        const char *w = v->l.v[0];
+        bool all = !strcasecmp(w, "true") || !strcasecmp(w, "yes") || !strcasecmp(w, "on");
+        bool none = !strcasecmp(w, "false") || !strcasecmp(w, "no") || !strcasecmp(w, "off");
+        if (all || none) {
+            size_t k = 0;
+            fl_optv_free(o->type, v);
+            while (all && o->choices[k])
+                k++;
+            if (!(v->l.v = calloc(k + 1, sizeof(char *))))
+                return -FL_ENOMEM;
+            for (size_t i = 0; i < k; i++) {
+                if (!(v->l.v[i] = strdup(o->choices[i])))
+                    return -FL_ENOMEM;
+                v->l.n++;
+            }
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < v->l.n; i++) {
+        if (n->kind == FL_Y_SEQ && i < n->n)
+            *at = n->items[i]->pos;
+        if (opts_choice(o, v->l.v[i], "value", err, len) < 0)
+            return -FL_EINVAL;
     }
     return 0;
 }
@@ -87,12 +177,22 @@ static int opts_map(const struct fl_opt *o, const struct fl_ynode *n, union fl_o
 static int opts_node(const struct fl_opt *o, const struct fl_ynode *n, const char *base_dir,
                      union fl_optv *v, char *err, size_t len, struct fl_pos *at)
 {
+    int rc;
     memset(v, 0, sizeof(*v));
     *at = n->pos;
-    if (o->type == FL_OPT_LIST || o->type == FL_OPT_PATHS)
-        return opts_list(o, n, base_dir, v, err, len, at);
-    if (o->type == FL_OPT_MAP)
-        return opts_map(o, n, v, err, len, at);
+    if (o->type == FL_OPT_LIST || o->type == FL_OPT_PATHS) {
+        rc = opts_list(o, n, base_dir, v, err, len, at);
+        if (rc == 0 && o->type == FL_OPT_LIST && o->choices)
+            rc = opts_list_choices(o, n, v, err, len, at);
+        return rc;
+    }
+    if (o->type == FL_OPT_MAP) {
+        rc = opts_map(o, n, v, err, len, at);
+        for (size_t i = 0; rc == 0 && o->choices && i < v->m.n; i++)
+            if ((rc = opts_choice(o, v->m.key[i], "key", err, len)) < 0 && i < n->n)
+                *at = n->key_pos[i];
+        return rc;
+    }
     if (n->kind != FL_Y_SCALAR)
         return opts_expected(o, n, err, len);
     if (fl_ynode_is_null(n) && !(o->type == FL_OPT_STRING && !n->str[0]))

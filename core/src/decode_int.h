@@ -30,16 +30,82 @@ struct decode_frag {
     uint8_t kproto, proto;
 };
 
+/* Tunnels: nesting bound (default, most) and the UDP ports one decoder
+ * watches (kind, port pairs). */
+#define DECODE_DECAP_DEFAULT 4u
+#define DECODE_DECAP_MAX 16u
+#define DECODE_MAX_PORTS 64u
+
 struct fl_decoder {
     uint64_t drops[FL_DROP_COUNT];      /* totals since creation */
     uint64_t notes[FL_NOTE_COUNT];
     uint64_t drops_flushed[FL_DROP_COUNT];  /* totals at the last flush */
     uint64_t notes_flushed[FL_NOTE_COUNT];
-    bool decap;
+    uint32_t decap_kinds;               /* bit per enum fl_tunnel_kind; 0 = decap off */
+    uint32_t decap_depth;               /* tunnels nested at most */
+    bool tunnel_cols;                   /* rows have tunnel, tunnel_id */
     struct decode_frag *frag;           /* nsets * DECODE_FRAG_WAYS slots */
     uint32_t frag_set_mask;             /* nsets - 1 (nsets a power of two) */
     uint64_t frag_stamp;
+    uint64_t tunnels[FL_TUN_COUNT];     /* rows per tunnel kind */
+    uint64_t tunnels_flushed[FL_TUN_COUNT];
+    /* UDP ports with a tunnel: the pairs, and a bitmap over both (a UDP
+     * packet touches the pairs only when one of its ports is in it). */
+    uint32_t n_ports;
+    struct fl_decap_port ports[DECODE_MAX_PORTS];
+    uint64_t *port_bits;                /* 65536 bits, NULL when no UDP kind */
+    /* The tunnel column's strings: each kind's name is put into a batch's
+     * arena once and its span reused while the arena holds it there. */
+    struct fl_span span[FL_TUN_COUNT];
 };
+
+static inline bool decode_port_watched(const struct fl_decoder *d, uint16_t port)
+{
+    return (d->port_bits[port >> 6] >> (port & 63)) & 1;
+}
+
+/* ---- Tunnel headers (decode_tunnel.c) ----------------------------------- */
+
+/* What follows a tunnel header, beside ethertypes: an Ethernet frame (GRE's
+ * transparent Ethernet bridging type) and "IP, version by its first nibble"
+ * (decode_pkt.c's DECODE_ET_RAW, not an ethertype on any wire). */
+#define DECODE_TUN_ET_ETH 0x6558
+#define DECODE_TUN_ET_IP 0x05FE
+
+enum { DECODE_TUN_OK, DECODE_TUN_NO, DECODE_TUN_FAIL };
+
+/* A tunnel header read: the inner packet starts off bytes after it and is
+ * named by et; it ends lim bytes after it when lim is non-zero (a length
+ * the header states). id: VNI, TEID, session, key, when has_id. */
+struct decode_tun {
+    uint32_t off, lim, id;
+    uint16_t et;
+    uint8_t kind;               /* enum fl_tunnel_kind */
+    bool has_id;
+};
+
+/* h: the tunnel header (GRE: the GRE header; UDP kinds: the UDP payload);
+ * cap: bytes captured from h; len: UDP kinds: the payload's length on the
+ * wire. DECODE_TUN_OK, DECODE_TUN_NO (not this tunnel, or a message without
+ * a packet: the outer flow), DECODE_TUN_FAIL (this tunnel, but truncated or
+ * malformed: the outer flow, counted). t->kind is set in every case (GRE:
+ * FL_TUN_ERSPAN for ERSPAN's protocol types). */
+DECODE_HIDDEN int decode_tun_gre(const uint8_t *h, uint32_t cap, struct decode_tun *t);
+DECODE_HIDDEN int decode_tun_vxlan(const uint8_t *h, uint32_t cap, uint32_t len,
+                                   struct decode_tun *t);
+DECODE_HIDDEN int decode_tun_geneve(const uint8_t *h, uint32_t cap, uint32_t len,
+                                    struct decode_tun *t);
+DECODE_HIDDEN int decode_tun_gtp(const uint8_t *h, uint32_t cap, uint32_t len,
+                                 struct decode_tun *t);
+DECODE_HIDDEN int decode_tun_gre_udp(const uint8_t *h, uint32_t cap, uint32_t len,
+                                     struct decode_tun *t);
+DECODE_HIDDEN int decode_tun_teredo(const uint8_t *h, uint32_t cap, uint32_t len,
+                                    struct decode_tun *t);
+DECODE_HIDDEN int decode_tun_ayiya(const uint8_t *h, uint32_t cap, uint32_t len,
+                                   struct decode_tun *t);
+/* The parser of a kind carried in UDP. */
+DECODE_HIDDEN int decode_tun_udp(uint8_t kind, const uint8_t *h, uint32_t cap, uint32_t len,
+                                 struct decode_tun *t);
 
 /* The key of a fragmented datagram, as both ends of the table see it. */
 struct decode_frag_key {

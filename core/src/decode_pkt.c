@@ -10,11 +10,11 @@
  *
  * Not here: counters, the fragment table and the schema (decode.c). */
 #include "decode_int.h"
+#include "rt.h"
 
 /* Bounds on what one frame may make the decoder do; past them the frame is
  * malformed for our purposes (real traffic stays far below). */
 #define DECODE_MAX_SHIMS 16   /* VLAN tags + MPLS labels + PPPoE + PW words */
-#define DECODE_MAX_DECAP 4    /* GRE / VXLAN / IP-in-IP levels */
 #define DECODE_MAX_EXTHDR 8   /* IPv6 extension headers in one chain */
 
 /* Internal results: 0 = a row is ready, DECODE_DROP(reason) otherwise. */
@@ -45,7 +45,8 @@
 #define DECODE_ET_RAW 0x05FE
 #define DECODE_ET_BAD 0x05FF
 
-#define DECODE_VXLAN_PORT 4789      /* RFC 7348 */
+_Static_assert(DECODE_TUN_ET_ETH == DECODE_ET_TEB && DECODE_TUN_ET_IP == DECODE_ET_RAW,
+               "decode_tunnel.c names inner packets as decode_net does");
 
 enum {
     DECODE_IP_HOPOPTS = 0, DECODE_IP_ICMP = 1, DECODE_IP_IPIP = 4, DECODE_IP_TCP = 6,
@@ -83,6 +84,17 @@ struct decode_pkt {
     };
     uint8_t proto, ver, ttl, flags;
     uint32_t ip_len, payload_len;
+    /* Tunnels the row came out of: the outermost's kind and id, and a bit
+     * per kind opened (one store clears them for every packet). */
+    union {
+        struct {
+            uint8_t tun_kind;       /* enum fl_tunnel_kind, 0 = none */
+            bool tun_has_id;
+            uint16_t tunnels;
+        };
+        uint32_t tunw;
+    };
+    uint32_t tun_id;
 };
 
 /* What the IP layer hands to the transport layer. */
@@ -146,74 +158,107 @@ static inline void decode_addr_cell(struct fl_addr *a, const uint64_t w[2])
 DECODE_INLINE int decode_net(struct fl_decoder *d, struct decode_pkt *p, uint16_t et,
                              const uint8_t *q);
 
-enum decode_inner { DECODE_IN_GRE, DECODE_IN_VXLAN, DECODE_IN_IP4, DECODE_IN_IP6 };
-
 /* Decapsulation is best effort: the row describes the innermost packet that
  * decodes cleanly, and the outer one when the inner is not IP, malformed or
  * cut off, so an outer packet that decoded never vanishes because of what
- * it carries. h/cap: the tunnel header and the captured bytes from it. */
+ * it carries (counted as decap_fallback). h/cap: the tunnel header and the
+ * captured bytes from it; t: what decode_tunnel.c read in it. */
 static __attribute__((noinline)) void
-decode_decap(struct fl_decoder *d, struct decode_pkt *p, enum decode_inner kind,
+decode_decap(struct fl_decoder *d, struct decode_pkt *p, const struct decode_tun *t,
              const uint8_t *h, uint32_t cap)
 {
     struct decode_pkt in;
-    uint16_t et;
-    const uint8_t *q;
 
-    if (p->decaps >= DECODE_MAX_DECAP)
+    if (p->decaps >= d->decap_depth) {
+        p->notes |= 1u << FL_NOTE_DECAP_FALLBACK;
         return;
+    }
     in = *p;
     in.decaps++;
-    in.end = h + cap;   /* the inner packet lies within the outer payload */
-    switch (kind) {
-    case DECODE_IN_GRE: {
-        /* RFC 2784/2890: flags and version, protocol type, then optional
-         * checksum(+reserved), key and sequence words. Version 1 is PPTP's
-         * enhanced GRE (RFC 2637): always a key (payload length, call id),
-         * optional sequence and acknowledgment numbers, then PPP. RFC 1701
-         * source routing is left as the outer flow. */
-        uint16_t fl, pt;
-        uint32_t hl = 4;
-        if (cap < 4)
-            return;
-        fl = decode_rd16(h);
-        pt = decode_rd16(h + 2);
-        if (fl & 0x4000)
-            return;
-        if ((fl & 0x0007) == 0) {
-            hl += (fl & 0x8000 ? 4 : 0) + (fl & 0x2000 ? 4 : 0) + (fl & 0x1000 ? 4 : 0);
-            if (pt == DECODE_ET_ERSPAN2 && (fl & 0x1000))
-                hl += 8;  /* ERSPAN type II header; type I has none */
-        } else if ((fl & 0x0007) == 1 && pt == DECODE_ET_PPP && (fl & 0x2000)) {
-            hl += 4 + (fl & 0x1000 ? 4 : 0) + (fl & 0x0080 ? 4 : 0);
-        } else {
-            return;
-        }
-        if (cap < hl)
-            return;
-        et = pt == DECODE_ET_ERSPAN2 ? DECODE_ET_TEB : pt < 0x0600 ? DECODE_ET_BAD : pt;
-        q = h + hl;
-        break;
+    /* The inner packet lies within the outer payload (and within the
+     * length its tunnel header states). */
+    in.end = h + (t->lim && t->lim < cap ? t->lim : cap);
+    if (!in.tun_kind) {
+        in.tun_kind = t->kind;
+        in.tun_has_id = t->has_id;
+        in.tun_id = t->has_id ? t->id : 0;
     }
-    case DECODE_IN_VXLAN:
-        /* h is the UDP header; VXLAN's 8 bytes follow, with the I flag set
-         * when the VNI is valid. */
-        if (cap < 16 || !(h[8] & 0x08))
-            return;
-        et = DECODE_ET_TEB;
-        q = h + 16;
+    in.tunnels |= (uint16_t)(1u << t->kind);
+    if (decode_net(d, &in, t->et, h + t->off) == 0)
+        *p = in;
+    else
+        p->notes |= 1u << FL_NOTE_DECAP_FALLBACK;
+}
+
+/* A packet that may carry a tunnel the decoder opens (decap on, not a
+ * fragment): find which, read its header, and go in. */
+static __attribute__((noinline)) void
+decode_tunnel(struct fl_decoder *d, struct decode_pkt *p, const uint8_t *h, uint32_t cap,
+              uint32_t len)
+{
+    struct decode_tun t;
+    int rc = DECODE_TUN_NO;
+
+    switch (p->proto) {
+    case DECODE_IP_GRE:
+        rc = decode_tun_gre(h, cap, &t);
         break;
-    case DECODE_IN_IP4:
-        et = DECODE_ET_IPV4;
-        q = h;
+    case DECODE_IP_IPIP:
+    case DECODE_IP_IPV6:
+        memset(&t, 0, sizeof t);
+        t.kind = FL_TUN_IPIP;
+        t.et = p->proto == DECODE_IP_IPIP ? DECODE_ET_IPV4 : DECODE_ET_IPV6;
+        rc = DECODE_TUN_OK;
+        break;
+    case DECODE_IP_UDP:
+        /* The destination port first, then the source port for the kinds
+         * whose replies come from it (GTP-U, Teredo, AYIYA); the first
+         * header that passes its sanity checks is the tunnel. */
+        if (cap < 8)
+            return;
+        for (int pass = 0; pass < 2 && rc == DECODE_TUN_NO; pass++) {
+            uint16_t port = pass ? p->sport : p->dport;
+            for (uint32_t i = 0; i < d->n_ports && rc == DECODE_TUN_NO; i++) {
+                uint8_t k = d->ports[i].kind;
+                if (d->ports[i].port != port)
+                    continue;
+                if (pass && k != FL_TUN_GTP && k != FL_TUN_TEREDO && k != FL_TUN_AYIYA)
+                    continue;
+                rc = decode_tun_udp(k, h + 8, cap - 8, len > 8 ? len - 8 : 0, &t);
+            }
+        }
+        if (rc != DECODE_TUN_NO) {
+            h += 8;
+            cap -= 8;
+        }
         break;
     default:
-        et = DECODE_ET_IPV6;
-        q = h;
-        break;
+        return;
     }
-    if (decode_net(d, &in, et, q) == 0)
-        *p = in;
+    if (rc == DECODE_TUN_NO || !((d->decap_kinds >> t.kind) & 1))
+        return;     /* GRE carrying ERSPAN when only gre is asked for, say */
+    if (rc == DECODE_TUN_FAIL) {
+        p->notes |= 1u << FL_NOTE_DECAP_FALLBACK;
+        return;
+    }
+    decode_decap(d, p, &t, h, cap);
+}
+
+/* Whether decap may find a tunnel in this (unfragmented) packet. */
+static inline bool decode_tunnel_candidate(const struct fl_decoder *d, const struct decode_pkt *p)
+{
+    switch (p->proto) {
+    case DECODE_IP_GRE:
+        return (d->decap_kinds & (1u << FL_TUN_GRE | 1u << FL_TUN_ERSPAN)) != 0;
+    case DECODE_IP_IPIP:
+    case DECODE_IP_IPV6:
+        return (d->decap_kinds >> FL_TUN_IPIP) & 1;
+    case DECODE_IP_UDP:
+        return d->port_bits &&
+               (decode_port_watched(d, p->dport) || decode_port_watched(d, p->sport));
+    default:
+        return false;
+    }
 }
 
 DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct decode_l3 *l3)
@@ -319,26 +364,9 @@ DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct d
     }
     if (l3->frag)   /* sport or icmp_id: one of them is 0 */
         decode_frag_put(d, &l3->key, p->proto, p->sport | p->icmp_id, p->dport);
-    else if (d->decap) {
+    else if (d->decap_kinds && decode_tunnel_candidate(d, p))
         /* A fragment's inner packet is incomplete: it stays the outer flow. */
-        switch (p->proto) {
-        case DECODE_IP_GRE:
-            decode_decap(d, p, DECODE_IN_GRE, h, cap);
-            break;
-        case DECODE_IP_UDP:
-            if (p->dport == DECODE_VXLAN_PORT)
-                decode_decap(d, p, DECODE_IN_VXLAN, h, cap);
-            break;
-        case DECODE_IP_IPIP:
-            decode_decap(d, p, DECODE_IN_IP4, h, cap);
-            break;
-        case DECODE_IP_IPV6:
-            decode_decap(d, p, DECODE_IN_IP6, h, cap);
-            break;
-        default:
-            break;
-        }
-    }
+        decode_tunnel(d, p, h, cap, len);
     return 0;
 }
 
@@ -682,6 +710,34 @@ static inline uint16_t decode_loop_family(const uint8_t *q)
 
 /* ---- The row ------------------------------------------------------------- */
 
+/* The tunnel and tunnel_id cells of row r (decoders with tunnel columns).
+ * A kind's name goes into the batch's arena once per batch: the span of
+ * the last copy is reused while the batch's arena holds the name there
+ * (checked each time: a recycled batch may have the old one's address). */
+static __attribute__((noinline)) void
+decode_commit_tunnel(struct fl_decoder *d, const struct decode_pkt *p, struct fl_batch *b,
+                     uint32_t r)
+{
+    struct fl_span *cell = (struct fl_span *)b->data[FL_PKT_TUNNEL] + r;
+    unsigned k = p->tun_kind;
+
+    ((uint32_t *)b->data[FL_PKT_TUNNEL_ID])[r] = p->tun_id;
+    cell->off = cell->len = 0;
+    if (k) {
+        const char *name = fl_tunnel_kind_name((int)k);
+        uint32_t len = (uint32_t)strlen(name);
+        if (fl_batch_span_holds(b, d->span[k], name, len) ||
+            fl_batch_put_bytes(b, name, len, &d->span[k]) == 0)
+            *cell = d->span[k];
+        else
+            k = 0;
+    }
+    if (!k)
+        (void)fl_batch_set_missing(b, FL_PKT_TUNNEL, r);
+    if (!p->tun_has_id)
+        (void)fl_batch_set_missing(b, FL_PKT_TUNNEL_ID, r);
+}
+
 DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *p,
                                  uint64_t ts, struct fl_batch *b)
 {
@@ -714,6 +770,11 @@ DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *
         if (ts > b->t_max)
             b->t_max = ts;
     }
+    if (__builtin_expect(d->tunnel_cols, 0))
+        decode_commit_tunnel(d, p, b, r);
+    if (__builtin_expect(p->tunnels != 0, 0))
+        for (unsigned k = 1; k < FL_TUN_COUNT; k++)
+            d->tunnels[k] += (p->tunnels >> k) & 1;
     b->rows = r + 1;
     /* A snaplen shorter than the packets makes ip_truncated the common
      * case: counted without a branch, the rare notes with one. */
@@ -727,7 +788,7 @@ DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *
 /* The common frame in one pass: Ethernet with at most one VLAN tag, IPv4
  * without options or IPv6
  * without extension headers, not a fragment, TCP or UDP, every length
- * consistent and no decapsulation asked for. It checks exactly what the
+ * consistent and not on a UDP port decap watches. It checks exactly what the
  * general path checks for such a frame and fills the same row; anything
  * else (or anything it would drop) returns false and the general path
  * decodes the frame from the start, so drops are counted in one place.
@@ -741,7 +802,7 @@ DECODE_INLINE bool decode_fast(struct fl_decoder *d, struct decode_pkt *p,
     uint32_t cap, tot, len, hl;
     uint16_t et;
 
-    if (caplen < 18 + 40 || d->decap)
+    if (caplen < 18 + 40)
         return false;
     et = decode_rd16(frame + 12);
     /* One 802.1Q/802.1ad tag (10% of the bench trace's packets). */
@@ -812,6 +873,11 @@ DECODE_INLINE bool decode_fast(struct fl_decoder *d, struct decode_pkt *p,
     p->l4w = 0;     /* icmp_id and hx: 0 for TCP and UDP */
     p->sport = decode_rd16(h);
     p->dport = decode_rd16(h + 2);
+    /* With decap on, a UDP packet on a tunnel port is the general path's
+     * (GRE and IP-in-IP are neither TCP nor UDP, so never here). */
+    if (__builtin_expect(d->port_bits != NULL, 0) && p->proto == DECODE_IP_UDP &&
+        (decode_port_watched(d, p->dport) || decode_port_watched(d, p->sport)))
+        return false;
     return true;
 }
 
@@ -826,6 +892,8 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
 
     if (b->rows >= b->cap)
         return -FL_EFULL;
+    p.tunw = 0;
+    p.tun_id = 0;
     if (linktype == FL_DLT_EN10MB) {
         p.wirelen = wirelen;
         p.vlan = 0;

@@ -578,6 +578,14 @@ int fl_batch_put_bytes(struct fl_batch *b, const void *p, uint32_t len, struct f
     return 0;
 }
 
+bool fl_batch_span_holds(const struct fl_batch *b, struct fl_span s, const void *p,
+                         uint32_t len)
+{
+    const struct fl_arena *a = b->arena_;
+    return a && s.len == len && s.off <= a->len && len <= a->len - s.off &&
+           memcmp(a->buf + s.off, p, len) == 0;
+}
+
 const char *fl_batch_bytes(const struct fl_batch *b, struct fl_span s)
 {
     return b->arena_ ? b->arena_->buf + s.off : "";

@@ -64,6 +64,12 @@ struct fl_ctx {
 int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id,
                 const char *use, const struct fl_plugin *p);
 void fl_ctx_fini(struct fl_ctx *ctx);
+/* record.c: whether span s lies within b's arena and holds exactly the len
+ * bytes at p (a span cached across rows is checked before it is reused:
+ * batches are recycled, so their address says nothing). */
+bool fl_batch_span_holds(const struct fl_batch *b, struct fl_span s, const void *p,
+                         uint32_t len);
+
 /* record.c: the ctx's pool of released batches, for fl_batch_new(). */
 struct fl_batch_pool *fl_batch_pool_new(void);
 void fl_batch_pool_drop(struct fl_batch_pool *p);

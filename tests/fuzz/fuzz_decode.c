@@ -2,14 +2,16 @@
  *
  * Input: one selector byte, then the frame. The selector's low 4 bits pick
  * the link type (every one the decoder knows, plus unsupported ones), bit 4
- * turns GRE/VXLAN/IP-in-IP decapsulation on, bit 5 makes the wire length
+ * turns decapsulation on (every tunnel kind, VXLAN also on UDP 8472, nesting
+ * bound 3, tunnel columns), bit 5 makes the wire length
  * 64 KiB longer than the captured length (snaplen-cut frames, TSO lengths).
  * The frame is the rest of the input, so ASan sees any read past caplen.
  * Each decoded row is checked against the column conventions of decode.h.
  *
  * Seeds: `fuzz_decode --write-seeds CORPUS DIR` writes the first frames of
  * every capture in DIR (relative to the test data dir, ../shared/data or
- * $FLOWLINE_TEST_DATA) into CORPUS in this input format and exits
+ * $FLOWLINE_TEST_DATA) into CORPUS in this input format, each twice (decap
+ * off and on, so the tunnel paths are reached from the start), and exits
  * (tests/fuzz/CMakeLists.txt runs it before the fuzzing run). */
 #include <dirent.h>
 #include <stdint.h>
@@ -30,17 +32,25 @@ static const int fuzz_linktypes[16] = {
     FL_DLT_EN10MB, 104, 147};
 
 static struct fl_ctx *fuzz_ctx;
-static struct fl_batch *fuzz_batch;
+static struct fl_batch *fuzz_batch[2];   /* one per decoder, as inputs have */
+static const struct fl_schema *fuzz_schema;
 static struct fl_decoder *fuzz_dec[2];
 
 static void fuzz_init(void)
 {
-    const struct fl_schema *schema;
-    struct fl_decoder_opts plain = {.frag_slots = 64}, decap = {.frag_slots = 64, .decap = 1};
+    static const struct fl_decap_port ports[] = {
+        { 4789, FL_TUN_VXLAN }, { 8472, FL_TUN_VXLAN },
+    };
+    struct fl_decoder_opts plain = {.frag_slots = 64},
+        decap = {.frag_slots = 64, .decap = 1, .decap_depth = 3, .tunnel_columns = true,
+                 .decap_ports = ports, .n_decap_ports = 2};
 
     fuzz_ctx = fl_test_ctx_new();
-    if (!fuzz_ctx || fl_packet_schema(fuzz_ctx, &schema) < 0 ||
-        fl_batch_new(fuzz_ctx, schema, 1024, &fuzz_batch) < 0 ||
+    /* the plain decoder's batch has the tunnel columns too: it leaves them
+     * alone */
+    if (!fuzz_ctx || fl_decoder_schema(fuzz_ctx, &decap, sizeof(decap), &fuzz_schema) < 0 ||
+        fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch[0]) < 0 ||
+        fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch[1]) < 0 ||
         fl_decoder_new(&plain, sizeof(plain), &fuzz_dec[0]) < 0 || fl_decoder_new(&decap, sizeof(decap), &fuzz_dec[1]) < 0)
         abort();
 }
@@ -55,10 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_init();
     if (size < 1 || size > 262145)
         return 0;
-    b = fuzz_batch;
-    if (b->rows == b->cap)
-        b->rows = 0;
+    /* a full batch is replaced, as an input does (validity bitmaps and
+     * the arena start afresh) */
     sel = data[0];
+    if (fuzz_batch[(sel >> 4) & 1]->rows == fuzz_batch[(sel >> 4) & 1]->cap) {
+        fl_batch_release(&fuzz_batch[(sel >> 4) & 1]);
+        if (fl_batch_new(fuzz_ctx, fuzz_schema, 1024, &fuzz_batch[(sel >> 4) & 1]) < 0)
+            abort();
+    }
+    b = fuzz_batch[(sel >> 4) & 1];
     caplen = (uint32_t)(size - 1);
     wirelen = caplen + (sel & 0x20 ? 65536u : 0u);
     r = b->rows;
@@ -77,6 +92,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (FL_COL(b, FL_PKT_VLAN, uint16_t)[r] > 4095)
         abort();
+    /* a tunnel cell names a kind, and has an id only with a kind */
+    if (sel & 0x10) {
+        if (fl_batch_is_valid(b, FL_PKT_TUNNEL, r)) {
+            struct fl_span t = FL_COL(b, FL_PKT_TUNNEL, struct fl_span)[r];
+            if (!fl_tunnel_kind_from_name(fl_batch_bytes(b, t), t.len))
+                abort();
+        } else if (fl_batch_is_valid(b, FL_PKT_TUNNEL_ID, r)) {
+            abort();
+        }
+    }
     return 0;
 }
 
@@ -118,16 +143,19 @@ static void fuzz_write_seeds(const char *out, const char *sub)
             continue;
         sel = fuzz_selector(pcap_datalink(p));
         while (n < FUZZ_SEED_FRAMES && pcap_next_ex(p, &h, &pkt) == 1) {
-            char name[4096];
-            FILE *f;
-            uint8_t s = (uint8_t)sel;
-            snprintf(name, sizeof name, "%s/%s.%d", out, e->d_name, n++);
-            if (!(f = fopen(name, "wb")))
-                continue;
-            fwrite(&s, 1, 1, f);
-            fwrite(pkt, 1, h->caplen, f);
-            fclose(f);
-            seeds++;
+            for (int dc = 0; dc < 2; dc++) {
+                char name[4096];
+                FILE *f;
+                uint8_t s = (uint8_t)(sel | (dc ? 0x10 : 0));
+                snprintf(name, sizeof name, "%s/%s.%d%s", out, e->d_name, n, dc ? "d" : "");
+                if (!(f = fopen(name, "wb")))
+                    continue;
+                fwrite(&s, 1, 1, f);
+                fwrite(pkt, 1, h->caplen, f);
+                fclose(f);
+                seeds++;
+            }
+            n++;
         }
         pcap_close(p);
         files++;

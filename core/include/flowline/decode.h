@@ -74,8 +74,40 @@ enum fl_decode_note {
     FL_NOTE_FRAGMENTS,        /* fragments seen */
     FL_NOTE_FRAG_UNJOINED,    /* non-first fragments without their first */
     FL_NOTE_IP_TRUNCATED,     /* captured part shorter than ip_len (snaplen) */
+    FL_NOTE_DECAP_FALLBACK,   /* a tunnel that could not be opened (truncated or
+                               * malformed header, inner packet not IP or bad):
+                               * the row is the outer packet */
     FL_NOTE_COUNT
 };
+
+/* Tunnel kinds the decoder opens (decap), by their option names; also the
+ * values of the optional `tunnel` column ("gre", "vxlan", ...). */
+enum fl_tunnel_kind {
+    FL_TUN_NONE = 0,
+    FL_TUN_GRE,       /* GRE (RFC 2784/2890), PPTP's enhanced GRE; id: key (PPTP: call id) */
+    FL_TUN_VXLAN,     /* UDP 4789 (RFC 7348); id: VNI */
+    FL_TUN_GENEVE,    /* UDP 6081 (RFC 8926); id: VNI */
+    FL_TUN_GTP,       /* GTP-U v1, UDP 2152 (3GPP TS 29.281); id: TEID */
+    FL_TUN_ERSPAN,    /* ERSPAN I/II (GRE 0x88BE), III (GRE 0x22EB); id: session (II, III) */
+    FL_TUN_TEREDO,    /* UDP 3544 (RFC 4380); no id */
+    FL_TUN_AYIYA,     /* UDP 5072; no id */
+    FL_TUN_IPIP,      /* IPv4/IPv6 in IPv4/IPv6 (protocols 4, 41); no id */
+    FL_TUN_GRE_UDP,   /* GRE in UDP 4754 (RFC 8086); id: GRE key */
+    FL_TUN_COUNT
+};
+
+/* "gre", "vxlan", ... for a kind (NULL for FL_TUN_NONE or out of range),
+ * and the kind of a name (FL_TUN_NONE when it names none): a consumer of
+ * the `tunnel` column maps its strings to small codes with it. */
+FL_API const char *fl_tunnel_kind_name(int kind);
+FL_API int fl_tunnel_kind_from_name(const char *name, size_t len);
+/* The standard UDP port of a kind carried in UDP, 0 for the others. */
+FL_API uint16_t fl_tunnel_default_port(int kind);
+
+/* Optional columns after the FL_PKT_NCOLS base ones, when the decoder's
+ * opts ask for tunnel_columns (fl_decoder_schema). */
+#define FL_PKT_TUNNEL FL_PKT_NCOLS            /* str: outermost tunnel kind; missing = none */
+#define FL_PKT_TUNNEL_ID (FL_PKT_NCOLS + 1)   /* u32: its id; missing = none */
 
 /* ICMP query/reply messages (the pairs above): for protocol proto (1 ICMP,
  * 58 ICMPv6) and message type, the request type of the pair (the type
@@ -96,9 +128,25 @@ static inline int fl_icmp_query(uint8_t proto, uint8_t type, int *reply)
 
 struct fl_decoder;
 
+/* A UDP port on which the decoder looks for a tunnel of a kind. */
+struct fl_decap_port {
+    uint16_t port;
+    uint8_t kind;             /* enum fl_tunnel_kind, one carried in UDP */
+};
+
 struct fl_decoder_opts {
     uint32_t frag_slots;      /* fragment table size, 0 = default (4096) */
-    int decap;                /* 1 = decapsulate GRE/VXLAN (off: outer flow) */
+    int decap;                /* 1 = decapsulate (off: outer flow); which kinds: decap_kinds */
+    /* Added later: an older plugin's opts_size stops before them and they
+     * read as zero. */
+    uint32_t decap_kinds;     /* bit (1u << kind) per kind opened; 0 with decap = every kind */
+    uint32_t decap_depth;     /* tunnels nested at most, 0 = default (4), at most 16 */
+    bool tunnel_columns;      /* rows get the tunnel and tunnel_id columns */
+    /* UDP ports per kind; a kind carried in UDP that has no entry here uses
+     * its standard port (fl_tunnel_default_port). The decoder copies them;
+     * at most 64 in all with the standard ones (-FL_ERANGE past that). */
+    const struct fl_decap_port *decap_ports;
+    size_t n_decap_ports;
     FL_GROWN_TAIL
 };
 
@@ -109,8 +157,14 @@ FL_API void fl_decoder_destroy(struct fl_decoder **d);
 
 /* The packet schema (columns of enum fl_pkt_col). */
 FL_API int fl_packet_schema(struct fl_ctx *ctx, const struct fl_schema **out);
+/* The schema of the rows this decoder writes: the packet schema, then
+ * tunnel and tunnel_id when its opts asked for tunnel_columns. (opts as
+ * for fl_decoder_new, so describe() can call it before the decoder exists.) */
+FL_API int fl_decoder_schema(struct fl_ctx *ctx, const struct fl_decoder_opts *opts,
+                             size_t opts_size, const struct fl_schema **out);
 
-/* Decode one frame into row b->rows of packet batch b (b->rows < b->cap).
+/* Decode one frame into row b->rows of packet batch b (b->rows < b->cap);
+ * b has the schema of fl_decoder_schema() (or more columns after it).
  * Returns 1 if a row was added (b->rows incremented, t_min/t_max updated),
  * 0 if the frame was counted and skipped, -FL_EFULL (nothing counted) if b
  * was already full. Never reads past caplen. linktype is a LINKTYPE_ value
@@ -120,10 +174,14 @@ FL_API int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
                      struct fl_batch *b);
 
 /* Add the counts since the last flush to the stage counters
- * ("drop_truncated", "drop_not_ip", ..., "fragments") and reset them. */
+ * ("drop_truncated", "drop_not_ip", ..., "fragments", "decap_fallback",
+ * and "decap_<kind>": rows that came out of at least one tunnel of that
+ * kind) and reset them. */
 FL_API void fl_decoder_flush(struct fl_decoder *d, struct fl_ctx *ctx);
 /* Totals since creation (for tests): drops[FL_DROP_COUNT], notes[FL_NOTE_COUNT]. */
 FL_API void fl_decoder_totals(const struct fl_decoder *d, uint64_t *drops, uint64_t *notes);
+/* Rows per tunnel kind since creation: tunnels[FL_TUN_COUNT] (index 0 unused). */
+FL_API void fl_decoder_tunnel_totals(const struct fl_decoder *d, uint64_t *tunnels);
 FL_API const char *fl_decode_reason_name(enum fl_decode_reason r);
 
 #ifdef __cplusplus

@@ -46,8 +46,11 @@ enum fl_opt_type {
     FL_OPT_ADDR,      /* struct fl_addr (record.h): IPv4 or IPv6 literal */
     FL_OPT_ENDPOINT,  /* char *: "udp://host:port", "tcp://host:port", ... */
     FL_OPT_ENUM,      /* int: index into .choices */
-    FL_OPT_LIST,      /* struct fl_strlist: sequence of strings (or one string) */
-    FL_OPT_MAP,       /* struct fl_strmap: mapping of string to string */
+    FL_OPT_LIST,      /* struct fl_strlist: sequence of strings (or one string);
+                       * with .choices every item must be one of them */
+    FL_OPT_MAP,       /* struct fl_strmap: mapping of string to string; a value
+                       * given as a list of scalars is stored as its items
+                       * joined with ","; with .choices every key must be one */
     FL_OPT_PATHS,     /* struct fl_strlist: one path or a list, each like FL_OPT_PATH */
     FL_OPT_COUNT
 };
@@ -56,6 +59,9 @@ struct fl_strlist { size_t n; char **v; };
 struct fl_strmap { size_t n; char **key; char **val; };
 
 #define FL_OPT_REQUIRED 0x1u  /* must be given (no default) */
+/* FL_OPT_LIST with .choices: a lone `true` (yes, on) stands for every
+ * choice and `false` (no, off) for none (e.g. input.pcap's `decap: true | false | [gre, ...]`). */
+#define FL_OPT_ALL_NONE 0x2u
 
 struct fl_opt {
     const char *name;
@@ -63,7 +69,7 @@ struct fl_opt {
     size_t offset;                 /* into the plugin's state */
     const char *def;               /* default, written as in YAML; NULL = none */
     const char *min, *max;         /* bounds in the option's own units; NULL = none */
-    const char *const *choices;    /* FL_OPT_ENUM: NULL-terminated */
+    const char *const *choices;    /* FL_OPT_ENUM, LIST items, MAP keys: NULL-terminated */
     const char *unit;              /* shown in the docs: "bytes", "flows" */
     const char *doc;               /* one line */
     unsigned flags;                /* FL_OPT_REQUIRED */

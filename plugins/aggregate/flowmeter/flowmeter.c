@@ -40,6 +40,11 @@ static const struct fl_opt flowmeter_opts[] = {
              "expiry end early as \"evicted\"" },
     { .name = "key_vlan", .type = FL_OPT_BOOL, .offset = offsetof(struct flowmeter, key_vlan),
       .def = "false", .doc = "the outer VLAN id is part of the flow key" },
+    { .name = "key_tunnel", .type = FL_OPT_BOOL, .offset = offsetof(struct flowmeter, key_tunnel),
+      .def = "false",
+      .doc = "the outermost tunnel (kind and id: VNI, TEID, ...) is part of the flow key, "
+             "and records get tunnel and tunnel_id columns; needs the input's tunnel "
+             "columns (input.pcap: decap and tunnel_columns)" },
     { .name = "icmp_pairs", .type = FL_OPT_BOOL,
       .offset = offsetof(struct flowmeter, icmp_pairs), .def = "true",
       .doc = "an ICMP query and its reply (echo, timestamp, information, address mask; ICMPv6 "
@@ -70,6 +75,8 @@ static const struct fl_want flowmeter_wants[FLOWMETER_NFIELDS] = {
     [FLOWMETER_F_VLAN] = { "vlan", FL_T_U16, 0 },
     [FLOWMETER_F_HASH] = { "flow_hash", FL_T_U64, 0 },
     [FLOWMETER_F_ICMP_ID] = { "icmp_id", FL_T_U16, 0 },
+    [FLOWMETER_F_TUNNEL] = { "tunnel", FL_T_STR, 0 },
+    [FLOWMETER_F_TUNNEL_ID] = { "tunnel_id", FL_T_U32, 0 },
 };
 
 static int flowmeter_bind_new(struct fl_ctx *ctx, struct flowmeter *fm)
@@ -95,6 +102,49 @@ static inline uint64_t flowmeter_mix(uint64_t h, uint16_t vlan, bool key_vlan)
     if (key_vlan)
         h ^= (uint64_t)vlan * 0xff51afd7ed558ccdull;
     return h * 0x9e3779b97f4a7c15ull;
+}
+
+static inline uint64_t flowmeter_mix64(uint64_t x)
+{
+    x ^= x >> 32;
+    x *= 0xd6e8feb86659fd93ull;
+    x ^= x >> 32;
+    return x;
+}
+
+/* key_tunnel: row i's outermost tunnel into p (kind, id), read from the
+ * tunnel/tunnel_id columns. The decoder writes one span per kind and batch,
+ * so the last span seen names the kind without a string compare. */
+struct flowmeter_tunc {
+    const struct fl_batch *b;
+    int ck, cid;                 /* column indexes, -1 = absent */
+    struct fl_span last;
+    int last_kind;
+};
+
+static void flowmeter_tunnel_of(struct flowmeter_tunc *tc, uint32_t i, struct flowmeter_pkt *p)
+{
+    p->tunnel = 0;
+    p->tunnel_has_id = false;
+    p->tunnel_id = 0;
+    if (tc->ck >= 0 && fl_batch_is_valid(tc->b, (uint32_t)tc->ck, i)) {
+        struct fl_span s = FL_COL(tc->b, tc->ck, struct fl_span)[i];
+        if (s.off != tc->last.off || s.len != tc->last.len || tc->last_kind < 0) {
+            tc->last = s;
+            tc->last_kind = fl_tunnel_kind_from_name(fl_batch_bytes(tc->b, s), s.len);
+        }
+        p->tunnel = (uint8_t)tc->last_kind;
+    }
+    if (tc->cid >= 0 && fl_batch_is_valid(tc->b, (uint32_t)tc->cid, i)) {
+        p->tunnel_has_id = true;
+        p->tunnel_id = FL_COL(tc->b, tc->cid, uint32_t)[i];
+    }
+}
+
+static inline uint64_t flowmeter_mix_tunnel(uint64_t fh, const struct flowmeter_pkt *p)
+{
+    return fh ^ flowmeter_mix64((uint64_t)p->tunnel << 33 | (uint64_t)p->tunnel_has_id << 32 |
+                                p->tunnel_id);
 }
 
 /* Only for inputs without the decoder's flow_hash column: a symmetric hash
@@ -325,6 +375,13 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const uint64_t *hash = flowmeter_field(fm, FLOWMETER_F_HASH);
     const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
     const bool pairs = fm->icmp_pairs;
+    struct flowmeter_tunc tc = { .b = b, .ck = -1, .cid = -1, .last_kind = -1 };
+    struct flowmeter_pkt tun[FLOWMETER_RING];
+
+    if (fm->key_tunnel) {
+        tc.ck = fl_bind_col(fm->bind, FLOWMETER_F_TUNNEL);
+        tc.cid = fl_bind_col(fm->bind, FLOWMETER_F_TUNNEL_ID);
+    }
 
     if (!fm->started)
         flowmeter_table_start(fm, b->t_min && b->t_min < ts[0] ? b->t_min : ts[0]);
@@ -341,6 +398,10 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
             uint64_t fh = hash ? hash[i] : 0;
             if (__builtin_expect(!hash || proto[i] == 1 || proto[i] == 58, 0))
                 fh = flowmeter_hash_own(fm, i, fh);
+            if (__builtin_expect(fm->key_tunnel, 0)) {
+                flowmeter_tunnel_of(&tc, i, &tun[i % FLOWMETER_RING]);
+                fh = flowmeter_mix_tunnel(fh, &tun[i % FLOWMETER_RING]);
+            }
             uint64_t m = flowmeter_mix(fh, vlan ? vlan[i] : 0, fm->key_vlan);
             h[i % FLOWMETER_RING] = m;
             __builtin_prefetch(&fm->slot[(uint32_t)(m >> 32) >> (32 - fm->bits)]);
@@ -365,6 +426,11 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
             .iplen = iplen[k], .paylen = paylen[k],
         };
         p.ipv = ipv ? ipv[k] : fl_addr_is_v4(&src[k]) ? 4 : 6;
+        if (__builtin_expect(fm->key_tunnel, 0)) {
+            p.tunnel = tun[k % FLOWMETER_RING].tunnel;
+            p.tunnel_has_id = tun[k % FLOWMETER_RING].tunnel_has_id;
+            p.tunnel_id = tun[k % FLOWMETER_RING].tunnel_id;
+        }
         if (__builtin_expect(p.proto == 1 || p.proto == 58, 0) && pairs) {
             struct flowmeter_icmpk q = flowmeter_icmp_key(p.proto, p.dport,
                                                           icmp_id ? icmp_id[k] : 0);
@@ -397,7 +463,11 @@ static int flowmeter_describe(struct fl_ctx *ctx, void *state, const struct fl_s
 
     if ((rc = flowmeter_bind_new(ctx, fm)) < 0 || (rc = fl_bind_check(ctx, fm->bind, NULL, in, n_in)) < 0)
         return rc;
-    if ((rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
+    for (size_t i = 0; fm->key_tunnel && i < n_in; i++)
+        if (in[i] && (fl_schema_find(in[i], "tunnel") < 0 || fl_schema_find(in[i], "tunnel_id") < 0))
+            return fl_diag(ctx, "key_tunnel", "key_tunnel needs the tunnel and tunnel_id columns "
+                           "in the packets (input.pcap: decap and tunnel_columns: true)");
+    if ((rc = flowmeter_out_schema(ctx, fm, &fm->out_schema)) < 0)
         return rc;
     out[0]->schema = fm->out_schema;
     return 0;
@@ -408,7 +478,7 @@ static int flowmeter_init(struct fl_ctx *ctx, void *state)
     struct flowmeter *fm = state;
     int rc;
 
-    if ((!fm->out_schema && (rc = flowmeter_out_schema(ctx, &fm->out_schema)) < 0)
+    if ((!fm->out_schema && (rc = flowmeter_out_schema(ctx, fm, &fm->out_schema)) < 0)
         || (rc = flowmeter_bind_new(ctx, fm)) < 0)
         return rc;
     flowmeter_conn_init(fm);

@@ -100,13 +100,19 @@ struct flowmeter_flow {
 _Static_assert(sizeof(struct flowmeter_flow) == 128, "hot flow record should be 2 cache lines");
 
 struct flowmeter_cold {
-    uint64_t h;                  /* mixed hash (bucket + tag source) */
     uint64_t ps_sq_hi, pay_sq_hi;
     uint64_t close_ts;           /* time of the FIN/RST that closed it */
     uint64_t sched;              /* time of its wheel bucket (<= deadline) */
+    uint32_t tag;                /* top half of the mixed hash (its slot's tag) */
     uint32_t fwd_pkts_hi, rev_pkts_hi, nopay_hi;
     uint32_t wprev, wnext;       /* wheel links; wnext = free-list link */
-    uint32_t pad_;
+    /* key_tunnel: the outermost tunnel the flow's packets came out of
+     * (enum fl_tunnel_kind, 0 = none) and its id. Cold, so that only
+     * key_tunnel's lookups read this line. */
+    uint32_t tunnel_id;
+    uint8_t tunnel;
+    bool tunnel_has_id;
+    uint8_t pad_[2];
 };
 _Static_assert(sizeof(struct flowmeter_cold) == 64, "cold flow record should be 1 cache line");
 
@@ -131,6 +137,9 @@ struct flowmeter_pkt {
     uint8_t proto, ipv, flags;
     bool reply;                  /* ICMP reply: src/dst swapped to the request's */
     uint32_t iplen, paylen;
+    uint8_t tunnel;              /* key_tunnel: kind, 0 = none */
+    bool tunnel_has_id;
+    uint32_t tunnel_id;          /* 0 unless tunnel_has_id */
 };
 
 /* The packet fields read through the core's binding (flowmeter.c). */
@@ -139,13 +148,14 @@ enum flowmeter_field {
     FLOWMETER_F_PROTO, FLOWMETER_F_IPLEN, FLOWMETER_F_PAYLEN,
     FLOWMETER_F_IPV, FLOWMETER_F_FLAGS, FLOWMETER_F_VLAN, FLOWMETER_F_HASH,   /* optional */
     FLOWMETER_F_ICMP_ID,                                                      /* optional */
+    FLOWMETER_F_TUNNEL, FLOWMETER_F_TUNNEL_ID,                     /* optional: key_tunnel */
     FLOWMETER_NFIELDS
 };
 
 struct flowmeter {
     /* options, written by the core from the table in flowmeter.c */
     uint64_t idle, active, linger, max_flows, batch_size, flush_interval;
-    bool tcp_end, key_vlan, icmp_pairs;
+    bool tcp_end, key_vlan, icmp_pairs, key_tunnel;
 
     const struct fl_schema *out_schema;
     struct fl_bind *bind;        /* the input fields; owned by the ctx */
@@ -218,6 +228,12 @@ static inline int flowmeter_match(const struct flowmeter *fm, const struct flowm
 {
     if (f->proto != p->proto || (fm->key_vlan && f->vlan != p->vlan))
         return 0;
+    if (__builtin_expect(fm->key_tunnel, 0)) {
+        const struct flowmeter_cold *c = &fm->cold[f - fm->pool];
+        if (c->tunnel != p->tunnel || c->tunnel_has_id != p->tunnel_has_id ||
+            c->tunnel_id != p->tunnel_id)
+            return 0;
+    }
     if (f->pa == p->sport && f->pb == p->dport && memcmp(&f->a, p->src, 16) == 0
         && memcmp(&f->b, p->dst, 16) == 0)
         return 1;
@@ -307,7 +323,9 @@ static inline void flowmeter_conn_cut(struct flowmeter_flow *f)
 }
 
 /* ---- flowmeter_emit.c ------------------------------------------------ */
-int flowmeter_out_schema(struct fl_ctx *ctx, const struct fl_schema **out);
+/* The output schema; key_tunnel adds tunnel and tunnel_id at the end. */
+int flowmeter_out_schema(struct fl_ctx *ctx, const struct flowmeter *fm,
+                         const struct fl_schema **out);
 /* Append the record of flow f ending for `why`; emits the batch when full. */
 int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
                        enum flowmeter_reason why);

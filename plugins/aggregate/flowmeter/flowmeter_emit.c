@@ -4,6 +4,7 @@
  * of rows and the stage counters. It decides nothing about when a flow ends
  * (flowmeter_table.c). */
 #include <math.h>
+#include <string.h>
 #include "flowmeter.h"
 
 enum {
@@ -15,7 +16,9 @@ enum {
     FLOWMETER_C_IP_VERSION, FLOWMETER_C_VLAN,
     FLOWMETER_C_FWD_PACKETS, FLOWMETER_C_FWD_BYTES, FLOWMETER_C_REV_PACKETS,
     FLOWMETER_C_REV_BYTES, FLOWMETER_C_TCP_FLAGS, FLOWMETER_C_FWD_TCP_FLAGS,
-    FLOWMETER_C_REV_TCP_FLAGS, FLOWMETER_C_END_REASON, FLOWMETER_C_CONN_STATE, FLOWMETER_NCOLS
+    FLOWMETER_C_REV_TCP_FLAGS, FLOWMETER_C_END_REASON, FLOWMETER_C_CONN_STATE, FLOWMETER_NCOLS,
+    /* with key_tunnel only, after the others */
+    FLOWMETER_C_TUNNEL = FLOWMETER_NCOLS, FLOWMETER_C_TUNNEL_ID
 };
 
 /* Times first (as nfdump prints them), then the seed's Table 2 features in
@@ -72,9 +75,36 @@ const char *flowmeter_reason_name(enum flowmeter_reason r)
     return r < FLOWMETER_NREASONS ? flowmeter_reasons[r] : "?";
 }
 
-int flowmeter_out_schema(struct fl_ctx *ctx, const struct fl_schema **out)
+int flowmeter_out_schema(struct fl_ctx *ctx, const struct flowmeter *fm,
+                         const struct fl_schema **out)
 {
-    return fl_schema_intern(ctx, flowmeter_cols, FLOWMETER_NCOLS, sizeof(flowmeter_cols[0]), out);
+    struct fl_col_def cols[FLOWMETER_NCOLS + 2];
+
+    if (!fm->key_tunnel)
+        return fl_schema_intern(ctx, flowmeter_cols, FLOWMETER_NCOLS, sizeof(flowmeter_cols[0]),
+                                out);
+    memcpy(cols, flowmeter_cols, sizeof flowmeter_cols);
+    cols[FLOWMETER_C_TUNNEL] = (struct fl_col_def){ "tunnel", FL_T_STR };
+    cols[FLOWMETER_C_TUNNEL_ID] = (struct fl_col_def){ "tunnel_id", FL_T_U32 };
+    return fl_schema_intern(ctx, cols, FLOWMETER_NCOLS + 2, sizeof(cols[0]), out);
+}
+
+/* key_tunnel's cells: the kind's name and the id, missing when none. */
+static int flowmeter_emit_tunnel(struct fl_batch *b, uint32_t r, const struct flowmeter_cold *c)
+{
+    const char *name = fl_tunnel_kind_name(c->tunnel);
+    struct fl_span span = { 0, 0 };
+    int rc;
+
+    FL_COL(b, FLOWMETER_C_TUNNEL_ID, uint32_t)[r] = c->tunnel_id;
+    if (!c->tunnel_has_id && (rc = fl_batch_set_missing(b, FLOWMETER_C_TUNNEL_ID, r)) < 0)
+        return rc;
+    if (name && (rc = fl_batch_put_bytes(b, name, (uint32_t)strlen(name), &span)) < 0)
+        return rc;
+    FL_COL(b, FLOWMETER_C_TUNNEL, struct fl_span)[r] = span;
+    if (!name)
+        return fl_batch_set_missing(b, FLOWMETER_C_TUNNEL, r);
+    return 0;
 }
 
 /* Sizes are integers, so the sums are exact and the variance numerator
@@ -152,6 +182,8 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
     FL_COL(b, FLOWMETER_C_REV_TCP_FLAGS, uint8_t)[r] = f->rev_flags;
     FL_COL(b, FLOWMETER_C_END_REASON, struct fl_span)[r] = span;
     FL_COL(b, FLOWMETER_C_CONN_STATE, struct fl_span)[r] = cspan;
+    if (fm->key_tunnel && (rc = flowmeter_emit_tunnel(b, r, c)) < 0)
+        return rc;
     if (!r || f->first_ts < b->t_min)
         b->t_min = f->first_ts;
     if (!r || f->last_ts > b->t_max)

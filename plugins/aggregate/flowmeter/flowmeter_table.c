@@ -196,7 +196,7 @@ static int flowmeter_slots_grow(struct flowmeter *fm)
 static void flowmeter_slot_del(struct flowmeter *fm, uint32_t idx)
 {
     uint32_t mask = (1u << fm->bits) - 1;
-    uint64_t want = (uint32_t)(fm->cold[idx].h >> 32);
+    uint64_t want = fm->cold[idx].tag;
     uint32_t i = (uint32_t)want >> (32 - fm->bits);
     want = want << 32 | (idx + 1);
     while (fm->slot[i] != want)
@@ -387,7 +387,10 @@ int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flow
     struct flowmeter_flow *f = &fm->pool[idx];
     memset(f, 0, sizeof(*f));
     memset(&fm->cold[idx], 0, sizeof(fm->cold[idx]));
-    fm->cold[idx].h = p->h;
+    fm->cold[idx].tag = (uint32_t)(p->h >> 32);
+    fm->cold[idx].tunnel = p->tunnel;
+    fm->cold[idx].tunnel_has_id = p->tunnel_has_id;
+    fm->cold[idx].tunnel_id = p->tunnel_id;
     f->a = flip ? *p->dst : *p->src;
     f->b = flip ? *p->src : *p->dst;
     f->pa = flip ? p->dport : p->sport;

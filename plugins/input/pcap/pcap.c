@@ -11,6 +11,10 @@
 #include "pcap_int.h"
 
 static const char *const pcap_readers[] = { "auto", "mmap", "libpcap", NULL };
+static const char *const pcap_tunnels[] = { "gre", "vxlan", "geneve", "gtp", "erspan", "teredo",
+                                            "ayiya", "ipip", "gre_udp", NULL };
+static const char *const pcap_udp_tunnels[] = { "vxlan", "geneve", "gtp", "teredo", "ayiya",
+                                                "gre_udp", NULL };
 
 static const struct fl_opt pcap_opts[] = {
     { .name = "path", .type = FL_OPT_PATHS, .offset = offsetof(struct pcap_in, paths),
@@ -35,10 +39,23 @@ static const struct fl_opt pcap_opts[] = {
     { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(struct pcap_in, batch_size),
       .def = "1024", .min = "1", .max = "65536", .unit = "rows",
       .doc = "packets per emitted batch" },
-    { .name = "decap", .type = FL_OPT_BOOL, .offset = offsetof(struct pcap_in, decap),
-      .def = "false",
-      .doc = "describe the inner packet of GRE, VXLAN (UDP 4789) and IP-in-IP tunnels "
-             "instead of the outer one" },
+    { .name = "decap", .type = FL_OPT_LIST, .offset = offsetof(struct pcap_in, decap),
+      .def = "false", .choices = pcap_tunnels, .flags = FL_OPT_ALL_NONE,
+      .doc = "describe the inner packet of these tunnels instead of the outer one: true "
+             "(all), false, or a list of kinds (docs/decoder.md, Tunnels)" },
+    { .name = "decap_ports", .type = FL_OPT_MAP,
+      .offset = offsetof(struct pcap_in, decap_ports), .choices = pcap_udp_tunnels,
+      .doc = "UDP ports per tunnel kind instead of its standard one, e.g. {vxlan: [4789, "
+             "8472]} (vxlan 4789, geneve 6081, gtp 2152, teredo 3544, ayiya 5072, "
+             "gre_udp 4754)" },
+    { .name = "decap_depth", .type = FL_OPT_UINT, .offset = offsetof(struct pcap_in, decap_depth),
+      .def = "4", .min = "1", .max = "16", .unit = "tunnels",
+      .doc = "tunnels nested in one packet that decap opens at most; deeper ones stay "
+             "the packet (counted as decap_fallback)" },
+    { .name = "tunnel_columns", .type = FL_OPT_BOOL,
+      .offset = offsetof(struct pcap_in, tunnel_columns), .def = "false",
+      .doc = "add the columns tunnel (outermost tunnel kind) and tunnel_id (VNI, TEID, "
+             "ERSPAN session, GRE key) after the packet columns" },
     { .name = "buffer_size", .type = FL_OPT_SIZE, .offset = offsetof(struct pcap_in, buffer_size),
       .def = "0", .unit = "bytes",
       .doc = "kernel buffer of a live capture; 0 = libpcap's default (2 MiB)" },
@@ -131,15 +148,16 @@ void pcap_filter_fini(struct pcap_filter *f)
 
 /* ---- callbacks --------------------------------------------------------- */
 
-/* The decoder's packet schema, and the same with `interface` last (for
+/* The decoder's schema (packet columns, then tunnel and tunnel_id when
+ * asked), and the same with `interface` last (for
  * files that describe several capture interfaces). */
-static int pcap_schemas(struct fl_ctx *ctx, struct pcap_in *st)
+static int pcap_schemas(struct fl_ctx *ctx, struct pcap_in *st, const struct fl_decoder_opts *o)
 {
     struct fl_col_def cols[64];
     uint32_t n;
     int rc;
 
-    if ((rc = fl_packet_schema(ctx, &st->schema)) < 0)
+    if ((rc = fl_decoder_schema(ctx, o, sizeof(*o), &st->schema)) < 0)
         return rc;
     n = st->schema->ncols;
     if (n >= sizeof(cols) / sizeof(cols[0]))
@@ -178,8 +196,15 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         if (dead)
             pcap_close(dead);
     }
-    if ((prc = pcap_schemas(ctx, st)) < 0)
-        return prc;
+    {
+        struct fl_decoder_opts o;
+        const char *opt;
+        char err[256];
+        if (pcap_decoder_opts(st, &o, err, sizeof(err), &opt) < 0)
+            rc = fl_diag(ctx, opt, "option \"%s\": %s", opt, err);
+        if ((prc = pcap_schemas(ctx, st, &o)) < 0)
+            return prc;
+    }
     out[0]->schema = st->schema;
     if (file) {
         char **files, err[512];
@@ -201,10 +226,16 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
 static int pcap_in_init(struct fl_ctx *ctx, void *state)
 {
     struct pcap_in *st = state;
-    struct fl_decoder_opts o = { .decap = st->decap };
+    struct fl_decoder_opts o;
+    const char *opt;
+    char err[256];
     int rc;
 
-    if (!st->schema_if && (rc = pcap_schemas(ctx, st)) < 0)
+    if (pcap_decoder_opts(st, &o, err, sizeof(err), &opt) < 0) {
+        FL_LOG_ERROR(ctx, "%s: %s", opt, err);
+        return -FL_EINVAL;
+    }
+    if (!st->schema_if && (rc = pcap_schemas(ctx, st, &o)) < 0)
         return rc;
     return fl_decoder_new(&o, sizeof(o), &st->dec);
 }

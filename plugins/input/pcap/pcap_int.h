@@ -25,7 +25,10 @@ struct pcap_in {
     uint64_t snaplen;
     bool promiscuous;
     uint64_t batch_size;
-    bool decap;
+    struct fl_strlist decap;    /* tunnel kinds opened (true: all, false: none) */
+    struct fl_strmap decap_ports;   /* kind -> "port,port" */
+    uint64_t decap_depth;
+    bool tunnel_columns;
     uint64_t buffer_size;
     int reader;                 /* enum pcap_reader */
     /* run time */
@@ -35,7 +38,15 @@ struct pcap_in {
     const struct fl_schema *schema;     /* the packet columns */
     const struct fl_schema *schema_if;  /* the same plus `interface` */
     struct fl_decoder *dec;
+    uint32_t n_ports;           /* decap_ports, as the decoder takes them */
+    struct fl_decap_port ports[32];
 };
+
+#define PCAP_DECAP_PORTS 32u   /* the decoder takes 64 with the standard ones */
+/* The decoder's options from the decap options (pcap_decap.c); on a bad
+ * value, err and *opt (the option's name) say what is wrong. */
+int pcap_decoder_opts(struct pcap_in *st, struct fl_decoder_opts *o, char *err, size_t len,
+                      const char **opt);
 
 /* The output side of a read: the batch being filled and what was read
  * since the counters were last reported. One per run(). */

@@ -1,15 +1,17 @@
 /* bench_decode.c: the packet decoder alone (DESIGN.md §8), for instruction
  * counts before and after a decoder change. Not a test: run
- *   perf stat -e instructions:u build/tests/unit/decode/bench_decode FILE.pcap [ROUNDS]
+ *   perf stat -e instructions:u build/tests/unit/decode/bench_decode FILE.pcap [ROUNDS] [decap]
  * It reads every frame of FILE.pcap into memory with libpcap first, then
  * decodes all of them ROUNDS times (default 10) into 4096-row packet
  * batches, so the count is dominated by fl_decode(). The loading part is
  * the same before and after a change; compare runs with ROUNDS 0 to
- * subtract it. */
+ * subtract it. A third argument `decap` turns decapsulation on (every
+ * kind), and it prints the decode time per frame. */
 #include <pcap/pcap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <flowline/decode.h>
 #include "fl_harness.h"
 
@@ -53,9 +55,12 @@ int main(int argc, char **argv)
     struct fl_decoder *d;
     struct fl_batch *b = NULL;
     uint64_t rows = 0, sum = 0;
-    if (!ctx || fl_packet_schema(ctx, &s) < 0 || fl_decoder_new(NULL, &d) < 0
+    struct fl_decoder_opts o = { .decap = argc > 3 && strcmp(argv[3], "decap") == 0 };
+    struct timespec t0, t1;
+    if (!ctx || fl_packet_schema(ctx, &s) < 0 || fl_decoder_new(&o, sizeof o, &d) < 0
         || fl_batch_new(ctx, s, 4096, &b) < 0)
         return 1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     for (long r = 0; r < rounds; r++)
         for (size_t i = 0; i < n; i++) {
             if (b->rows == b->cap) {
@@ -65,9 +70,12 @@ int main(int argc, char **argv)
             }
             fl_decode(d, lt, fr[i].ts, bytes + fr[i].off, fr[i].caplen, fr[i].wirelen, b);
         }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
     rows += b->rows;
-    printf("%zu frames x %ld rounds: %llu rows (check %llx)\n", n, rounds,
-           (unsigned long long)rows, (unsigned long long)sum);
+    double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    printf("%zu frames x %ld rounds%s: %llu rows (check %llx), %.1f ns/frame\n", n, rounds,
+           o.decap ? " (decap)" : "", (unsigned long long)rows, (unsigned long long)sum,
+           n && rounds ? ns / ((double)n * (double)rounds) : 0.0);
     fl_batch_release(&b);
     fl_decoder_destroy(&d);
     fl_test_ctx_destroy(&ctx);

@@ -387,7 +387,62 @@ static void test_list_map_text(void **state)
     fl_opts_free(&(struct fl_opt[]){ { .name = "m", .type = FL_OPT_MAP, .offset = 0 }, { 0 } }[0], &m);
     assert_null(m.key);
     bad("rename", "[a]", "expected a mapping of names to values, got a list");
-    bad("rename", "{a: [1]}", "expected a mapping of names to values, got a list as the value of \"a\"");
+    /* a list as a value is kept as its items joined with commas */
+    good("rename", "{a: [1, 2], b: 3}", &m);
+    assert_int_equal(m.n, 2);
+    assert_string_equal(m.val[0], "1,2");
+    assert_string_equal(m.val[1], "3");
+    fl_opts_free(&(struct fl_opt[]){ { .name = "m", .type = FL_OPT_MAP, .offset = 0 }, { 0 } }[0], &m);
+    bad("rename", "{a: [[1]]}", "expected a mapping of names to values (or lists of values), got a"
+        " nested list as the value of \"a\"");
+    bad("rename", "{a: {b: 1}}", "expected a mapping of names to values (or lists of values), got a"
+        " mapping as the value of \"a\"");
+}
+
+/* Lists and maps with choices: items and keys must be among them;
+ * FL_OPT_ALL_NONE makes a lone true/false every choice or none. */
+static void test_list_map_choices(void **state)
+{
+    static const char *const kinds[] = { "gre", "vxlan", "geneve", NULL };
+    const struct fl_opt lo = { .name = "decap", .type = FL_OPT_LIST, .choices = kinds,
+                               .flags = FL_OPT_ALL_NONE };
+    const struct fl_opt plain = { .name = "decap", .type = FL_OPT_LIST, .choices = kinds };
+    const struct fl_opt mo = { .name = "ports", .type = FL_OPT_MAP, .choices = kinds };
+    const struct fl_opt free_l[] = { { .name = "l", .type = FL_OPT_LIST }, { 0 } };
+    const struct fl_opt free_m[] = { { .name = "m", .type = FL_OPT_MAP }, { 0 } };
+    struct fl_strlist l = { 0 };
+    struct fl_strmap m = { 0 };
+    char err[512];
+    (void)state;
+
+    assert_int_equal(fl_opt_parse_value(&lo, "true", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 3);
+    assert_string_equal(l.v[2], "geneve");
+    fl_opts_free(free_l, &l);
+    assert_int_equal(fl_opt_parse_value(&lo, "false", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 0);
+    fl_opts_free(free_l, &l);
+    /* a bool's other words, as the option took when it was a bool */
+    assert_int_equal(fl_opt_parse_value(&lo, "on", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 3);
+    fl_opts_free(free_l, &l);
+    assert_int_equal(fl_opt_parse_value(&lo, "No", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 0);
+    fl_opts_free(free_l, &l);
+    assert_int_equal(fl_opt_parse_value(&lo, "[vxlan, gre]", &l, err, sizeof(err)), 0);
+    assert_int_equal(l.n, 2);
+    assert_string_equal(l.v[0], "vxlan");
+    fl_opts_free(free_l, &l);
+    assert_int_equal(fl_opt_parse_value(&lo, "[vxlan, genev]", &l, err, sizeof(err)), -FL_EINVAL);
+    assert_string_equal(err, "unknown value \"genev\"; did you mean \"geneve\"?");
+    assert_int_equal(fl_opt_parse_value(&lo, "[true]", &l, err, sizeof(err)), -FL_EINVAL);
+    /* without the flag, true is just an unknown value */
+    assert_int_equal(fl_opt_parse_value(&plain, "true", &l, err, sizeof(err)), -FL_EINVAL);
+    assert_int_equal(fl_opt_parse_value(&mo, "{vxlan: [4789, 8472]}", &m, err, sizeof(err)), 0);
+    assert_string_equal(m.val[0], "4789,8472");
+    fl_opts_free(free_m, &m);
+    assert_int_equal(fl_opt_parse_value(&mo, "{vxlan: 1, gtp: 2}", &m, err, sizeof(err)), -FL_EINVAL);
+    assert_string_equal(err, "unknown key \"gtp\" (one of gre, vxlan, geneve)");
 }
 
 /* ---- whole with: maps ----------------------------------------------------- */
@@ -621,6 +676,7 @@ int main(void)
         cmocka_unit_test(test_addr),
         cmocka_unit_test(test_enum),
         cmocka_unit_test(test_list_map_text),
+        cmocka_unit_test(test_list_map_choices),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_given),
         cmocka_unit_test(test_errors),

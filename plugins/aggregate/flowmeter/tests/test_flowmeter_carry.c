@@ -32,7 +32,7 @@ static void test_carry(void **st)
     fm->max_flows = 64;
     fm->batch_size = 64;
     fm->flush_interval = 60 * SEC;
-    assert_int_equal(flowmeter_out_schema(ctx, &fm->out_schema), 0);
+    assert_int_equal(flowmeter_out_schema(ctx, fm, &fm->out_schema), 0);
     flowmeter_conn_init(fm);
     assert_int_equal(flowmeter_table_init(fm), 0);
     flowmeter_table_start(fm, SEC);

@@ -26,7 +26,10 @@ tcpdump_ipv6-srh-ext-header.pcap tcpdump_bigtcp-ipv4.pcap tcpdump_bigtcp-ipv6-hb
 tcpdump_various_gre.pcap tcpdump_loopback.pcap"
 decap="ndpi_gre.pcap ndpi_vxlan.pcap tcpdump_vxlan.pcap tcpdump_gso-ipv4-vxlan-ipv4.pcap
 ndpi_4in4tunnel.pcap ndpi_4in6tunnel.pcap ndpi_6in4tunnel.pcap ndpi_6in6tunnel.pcap
-tcpdump_erspan-type-ii-1.pcap tcpdump_various_gre.pcap"
+tcpdump_erspan-type-ii-1.pcap tcpdump_various_gre.pcap ndpi_ipv6_in_gtp.pcap ndpi_dtls.pcap
+ndpi_http_origin_different_than_host.pcap ndpi_ja3_lots_of_cipher_suites_2_anon.pcap
+ndpi_gtp_false_positive.pcap ndpi_gtp_c.pcap ndpi_gtp_prime.pcap ndpi_teredo.pcap
+tcpdump_geneve.pcap tcpdump_erspan-type-iii-pb-1.pcap ndpi_false_positives.pcap"
 
 count() {   # $1 file, $2 mode
     tshark -n -r "$data/$1" -o ip.defragment:FALSE -o ipv6.defragment:FALSE \
