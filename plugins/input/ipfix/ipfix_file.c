@@ -49,9 +49,7 @@ static int read_ipfix_file(struct ipfix_dec *d, const char *path, const uint8_t 
     return 0;
 }
 
-/* The UDP payload of a captured frame, and its IP source. false when the
- * frame is not UDP over IPv4/IPv6 (or is a fragment: *frag set). */
-static bool udp_payload(int dlt, const uint8_t *f, uint32_t cap, struct fl_addr *src,
+bool ipfix_udp_payload(int dlt, const uint8_t *f, uint32_t cap, struct fl_addr *src,
                         const uint8_t **pl, uint32_t *pl_len, bool *frag)
 {
     const uint8_t *end = f + cap, *q = f;
@@ -159,7 +157,7 @@ static int read_capture(struct ipfix_dec *d, const char *path)
         const uint8_t *pl;
         uint32_t n;
         bool frag;
-        if (!udp_payload(dlt, f, h->caplen, &src, &pl, &n, &frag)) {
+        if (!ipfix_udp_payload(dlt, f, h->caplen, &src, &pl, &n, &frag)) {
             frags += frag;
             continue;
         }
