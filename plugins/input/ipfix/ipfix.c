@@ -22,11 +22,12 @@ struct ipfix_in {
     uint64_t batch_size;
     uint64_t template_timeout;
     uint64_t max_templates;
+    char *template_file;
     /* run time */
     struct fl_endpoint *eps;
     size_t n_eps;
     struct ipfix_dec dec;
-    uint64_t last_report;
+    uint64_t last_save;
 };
 
 static const struct fl_opt ipfix_opts[] = {
@@ -51,6 +52,11 @@ static const struct fl_opt ipfix_opts[] = {
       .offset = offsetof(struct ipfix_in, template_timeout), .def = "30m",
       .doc = "UDP: a template not refreshed for this long is forgotten (RFC 7011 §8.4); "
              "0 = never" },
+    { .name = "template_file", .type = FL_OPT_PATH,
+      .offset = offsetof(struct ipfix_in, template_file),
+      .doc = "keep the templates of UDP and file exporters in this file: written (atomically) "
+             "when they change, loaded at start, so a restarted collector decodes data that "
+             "arrives before the exporters send their templates again" },
     { .name = "max_templates", .type = FL_OPT_UINT,
       .offset = offsetof(struct ipfix_in, max_templates), .def = "1024", .min = "1",
       .max = "65536",
@@ -91,6 +97,10 @@ static int ipfix_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
         }
         fl_files_free(files, n);
     }
+    if (st->template_file &&
+        (prc = fl_path_declare(ctx, "template_file", st->template_file,
+                               FL_PATH_WRITE | FL_PATH_KEEPS_EXISTING)) < 0)
+        rc = prc;
     /* Columns follow the exporters' templates: known at run time. */
     out[0]->schema = NULL;
     out[1]->schema = NULL;
@@ -139,11 +149,21 @@ static int on_msg(void *user, const struct fl_net_msg *m)
                              m->session == 0);
 }
 
+/* Save the templates when they changed, at most once a second. */
+static int save_templates(struct ipfix_in *st, uint64_t now, bool final)
+{
+    if (!st->template_file || !st->dec.templates_changed ||
+        (!final && now < st->last_save + 1000000000ull))
+        return 0;
+    st->last_save = now;
+    return ipfix_templates_save(&st->dec, st->template_file);
+}
+
 static int on_tick(void *user, uint64_t now)
 {
     struct ipfix_in *st = user;
-    (void)now;
     ipfix_dec_report(&st->dec);
+    save_templates(st, now, false);     /* a failed write is logged; collection goes on */
     return ipfix_dec_flush(&st->dec);
 }
 
@@ -179,6 +199,8 @@ static int ipfix_run(struct fl_ctx *ctx, void *state)
     size_t n;
     int rc;
 
+    if (st->template_file && (rc = ipfix_templates_load(&st->dec, st->template_file)) < 0)
+        return rc;
     if (!st->paths.n)
         rc = ipfix_run_sockets(ctx, st);
     else if ((rc = fl_files(&st->paths, &files, &n, err, sizeof err)) < 0)
@@ -190,6 +212,8 @@ static int ipfix_run(struct fl_ctx *ctx, void *state)
     }
     if (rc == 0)
         rc = ipfix_dec_flush(&st->dec);
+    if (rc == 0)
+        rc = save_templates(st, fl_now_ns(), true);
     ipfix_dec_report(&st->dec);
     return rc;
 }

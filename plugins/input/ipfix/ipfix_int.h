@@ -34,6 +34,9 @@ enum ipfix_drop {
     IPFIX_DROP_COUNT
 };
 
+/* A field specifier as a template states it (pen 0: IANA or NetFlow v9). */
+struct ipfix_field_spec { uint16_t ie, len; uint32_t pen; };
+
 /* One field of a template, compiled. */
 struct ipfix_op {
     uint16_t len;               /* on the wire; IPFIX_VARLEN = variable */
@@ -68,6 +71,7 @@ struct ipfix_tmpl {
     uint32_t min_len;           /* bytes of the fixed fields + 1 per variable one */
     uint64_t seen_ns;           /* last defined (UDP template timeout) */
     struct ipfix_op *ops;
+    struct ipfix_field_spec *spec;  /* the definition as received (template_file) */
     const struct fl_schema *schema;
     /* The same plus sampling_rate (last), for flow records of a domain
      * whose options data announced a rate; NULL when the template carries
@@ -111,6 +115,7 @@ struct ipfix_dec {
     uint64_t template_timeout_ns;   /* UDP: a template unused this long is gone; 0 = never */
     uint64_t drops[IPFIX_DROP_COUNT];
     uint64_t records, messages, templates, withdrawn, evicted, expired, options_records;
+    bool templates_changed;     /* since the template file was last written */
     uint64_t lost;              /* IPFIX: records missing by sequence numbers */
     uint64_t lost_packets;      /* NetFlow v9: export packets missing */
 };
@@ -148,7 +153,6 @@ struct ipfix_tmpl *ipfix_tmpl_get(struct ipfix_dec *d, struct ipfix_dom *dom, ui
 /* Define template `id` of dom from its field specifiers (pen 0 for
  * NetFlow v9 and IANA fields). Replaces an older definition (its pending
  * rows are emitted first). */
-struct ipfix_field_spec { uint16_t ie, len; uint32_t pen; };
 /* pen of a NetFlow v9 options scope field (its "ie" is the scope type:
  * 1 system, 2 interface, 3 line card, 4 cache, 5 template): column scope:N. */
 #define IPFIX_PEN_V9_SCOPE 0xFFFFFFFFu
@@ -162,6 +166,13 @@ int ipfix_tmpl_flush(struct ipfix_dec *d, struct ipfix_tmpl *t);
 void ipfix_store_fini(struct ipfix_dec *d);
 /* Every template, for flushing. fn returns < 0 to stop. */
 int ipfix_store_each(struct ipfix_dec *d, int (*fn)(struct ipfix_dec *, struct ipfix_tmpl *));
+
+/* ipfix_persist.c: the templates of UDP and file exporters (TCP sessions
+ * end with their connection) saved to path, replaced atomically, and
+ * loaded back at start. Load: 0 also when there is no file yet; a damaged
+ * line is logged and skipped. */
+int ipfix_templates_save(struct ipfix_dec *d, const char *path);
+int ipfix_templates_load(struct ipfix_dec *d, const char *path);
 
 /* ipfix_file.c: the messages of one file, in order, to the decoder.
  * Detects an IPFIX file, a raw NetFlow v9 datagram and pcap/pcapng

@@ -143,8 +143,10 @@ static int tmpl_remove(struct ipfix_dec *d, struct ipfix_tmpl *t)
     lru_unlink(t);
     t->dom->n_tmpl--;
     s->n_tmpl--;
+    d->templates_changed = true;
     fl_batch_release(&t->pending);
     free(t->ops);
+    free(t->spec);
     free(t);
     return rc;
 }
@@ -327,10 +329,14 @@ int ipfix_tmpl_define(struct ipfix_dec *d, struct ipfix_dom *dom, uint16_t id, b
     if (!t)
         return -FL_ENOMEM;
     t->ops = calloc(n ? n : 1, sizeof *t->ops);
-    if (!t->ops) {
+    t->spec = malloc((n ? n : 1) * sizeof *t->spec);
+    if (!t->ops || !t->spec) {
+        free(t->ops);
+        free(t->spec);
         free(t);
         return -FL_ENOMEM;
     }
+    memcpy(t->spec, f, n * sizeof *f);
     t->dom = dom;
     t->id = id;
     t->options = options;
@@ -340,9 +346,11 @@ int ipfix_tmpl_define(struct ipfix_dec *d, struct ipfix_dom *dom, uint16_t id, b
     t->raw_sum = sum;
     if ((rc = tmpl_compile(d, t, f, n)) < 0) {
         free(t->ops);
+        free(t->spec);
         free(t);
         return rc;
     }
+    d->templates_changed = true;
     size_t j = tmpl_slot(s, dom, id);
     t->next = s->tmpl_tab[j];
     s->tmpl_tab[j] = t;
@@ -443,6 +451,7 @@ void ipfix_store_fini(struct ipfix_dec *d)
                 lru_unlink(t);
                 fl_batch_release(&t->pending);
                 free(t->ops);
+                free(t->spec);
                 free(t);
             }
             free(dom);

@@ -435,6 +435,59 @@ static void test_nf9_times_and_sampling(void **state)
     fl_harness_destroy(&h);
 }
 
+/* template_file: templates learned by one run decode the next run's data,
+ * which comes without them; a damaged line is skipped and counted. */
+static void test_template_file(void **state)
+{
+    char extra[600];
+    struct mb m;
+    struct cap c;
+    struct fl_harness *h;
+    FILE *f;
+    (void)state;
+
+    cap_open(&c, tmp_path("tmpl-only.pcap"));
+    ipfix_hdr(&m, 1700000200, 0, 5);
+    tmpl_256(&m);
+    ipfix_end(&m);
+    cap_add(&c, 7, &m, 0);
+    cap_close(&c);
+    cap_open(&c, tmp_path("data-only.pcap"));
+    ipfix_hdr(&m, 1700000300, 0, 5);
+    data_256(&m, 11, "eth1", 4);
+    data_256(&m, 12, "eth2", 4);
+    ipfix_end(&m);
+    cap_add(&c, 7, &m, 0);
+    cap_close(&c);
+    snprintf(extra, sizeof extra, "template_file: \"%s\"", tmp_path("templates.txt"));
+
+    h = run_file(tmp_path("data-only.pcap"), extra);    /* nothing known yet */
+    assert_int_equal(port_rows(h, "out"), 0);
+    assert_int_equal(cnt(h, "drop_no_template"), 2);
+    fl_harness_destroy(&h);
+    h = run_file(tmp_path("tmpl-only.pcap"), extra);    /* learns and saves */
+    assert_int_equal(cnt(h, "templates"), 1);
+    fl_harness_destroy(&h);
+    h = run_file(tmp_path("data-only.pcap"), extra);    /* a new run decodes */
+    assert_int_equal(port_rows(h, "out"), 2);
+    assert_int_equal(col_sum(h, "bytes"), 23);
+    assert_int_equal(cnt(h, "drop_no_template"), 0);
+    fl_harness_destroy(&h);
+    h = run_file(tmp_path("data-only.pcap"), NULL);     /* and without the file, not */
+    assert_int_equal(port_rows(h, "out"), 0);
+    fl_harness_destroy(&h);
+
+    /* a damaged line among good ones */
+    f = fopen(tmp_path("templates.txt"), "a");
+    assert_non_null(f);
+    fputs("10 not-an-address 5 300 0 0 1/8/0\n10 192.0.2.7 5 77 0 0 1/8/0\n", f);
+    fclose(f);
+    h = run_file(tmp_path("data-only.pcap"), extra);
+    assert_int_equal(port_rows(h, "out"), 2);
+    assert_int_equal(cnt(h, "template_file_bad_lines"), 2);
+    fl_harness_destroy(&h);
+}
+
 /* ---- hostile input ------------------------------------------------------------ */
 
 static void test_libfixbuf_crash(void **state)
@@ -665,6 +718,7 @@ int main(void)
         cmocka_unit_test(test_vs_tshark),
         cmocka_unit_test(test_ipfix_encodings),
         cmocka_unit_test(test_nf9_times_and_sampling),
+        cmocka_unit_test(test_template_file),
         cmocka_unit_test(test_libfixbuf_crash),
         cmocka_unit_test(test_every_cut),
         cmocka_unit_test(test_bad_sets_and_fields),
