@@ -171,6 +171,62 @@ def one(data, tmp, cap, version, proto):
     return res, want
 
 
+def tcp_stall(data, tmp):
+    """Several IPFIX exporters over TCP at once, one of which stalls in the
+    middle of a message and then goes away: the others are decoded while
+    it stalls, and it is counted (tcp_broken), not waited for."""
+    raw = open(os.path.join(data, "ipfix/ipfixcol2_example_flows.ipfix"), "rb").read()
+    msgs, off = [], 0
+    while off + 16 <= len(raw):
+        n = struct.unpack("!H", raw[off + 2:off + 4])[0]
+        msgs.append(raw[off:off + n])
+        off += n
+    want = 0
+    port = free_port(socket.SOCK_STREAM)
+    out, err_path = os.path.join(tmp, "stall.json"), os.path.join(tmp, "stall.err")
+    with open(err_path, "w") as err:
+        fl = subprocess.Popen([BIN, "run", "-v", "--no-progress", EXAMPLE], stderr=err,
+                              env=dict(os.environ, LISTEN=f"tcp://127.0.0.1:{port}", OUT=out))
+    try:
+        if not wait_for(lambda: "collecting on" in open(err_path).read(), 10):
+            print("stall: flowline did not start")
+            return False
+        staller = socket.create_connection(("127.0.0.1", port))
+        staller.sendall(msgs[0][:len(msgs[0]) // 2])        # half a message, then nothing
+        senders = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+        for s in senders:
+            s.sendall(b"".join(msgs[:10]))
+        # the records of the three whole streams arrive while one stalls
+        count = lambda: sum(1 for _ in open(out)) if os.path.exists(out) else 0
+        wait_for(lambda: count() > 0 and count() == (time.sleep(0.3) or count()), 10)
+        during = count()
+        for s in senders:
+            s.close()
+        staller.close()
+        time.sleep(0.5)
+        fl.send_signal(signal.SIGTERM)
+        fl.wait(timeout=30)
+    finally:
+        if fl.poll() is None:
+            fl.kill()
+            fl.wait()
+    text = open(err_path).read()
+    c = dict(re.findall(r"(tcp_sessions|tcp_broken|records)=(\d+)", text))
+    # the records of the first 10 messages, as the file input counts them
+    ipf = os.path.join(tmp, "first10.ipfix")
+    open(ipf, "wb").write(b"".join(msgs[:10]))
+    y = os.path.join(tmp, "first10.yaml")
+    open(y, "w").write(f'version: 1\nstages:\n  - {{id: c, use: input.ipfix, with: {{path: "{ipf}"}}}}\n'
+                       f'  - {{id: o, use: output.json, from: c, with: {{path: "{ipf}.json"}}}}\n')
+    subprocess.run([BIN, "run", "--no-progress", y], check=True, capture_output=True)
+    want = 3 * sum(1 for _ in open(ipf + ".json"))
+    ok = (fl.returncode == 0 and during == want and c.get("tcp_sessions") == "4"
+          and c.get("tcp_broken") == "1")
+    print(f"TCP: 3 exporters and one stalling mid-message: {during} records while it stalled "
+          f"(want {want}), counters {c}, exit {fl.returncode}: {'ok' if ok else 'FAIL'}")
+    return ok
+
+
 def main():
     data, tmp = sys.argv[1], sys.argv[2]
     for tool in ("softflowd", "tshark"):
@@ -200,6 +256,7 @@ def main():
             if not good:
                 print(f"  FAIL (the capture has {ips} IP packets)")
             ok &= good
+    ok &= tcp_stall(data, tmp)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
