@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "internal.h"
+#include "pipeline.h"
 #include "rt.h"
 
 int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id, const char *use,
@@ -143,6 +145,16 @@ void fl_progress_records(struct fl_ctx *ctx, uint64_t done, uint64_t total)
 {
     atomic_store_explicit(&ctx->progress_records, true, memory_order_relaxed);
     fl_progress(ctx, done, total);
+}
+
+uint32_t fl_workers(const struct fl_ctx *ctx)
+{
+    return ctx->conf && ctx->conf->workers > 1 ? ctx->conf->workers : 1;
+}
+
+uint32_t fl_worker_index(const struct fl_ctx *ctx)
+{
+    return ctx->inst ? ctx->inst->worker : 0;
 }
 
 const char *fl_stage_id(const struct fl_ctx *ctx)

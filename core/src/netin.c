@@ -23,8 +23,6 @@
 #include <flowline/log.h>
 #include <flowline/netin.h>
 #include <flowline/plugin.h>
-#include "internal.h"
-#include "rt.h"
 
 #define NETIN_DEFAULT_BURST 64u
 #define NETIN_MAX_BURST 1024u
@@ -176,7 +174,7 @@ static int netin_socket(struct fl_netin *in, const struct fl_endpoint *ep, int *
 {
     struct fl_ctx *ctx = in->ctx;
     int one = 1, zero = 0, fd;
-    bool workers = ctx->conf && ctx->conf->workers > 1;
+    bool workers = fl_workers(ctx) > 1;
 
     fd = socket(ep->addr.ss_family, (ep->proto == FL_NET_UDP ? SOCK_DGRAM : SOCK_STREAM) |
                 SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

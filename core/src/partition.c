@@ -40,6 +40,10 @@ void fl_part_check(struct fl_pipeline *p, struct fl_stage *st, struct fl_diags *
     if (sc->workers <= 1 || !st->plugin)
         return;                        /* partition_by: with one worker: nothing to split */
     if (st->plugin->kind == FL_KIND_INPUT) {
+        if (st->plugin->flags & FL_PLUGIN_INSTANCES) {
+            part->mode = FL_PART_SOURCE;    /* the kernel or the broker splits */
+            return;
+        }
         fl_diags_add(d, sc->workers_pos, "stage \"%s\" (%s): an input runs as one instance;"
                      " workers: %u is for the stages it feeds", sc->id, sc->use, sc->workers);
         return;
@@ -92,6 +96,8 @@ void fl_part_describe(const struct fl_part *part, char *buf, size_t len)
     buf[0] = 0;
     if (part->mode == FL_PART_ROUND_ROBIN)
         snprintf(buf, len, "round robin");
+    if (part->mode == FL_PART_SOURCE)
+        snprintf(buf, len, "sharing the source");
     if (part->mode != FL_PART_HASH)
         return;
     at = (size_t)snprintf(buf, len, "by ");

@@ -17,6 +17,7 @@ enum fl_part_mode {
     FL_PART_ONE = 0,          /* workers: 1: nothing to split */
     FL_PART_HASH,             /* rows by a hash of the key fields */
     FL_PART_ROUND_ROBIN,      /* whole batches in turn (stateless transforms) */
+    FL_PART_SOURCE,           /* an input of N instances, each its own share */
 };
 
 struct fl_part {

@@ -33,7 +33,7 @@ extern "C" {
 /* 2.0: option rows and column definitions travel with their size, schema
  * columns and describe()'s outputs are pointer arrays (docs/decisions.md). */
 #define FL_ABI_MAJOR 2
-#define FL_ABI_MINOR 0
+#define FL_ABI_MINOR 1
 
 enum fl_kind {
     FL_KIND_INPUT = 1, FL_KIND_TRANSFORM, FL_KIND_AGGREGATE, FL_KIND_ANALYSIS,
@@ -86,8 +86,15 @@ struct fl_plugin {
      * (the old name may have been moved away), later reload databases.
      * Called from the stage's own thread, between batches. */
     int  (*reload)(struct fl_ctx *, void *state);
+    /* 2.1: FL_PLUGIN_* flags (a plugin built for 2.0 reads as 0). */
+    uint32_t flags;
     FL_GROWN_TAIL
 };
+
+/* An input that may run as several instances (`workers: N`), each reading
+ * its own share of the source (a socket opened with SO_REUSEPORT, a
+ * consumer group). Inputs without it run as one instance. */
+#define FL_PLUGIN_INSTANCES 0x1u
 
 /* The one exported symbol. Use as:
  *   FL_PLUGIN_DEFINE(.kind = FL_KIND_OUTPUT, .name = "csv", ...); */
@@ -148,6 +155,11 @@ FL_API int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
 #define FL_PATH_KEEPS_EXISTING 0x4u
 FL_API int fl_path_declare(struct fl_ctx *ctx, const char *opt, const char *path,
                            unsigned flags);
+
+/* The instances of this stage (`workers: N`, 1 without) and which one the
+ * ctx is (0 .. N-1). In describe(): the count the pipeline asks for. */
+FL_API uint32_t fl_workers(const struct fl_ctx *ctx);
+FL_API uint32_t fl_worker_index(const struct fl_ctx *ctx);
 
 /* This stage's id as written in the pipeline ("flows"). */
 FL_API const char *fl_stage_id(const struct fl_ctx *ctx);

@@ -78,6 +78,10 @@ static int ipfix_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
 
     if (st->listen.n && st->paths.n)
         rc = fl_diag(ctx, "listen", "give either listen (sockets) or path (files), not both");
+    if (st->paths.n && fl_workers(ctx) > 1)
+        rc = fl_diag(ctx, "path", "workers: %u would read every file %u times: files are read "
+                     "by one instance (workers: is for listen:)", fl_workers(ctx),
+                     fl_workers(ctx));
     for (size_t i = 0; i < st->listen.n; i++) {
         struct fl_endpoint ep;
         if (fl_endpoint_parse(st->listen.v[i], IPFIX_PORT, &ep, err, sizeof err) < 0)
@@ -239,4 +243,5 @@ FL_PLUGIN_DEFINE(
     .init = ipfix_init,
     .run = ipfix_run,
     .fini = ipfix_fini,
+    .flags = FL_PLUGIN_INSTANCES,   /* listen: with SO_REUSEPORT */
 );

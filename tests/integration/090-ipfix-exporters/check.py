@@ -227,6 +227,47 @@ def tcp_stall(data, tmp):
     return ok
 
 
+def workers(data, tmp):
+    """workers: 2 on input.ipfix: two instances share the port
+    (SO_REUSEPORT), the kernel spreads exporters (here: 8 source ports)
+    over them, and together they decode every record."""
+    raw = open(os.path.join(data, "ipfix/ipfixcol2_example_flows.ipfix"), "rb").read()
+    msgs, off = [], 0
+    while off + 16 <= len(raw):
+        n = struct.unpack("!H", raw[off + 2:off + 4])[0]
+        msgs.append(raw[off:off + n])
+        off += n
+    port = free_port(socket.SOCK_DGRAM)
+    out, err_path = os.path.join(tmp, "workers.json"), os.path.join(tmp, "workers.err")
+    y = os.path.join(tmp, "workers.yaml")
+    open(y, "w").write(f'version: 1\nstages:\n  - {{id: c, use: input.ipfix, workers: 2, '
+                       f'with: {{listen: "udp://127.0.0.1:{port}"}}}}\n'
+                       f'  - {{id: o, use: output.json, from: c, with: {{path: "{out}"}}}}\n')
+    with open(err_path, "w") as err:
+        fl = subprocess.Popen([BIN, "run", "-v", "--no-progress", y], stderr=err)
+    try:
+        wait_for(lambda: open(err_path).read().count("collecting on") == 2, 10)
+        for _ in range(8):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for m in msgs[:10]:
+                s.sendto(m, ("127.0.0.1", port))
+                time.sleep(0.001)
+            s.close()
+        count = lambda: sum(1 for _ in open(out)) if os.path.exists(out) else 0
+        wait_for(lambda: count() > 0 and count() == (time.sleep(0.3) or count()), 10)
+        fl.send_signal(signal.SIGTERM)
+        fl.wait(timeout=30)
+    finally:
+        if fl.poll() is None:
+            fl.kill()
+            fl.wait()
+    text = open(err_path).read()
+    per = [int(v) for v in re.findall(r"records\[\d\]=(\d+)", text)]
+    ok = fl.returncode == 0 and count() == 8 * 534 and len(per) == 2 and all(per) and sum(per) == count()
+    print(f"workers: 2: {count()} records of {8 * 534}, per instance {per}: {'ok' if ok else 'FAIL'}")
+    return ok
+
+
 def main():
     data, tmp = sys.argv[1], sys.argv[2]
     for tool in ("softflowd", "tshark"):
@@ -257,6 +298,7 @@ def main():
                 print(f"  FAIL (the capture has {ips} IP packets)")
             ok &= good
     ok &= tcp_stall(data, tmp)
+    ok &= workers(data, tmp)
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 
