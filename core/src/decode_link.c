@@ -4,8 +4,8 @@
  * decode_link where the payload starts and what it is, then walks on with
  * decode_net. Here: IEEE 802.11 data frames, bare or behind a radiotap,
  * PPI, Prism or AVS header; NFLOG; FDDI; Cisco HDLC; Apple PKTAP; the PPP
- * and HDLC variants with a direction byte; MPLS; RFC 1483 LLC over ATM;
- * IP over InfiniBand. docs/decoder.md lists them with their counters.
+ * and HDLC variants with a direction byte; MPLS; RFC 1483 LLC over ATM.
+ * docs/decoder.md lists them with their counters.
  *
  * Every read is checked against cap, the bytes captured from the header's
  * start. Multi-byte fields of the radio headers are little-endian
@@ -235,7 +235,7 @@ static int link_prism(const uint8_t *h, size_t cap, struct decode_link *o)
  * type (a small number, with two flag bits on top) tells which. The
  * packet is the value of NFULA_PAYLOAD (type 9): IPv4 or IPv6 by the
  * family, by its version nibble for other families. */
-static int link_nflog(const uint8_t *h, size_t cap, struct decode_link *o)
+static int link_nflog(const uint8_t *h, size_t cap, bool cut, struct decode_link *o)
 {
     size_t off = 4;
     int be = -1;
@@ -246,8 +246,8 @@ static int link_nflog(const uint8_t *h, size_t cap, struct decode_link *o)
         return LINK_BAD;
     for (;;) {
         uint32_t tlen, type;
-        if (off >= cap)
-            return DECODE_DROP(FL_DROP_NOT_IP);     /* no payload logged */
+        if (off >= cap)     /* no payload logged, or not captured */
+            return cut ? LINK_TRUNC : DECODE_DROP(FL_DROP_NOT_IP);
         if (cap - off < 4)
             return LINK_TRUNC;
         if (be < 0) {
@@ -314,7 +314,7 @@ static int link_pktap(const uint8_t *h, size_t cap, struct decode_link *o)
     return DECODE_LINK_INNER;
 }
 
-int decode_link(int linktype, const uint8_t *h, uint32_t cap, struct decode_link *o)
+int decode_link(int linktype, const uint8_t *h, uint32_t cap, bool cut, struct decode_link *o)
 {
     switch (linktype) {
     case FL_DLT_IEEE802_11:
@@ -328,7 +328,7 @@ int decode_link(int linktype, const uint8_t *h, uint32_t cap, struct decode_link
     case FL_DLT_AVS:
         return link_avs(h, cap, o);
     case FL_DLT_NFLOG:
-        return link_nflog(h, cap, o);
+        return link_nflog(h, cap, cut, o);
     case FL_DLT_FDDI:
         return link_fddi(h, cap, o);
     case FL_DLT_PKTAP:
@@ -361,11 +361,6 @@ int decode_link(int linktype, const uint8_t *h, uint32_t cap, struct decode_link
     case FL_DLT_ATM_RFC1483:
     case 11:    /* DLT_ATM_RFC1483, as libpcap reports LINKTYPE_ATM_RFC1483 */
         return link_llc(h, cap, o);
-    case FL_DLT_IPOIB:
-        /* protocol (an ethertype) and 2 reserved bytes */
-        if (cap < 4)
-            return LINK_TRUNC;
-        return link_at(o, h + 4, link_et(h));
     default:
         return DECODE_DROP(FL_DROP_LINKTYPE);
     }

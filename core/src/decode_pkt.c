@@ -1005,7 +1005,7 @@ link:
          * frame of another link type, dispatched here once more. */
         lk.end = NULL;
         lk.trail = 0;
-        rc = decode_link(linktype, frame, caplen, &lk);
+        rc = decode_link(linktype, frame, caplen, (size_t)(p.end - p.frame) < p.wirelen, &lk);
         if (rc == DECODE_LINK_INNER && !inner) {
             inner = true;
             caplen -= (uint32_t)(lk.q - frame);
