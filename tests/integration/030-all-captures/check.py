@@ -8,7 +8,7 @@ import os, re, struct, subprocess, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ["FLOWLINE_BIN"]
 DROPS = ("drop_truncated", "drop_not_ip", "unsupported_linktype", "drop_bad_ip", "drop_bad_l4",
-         "drop_bad_exthdr")
+         "drop_bad_exthdr", "drop_encrypted", "drop_not_data", "drop_bad_link")
 ERROR_PREFIX = "flowline: error: "
 
 

@@ -23,6 +23,7 @@
 #include <flowline/decode.h>
 #include "fl_harness.h"
 #include "rt.h"
+#include "pipeline.h"
 
 /* ---- a frame builder (wire order; the inner packet's lengths are known
  * when it is written, since it is the last layer but for an FCS) ---------- */
@@ -696,6 +697,10 @@ static void test_drops(void **state)
     assert_true(fl_counter_get(c, "drop_encrypted") >= 4);
     assert_true(fl_counter_get(c, "drop_bad_link") >= 10);
     fl_test_ctx_destroy(&c);
+    /* --strict: frames without user data are no loss, unread traffic is */
+    assert_false(fl_counter_is_loss("drop_not_data"));
+    assert_true(fl_counter_is_loss("drop_encrypted"));
+    assert_true(fl_counter_is_loss("drop_bad_link"));
 }
 
 /* Every prefix of every case, from a buffer of exactly that size, the wire
