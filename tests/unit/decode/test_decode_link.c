@@ -738,6 +738,41 @@ static void test_every_prefix(void **state)
     }
 }
 
+/* The FCS a radio header announces is not IP: an IPv4 total length of 0
+ * (a TSO capture: the rest of the frame) stops before it, with the whole
+ * FCS captured, half of it, or none. frame_len stays the wire length. */
+static void test_fcs_trail(void **state)
+{
+    struct t *t = *state;
+    struct fr f;
+    size_t ip;
+
+    memset(&f, 0, sizeof f);
+    radiotap(&f, 0x10);
+    data80211(&f, 0x08, 0x01, 0);
+    fcs(&f);
+    ip = f.l4need - 28;
+    f.b[ip + 2] = f.b[ip + 3] = 0;
+    for (size_t cut = 0; cut <= 4; cut += 2) {
+        uint64_t n[FL_NOTE_COUNT], n2[FL_NOTE_COUNT];
+        uint32_t r = t->b->rows;
+        fl_decoder_totals(t->d, NULL, n);
+        assert_int_equal(fl_decode(t->d, FL_DLT_RADIOTAP, 1, f.b, (uint32_t)(f.n - cut),
+                                   (uint32_t)f.n, t->b), 1);
+        fl_decoder_totals(t->d, NULL, n2);
+        assert_int_equal(FL_COL(t->b, FL_PKT_IP_LEN, uint32_t)[r], 40);
+        assert_int_equal(FL_COL(t->b, FL_PKT_PAYLOAD_LEN, uint32_t)[r], 12);
+        assert_int_equal(FL_COL(t->b, FL_PKT_FRAME_LEN, uint32_t)[r], f.n);
+        assert_int_equal(n2[FL_NOTE_IP_TRUNCATED], n[FL_NOTE_IP_TRUNCATED]);
+    }
+    /* an IP length reaching into the FCS: the FCS bytes are not captured IP */
+    f.b[ip + 3] = 42;
+    assert_int_equal(fl_decode(t->d, FL_DLT_RADIOTAP, 1, f.b, (uint32_t)f.n, (uint32_t)f.n, t->b), 1);
+    uint64_t n[FL_NOTE_COUNT];
+    fl_decoder_totals(t->d, NULL, n);
+    assert_int_equal(n[FL_NOTE_IP_TRUNCATED], 1);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -747,6 +782,7 @@ int main(void)
         T(test_real_captures),
         T(test_drops),
         T(test_every_prefix),
+        T(test_fcs_trail),
     };
     return cmocka_run_group_tests(tests, setup_group, teardown_group);
 }
