@@ -54,8 +54,8 @@ struct decode_link {
 #define DECODE_LINK_INNER (-1)
 
 /* 0 with et, q and trail set; DECODE_LINK_INNER when the header (PPI,
- * PKTAP) wraps a whole frame of another link type, which fl_decode then
- * dispatches once more; DECODE_DROP(reason) otherwise (an unknown link
+ * PKTAP) wraps a whole frame of another link type (never PPI or PKTAP),
+ * which fl_decode decodes as such; DECODE_DROP(reason) otherwise (an unknown link
  * type is FL_DROP_LINKTYPE). Reads only frame[0, caplen). cut: the capture
  * is shorter than the frame on the wire (what ends early is truncated). */
 DECODE_HIDDEN int decode_link(int linktype, const uint8_t *frame, uint32_t caplen, bool cut,

@@ -824,6 +824,40 @@ static void decode_link_bound(struct decode_pkt *p, const struct decode_link *lk
         p->end = lk->q;
 }
 
+/* The rarer link types (decode_link.c), out of line so that fl_decode
+ * keeps no more live values than it did without them (the Ethernet fast
+ * path's registers with them). Returns DECODE_LINK_GO with *et and *q set
+ * for decode_net, or what fl_decode returns: 0 when the frame was counted,
+ * or the result of decoding the frame a PPI or PKTAP header wraps (as its
+ * own link type, its row keeping the record's wire length; decode_link
+ * never names PPI or PKTAP there, so this recursion is one level deep). */
+#define DECODE_LINK_GO 2
+static __attribute__((noinline)) int
+decode_link_start(struct fl_decoder *d, struct decode_pkt *p, int linktype, uint64_t ts_ns,
+                  struct fl_batch *b, uint16_t *et, const uint8_t **q)
+{
+    struct decode_link lk = { .end = NULL, .trail = 0 };
+    uint32_t caplen = (uint32_t)(p->end - p->frame), off;
+    int rc = decode_link(linktype, p->frame, caplen, caplen < p->wirelen, &lk);
+
+    if (rc == DECODE_LINK_INNER) {
+        off = (uint32_t)(lk.q - p->frame);
+        rc = fl_decode(d, lk.linktype, ts_ns, lk.q, caplen - off,
+                       p->wirelen > off ? p->wirelen - off : 0, b);
+        if (rc == 1)
+            ((uint32_t *)b->data[FL_PKT_FRAME_LEN])[b->rows - 1] = p->wirelen;
+        return rc;
+    }
+    if (rc != 0) {
+        d->drops[rc - 1]++;
+        return 0;
+    }
+    decode_link_bound(p, &lk);
+    *et = lk.et;
+    *q = lk.q;
+    return DECODE_LINK_GO;
+}
+
 /* The common frame in one pass: Ethernet with at most one VLAN tag, IPv4
  * without options or IPv6
  * without extension headers, not a fragment, TCP or UDP, every length
@@ -925,10 +959,8 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
               struct fl_batch *b)
 {
     struct decode_pkt p;
-    struct decode_link lk;
     const uint8_t *q;
     uint16_t et;
-    bool inner = false;
     int rc;
 
     if (b->rows >= b->cap)
@@ -953,7 +985,6 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
     p.trail = 0;
 
     /* Each link type says where its payload starts and what it is. */
-link:
     switch (linktype) {
     case FL_DLT_EN10MB:
         et = DECODE_ET_TEB;
@@ -1001,25 +1032,9 @@ link:
         q = frame;
         break;
     default:
-        /* The rarer link types (decode_link.c); PPI and PKTAP wrap a
-         * frame of another link type, dispatched here once more. */
-        lk.end = NULL;
-        lk.trail = 0;
-        rc = decode_link(linktype, frame, caplen, (size_t)(p.end - p.frame) < p.wirelen, &lk);
-        if (rc == DECODE_LINK_INNER && !inner) {
-            inner = true;
-            caplen -= (uint32_t)(lk.q - frame);
-            frame = lk.q;
-            linktype = lk.linktype;
-            goto link;
-        }
-        if (rc != 0) {
-            d->drops[rc > 0 ? rc - 1 : FL_DROP_LINKTYPE]++;
-            return 0;
-        }
-        et = lk.et;
-        q = lk.q;
-        decode_link_bound(&p, &lk);
+        rc = decode_link_start(d, &p, linktype, ts_ns, b, &et, &q);
+        if (rc != DECODE_LINK_GO)
+            return rc;
         break;
     }
     rc = decode_net(d, &p, et, q);
