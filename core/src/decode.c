@@ -15,6 +15,9 @@ static const char *const decode_drop_names[FL_DROP_COUNT] = {
     [FL_DROP_BAD_IP] = "drop_bad_ip",
     [FL_DROP_BAD_L4] = "drop_bad_l4",
     [FL_DROP_BAD_EXTHDR] = "drop_bad_exthdr",
+    [FL_DROP_ENCRYPTED] = "drop_encrypted",
+    [FL_DROP_NOT_DATA] = "drop_not_data",
+    [FL_DROP_BAD_LINK] = "drop_bad_link",
 };
 static const char *const decode_note_names[FL_NOTE_COUNT] = {
     [FL_NOTE_FRAGMENTS] = "fragments",

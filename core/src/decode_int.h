@@ -11,6 +11,56 @@
 
 #define DECODE_HIDDEN __attribute__((visibility("hidden")))
 
+/* Internal results: 0 = a row is ready, DECODE_DROP(reason) otherwise. */
+#define DECODE_DROP(r) ((int)(r) + 1)
+
+/* What comes next in a frame, as decode_net (decode_pkt.c) takes it and
+ * decode_link (decode_link.c) returns it: an ethertype, or one of the
+ * pseudo types below 0x0600. */
+#define DECODE_ET_IPV4 0x0800
+#define DECODE_ET_IPV6 0x86DD
+#define DECODE_ET_VLAN 0x8100
+#define DECODE_ET_QINQ 0x88A8
+#define DECODE_ET_QINQ_OLD1 0x9100   /* pre-802.1ad QinQ, still in the wild */
+#define DECODE_ET_QINQ_OLD2 0x9200
+#define DECODE_ET_MPLS 0x8847
+#define DECODE_ET_MPLS_MC 0x8848
+#define DECODE_ET_PPPOE 0x8864
+#define DECODE_ET_FABRICPATH 0x8903 /* Cisco FabricPath: 2 bytes, then Ethernet */
+#define DECODE_ET_PBB 0x88E7         /* 802.1ah I-tag, then a customer Ethernet header */
+#define DECODE_ET_VNTAG 0x8926       /* Cisco VN-Tag: 4 bytes, then an ethertype */
+#define DECODE_ET_ETAG 0x893F        /* 802.1BR E-Tag: 6 bytes, then an ethertype */
+#define DECODE_ET_MACSEC 0x88E5      /* 802.1AE SecTAG */
+#define DECODE_ET_TEB 0x6558        /* an Ethernet header follows (GRE's TEB) */
+#define DECODE_ET_ERSPAN2 0x88BE
+#define DECODE_ET_PPP 0x880B        /* a PPP frame follows (PPTP's GRE type) */
+/* Not on the wire: "an IP header, version by its first nibble" (raw IP
+ * link types). Types below 0x0600 read from a frame become DECODE_ET_BAD,
+ * so neither can be forged. */
+#define DECODE_ET_RAW 0x05FE
+#define DECODE_ET_BAD 0x05FF
+
+/* The link types outside fl_decode's own switch (Ethernet, SLL, loopback,
+ * raw IP, PPP): 802.11 and its radio headers, NFLOG, FDDI, Cisco HDLC, ...
+ * (decode_link.c). What the frame's link header says comes next. */
+struct decode_link {
+    const uint8_t *q;   /* where it starts */
+    const uint8_t *end; /* where it ends when before caplen (NFLOG), else NULL */
+    uint16_t et;        /* what it is (as decode_net takes it) */
+    uint8_t trail;      /* bytes at the end of the wire frame that are not
+                         * payload (an 802.11 FCS a radio header announces) */
+    int linktype;       /* DECODE_LINK_INNER: the frame at q is of this type */
+};
+#define DECODE_LINK_INNER (-1)
+
+/* 0 with et, q and trail set; DECODE_LINK_INNER when the header (PPI,
+ * PKTAP) wraps a whole frame of another link type (never PPI or PKTAP),
+ * which fl_decode decodes as such; DECODE_DROP(reason) otherwise (an unknown link
+ * type is FL_DROP_LINKTYPE). Reads only frame[0, caplen). cut: the capture
+ * is shorter than the frame on the wire (what ends early is truncated). */
+DECODE_HIDDEN int decode_link(int linktype, const uint8_t *frame, uint32_t caplen, bool cut,
+                              struct decode_link *out);
+
 /* Fragment table geometry: sets of DECODE_FRAG_WAYS slots; a new first
  * fragment replaces the oldest slot of its set, so the table never grows and
  * a stream of unfinished fragments only pushes out the stalest entries. */

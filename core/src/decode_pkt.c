@@ -17,33 +17,11 @@
 #define DECODE_MAX_SHIMS 16   /* VLAN tags + MPLS labels + PPPoE + PW words */
 #define DECODE_MAX_EXTHDR 8   /* IPv6 extension headers in one chain */
 
-/* Internal results: 0 = a row is ready, DECODE_DROP(reason) otherwise. */
-#define DECODE_DROP(r) ((int)(r) + 1)
-
 /* The parser is written for inlining: one loop over "what comes next"
  * (decode_net) into the IP and transport functions, all inlined into
  * fl_decode. The only recursion, into a tunnel's inner packet, goes
  * through decode_decap, which is kept out of line. */
 #define DECODE_INLINE static inline __attribute__((always_inline))
-
-#define DECODE_ET_IPV4 0x0800
-#define DECODE_ET_IPV6 0x86DD
-#define DECODE_ET_VLAN 0x8100
-#define DECODE_ET_QINQ 0x88A8
-#define DECODE_ET_QINQ_OLD1 0x9100   /* pre-802.1ad QinQ, still in the wild */
-#define DECODE_ET_QINQ_OLD2 0x9200
-#define DECODE_ET_MPLS 0x8847
-#define DECODE_ET_MPLS_MC 0x8848
-#define DECODE_ET_PPPOE 0x8864
-#define DECODE_ET_FABRICPATH 0x8903 /* Cisco FabricPath: 2 bytes, then Ethernet */
-#define DECODE_ET_TEB 0x6558        /* an Ethernet header follows (GRE's TEB) */
-#define DECODE_ET_ERSPAN2 0x88BE
-#define DECODE_ET_PPP 0x880B        /* a PPP frame follows (PPTP's GRE type) */
-/* Not on the wire: "an IP header, version by its first nibble" (raw IP
- * link types). Types below 0x0600 read from a frame become DECODE_ET_BAD,
- * so neither can be forged. */
-#define DECODE_ET_RAW 0x05FE
-#define DECODE_ET_BAD 0x05FF
 
 _Static_assert(DECODE_TUN_ET_ETH == DECODE_ET_TEB && DECODE_TUN_ET_IP == DECODE_ET_RAW,
                "decode_tunnel.c names inner packets as decode_net does");
@@ -66,6 +44,7 @@ struct decode_pkt {
     bool vlan_seen;
     uint8_t shims, decaps;
     uint8_t notes;              /* bit (1 << enum fl_decode_note) per note */
+    uint8_t trail;              /* wire bytes after the payload (802.11 FCS) */
     /* Addresses as the two 64-bit words of their 16-byte cells: written
      * and read whole, so the row copy and the hash load what was stored
      * (no store-forwarding stall from byte-wise building). */
@@ -378,7 +357,7 @@ DECODE_INLINE int decode_l4(struct fl_decoder *d, struct decode_pkt *p, struct d
  * the frame on the wire. */
 static inline uint32_t decode_wire_rest(const struct decode_pkt *p, const uint8_t *q)
 {
-    size_t off = (size_t)(q - p->frame);
+    size_t off = (size_t)(q - p->frame) + p->trail;
     return p->wirelen > off ? p->wirelen - (uint32_t)off : 0;
 }
 
@@ -615,8 +594,9 @@ DECODE_INLINE int decode_net(struct fl_decoder *d, struct decode_pkt *p, uint16_
             }
             continue;
         case DECODE_ET_FABRICPATH:
-            /* The outer addresses and this type are followed by the FTAG
-             * and TTL, then the original Ethernet frame. */
+            /* Cisco FabricPath: a 16-byte outer header (outer destination
+             * and source, this type, then FTag and TTL in 2 bytes) wraps
+             * the classic Ethernet frame with its own addresses. */
             if (++p->shims > DECODE_MAX_SHIMS)
                 return DECODE_DROP(FL_DROP_NOT_IP);
             if (decode_avail(p, q) < 2)
@@ -624,6 +604,48 @@ DECODE_INLINE int decode_net(struct fl_decoder *d, struct decode_pkt *p, uint16_
             q += 2;
             et = DECODE_ET_TEB;
             continue;
+        case DECODE_ET_PBB:
+            /* 802.1ah: the I-tag (priority, flags, 24-bit I-SID), then the
+             * customer's addresses and ethertype. */
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 4)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            q += 4;
+            et = DECODE_ET_TEB;
+            continue;
+        case DECODE_ET_VNTAG:
+        case DECODE_ET_ETAG: {
+            /* VN-Tag (4 bytes) and 802.1BR E-Tag (6 bytes) after their
+             * type, then the ethertype of what they tag. */
+            size_t n = et == DECODE_ET_VNTAG ? 4 : 6;
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < n + 2)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            et = decode_et(q + n);
+            q += n + 2;
+            continue;
+        }
+        case DECODE_ET_MACSEC: {
+            /* 802.1AE SecTAG: TCI/AN, short length, packet number, and
+             * the SCI when the SC bit (0x20) is set. Without E (0x08) and
+             * C (0x04) the data is only integrity-protected and starts
+             * with its ethertype; otherwise it is ciphertext. */
+            size_t n;
+            if (++p->shims > DECODE_MAX_SHIMS)
+                return DECODE_DROP(FL_DROP_NOT_IP);
+            if (decode_avail(p, q) < 1)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            if (q[0] & 0x0c)
+                return DECODE_DROP(FL_DROP_ENCRYPTED);
+            n = q[0] & 0x20 ? 14 : 6;
+            if (decode_avail(p, q) < n + 2)
+                return DECODE_DROP(FL_DROP_TRUNCATED);
+            et = decode_et(q + n);
+            q += n + 2;
+            continue;
+        }
         case DECODE_ET_PPPOE:
             /* RFC 2516 session stage: ver/type 0x11, code 0, session id,
              * length, then a PPP protocol field. */
@@ -785,6 +807,57 @@ DECODE_INLINE void decode_commit(struct fl_decoder *d, const struct decode_pkt *
                 d->notes[i] += (p->notes >> i) & 1;
 }
 
+/* Narrow the readable bytes to what decode_link says is payload: before
+ * its end, and before an FCS the radio header announced (when the capture
+ * holds it), never before the payload's start. */
+static void decode_link_bound(struct decode_pkt *p, const struct decode_link *lk)
+{
+    if (lk->end && lk->end < p->end)
+        p->end = lk->end;
+    if (lk->trail && p->wirelen >= lk->trail) {
+        uint32_t keep = p->wirelen - lk->trail;
+        p->trail = lk->trail;
+        if ((size_t)(p->end - p->frame) > keep)
+            p->end = p->frame + keep;
+    }
+    if (p->end < lk->q)
+        p->end = lk->q;
+}
+
+/* The rarer link types (decode_link.c), out of line so that fl_decode
+ * keeps no more live values than it did without them (the Ethernet fast
+ * path's registers with them). Returns DECODE_LINK_GO with *et and *q set
+ * for decode_net, or what fl_decode returns: 0 when the frame was counted,
+ * or the result of decoding the frame a PPI or PKTAP header wraps (as its
+ * own link type, its row keeping the record's wire length; decode_link
+ * never names PPI or PKTAP there, so this recursion is one level deep). */
+#define DECODE_LINK_GO 2
+static __attribute__((noinline)) int
+decode_link_start(struct fl_decoder *d, struct decode_pkt *p, int linktype, uint64_t ts_ns,
+                  struct fl_batch *b, uint16_t *et, const uint8_t **q)
+{
+    struct decode_link lk = { .end = NULL, .trail = 0 };
+    uint32_t caplen = (uint32_t)(p->end - p->frame), off;
+    int rc = decode_link(linktype, p->frame, caplen, caplen < p->wirelen, &lk);
+
+    if (rc == DECODE_LINK_INNER) {
+        off = (uint32_t)(lk.q - p->frame);
+        rc = fl_decode(d, lk.linktype, ts_ns, lk.q, caplen - off,
+                       p->wirelen > off ? p->wirelen - off : 0, b);
+        if (rc == 1)
+            ((uint32_t *)b->data[FL_PKT_FRAME_LEN])[b->rows - 1] = p->wirelen;
+        return rc;
+    }
+    if (rc != 0) {
+        d->drops[rc - 1]++;
+        return 0;
+    }
+    decode_link_bound(p, &lk);
+    *et = lk.et;
+    *q = lk.q;
+    return DECODE_LINK_GO;
+}
+
 /* The common frame in one pass: Ethernet with at most one VLAN tag, IPv4
  * without options or IPv6
  * without extension headers, not a fragment, TCP or UDP, every length
@@ -909,6 +982,7 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
     p.vlan_seen = false;
     p.shims = p.decaps = 0;
     p.notes = 0;
+    p.trail = 0;
 
     /* Each link type says where its payload starts and what it is. */
     switch (linktype) {
@@ -958,8 +1032,10 @@ int fl_decode(struct fl_decoder *d, int linktype, uint64_t ts_ns,
         q = frame;
         break;
     default:
-        d->drops[FL_DROP_LINKTYPE]++;
-        return 0;
+        rc = decode_link_start(d, &p, linktype, ts_ns, b, &et, &q);
+        if (rc != DECODE_LINK_GO)
+            return rc;
+        break;
     }
     rc = decode_net(d, &p, et, q);
     if (__builtin_expect(rc != 0, 0)) {

@@ -85,7 +85,9 @@ bool fl_counter_is_loss(const char *name)
     static const char *const suffixes[] = { "_dropped", "_drops", "_missing_field" };
     static const char *const names[] = { "bad_record", "frag_unjoined" };
     size_t len = strlen(name);
-    if (strcmp(name, "drop_not_ip") == 0)   /* ARP, LLDP, ...: nothing a flow could use */
+    /* ARP, LLDP, ...; 802.11 beacons, ACKs, null data: nothing a flow
+     * could use (drop_encrypted is a loss: traffic that went unmetered) */
+    if (strcmp(name, "drop_not_ip") == 0 || strcmp(name, "drop_not_data") == 0)
         return false;
     for (size_t i = 0; i < sizeof(prefixes) / sizeof(*prefixes); i++)
         if (strncmp(name, prefixes[i], strlen(prefixes[i])) == 0)

@@ -1,7 +1,8 @@
 /* fuzz_decode.c: libFuzzer target for the packet decoder (core/src/decode*.c).
  *
- * Input: one selector byte, then the frame. The selector's low 4 bits pick
- * the link type (every one the decoder knows, plus unsupported ones), bit 4
+ * Input: one selector byte, then the frame. The selector's low 4 bits and
+ * bit 6 pick the link type (every one the decoder knows, plus unsupported
+ * ones), bit 4
  * turns decapsulation on (every tunnel kind, VXLAN also on UDP 8472, nesting
  * bound 3, tunnel columns), bit 5 makes the wire length
  * 64 KiB longer than the captured length (snaplen-cut frames, TSO lengths).
@@ -11,8 +12,10 @@
  * Seeds: `fuzz_decode --write-seeds CORPUS DIR` writes the first frames of
  * every capture in DIR (relative to the test data dir, ../shared/data or
  * $FLOWLINE_TEST_DATA) into CORPUS in this input format, each twice (decap
- * off and on, so the tunnel paths are reached from the start), and exits
- * (tests/fuzz/CMakeLists.txt runs it before the fuzzing run). */
+ * off and on, so the tunnel paths are reached from the start), and a built
+ * frame for each link type and ethertype no capture there has (802.11 and
+ * its radio headers, FDDI, PBB, ...), and exits (tests/fuzz/CMakeLists.txt
+ * runs it before the fuzzing run). */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,12 +27,22 @@
 
 #define FUZZ_SEED_FRAMES 16   /* per capture: enough variety, a small corpus */
 
-/* Index i of this table is selector value i; fuzz_decode_seeds.c maps
- * link types back through the same table. */
-static const int fuzz_linktypes[16] = {
+/* Index i of this table is selector (sel & 15) | (sel & 0x40) >> 2;
+ * fuzz_selector maps link types back through the same table. */
+#define FUZZ_NLT 32
+static const int fuzz_linktypes[FUZZ_NLT] = {
     FL_DLT_EN10MB, FL_DLT_LINUX_SLL, FL_DLT_LINUX_SLL2, FL_DLT_NULL, FL_DLT_LOOP, FL_DLT_RAW,
     12, 14, FL_DLT_IPV4, FL_DLT_IPV6, FL_DLT_PPP, FL_DLT_PPP_SERIAL, FL_DLT_EN10MB,
-    FL_DLT_EN10MB, 104, 147};
+    FL_DLT_EN10MB, FL_DLT_C_HDLC, 147,
+    /* decode_link.c's */
+    FL_DLT_IEEE802_11, FL_DLT_RADIOTAP, FL_DLT_PPI, FL_DLT_PRISM, FL_DLT_AVS, FL_DLT_NFLOG,
+    FL_DLT_FDDI, FL_DLT_PKTAP, FL_DLT_C_HDLC_WITH_DIR, FL_DLT_PPP_PPPD, FL_DLT_PPP_WITH_DIR,
+    FL_DLT_MPLS, FL_DLT_ATM_RFC1483, 11, FL_DLT_EN10MB, 197};
+
+static int fuzz_lt_index(uint8_t sel)
+{
+    return (sel & 15) | (sel & 0x40) >> 2;
+}
 
 static struct fl_ctx *fuzz_ctx;
 static struct fl_batch *fuzz_batch[2];   /* one per decoder, as inputs have */
@@ -77,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     caplen = (uint32_t)(size - 1);
     wirelen = caplen + (sel & 0x20 ? 65536u : 0u);
     r = b->rows;
-    if (fl_decode(fuzz_dec[(sel >> 4) & 1], fuzz_linktypes[sel & 15], 1, data + 1, caplen,
+    if (fl_decode(fuzz_dec[(sel >> 4) & 1], fuzz_linktypes[fuzz_lt_index(sel)], 1, data + 1, caplen,
                   wirelen, b) != 1)
         return 0;
     /* the row keeps the conventions */
@@ -108,10 +121,76 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 /* The selector byte for a capture's link type (DLT as libpcap reports it). */
 static int fuzz_selector(int dlt)
 {
-    for (int i = 0; i < 16; i++)
+    for (int i = 0; i < FUZZ_NLT; i++)
         if (fuzz_linktypes[i] == dlt)
-            return i;
+            return (i & 15) | (i & 16) << 2;
     return 15;
+}
+
+/* Built seeds: a link header (hex), then an IPv4/UDP packet (and an FCS
+ * where the header announces one). */
+static const struct {
+    int dlt;
+    const char *hex;
+} fuzz_built[] = {
+#define FUZZ_W80211 "08010000020000000001020000000002020000000003100" "0aaaa030000000800"
+    {FL_DLT_IEEE802_11, FUZZ_W80211},
+    {FL_DLT_IEEE802_11, "88820000020000000001020000000002020000000003100005000000" "0000aaaa030000000800"},
+    {FL_DLT_RADIOTAP, "000012000700000000000000000000001002" FUZZ_W80211},
+    {FL_DLT_PPI, "0000200069000000020014000000000000000000010000000000000000000000" FUZZ_W80211},
+    {FL_DLT_PRISM, "4100000090000000776c616e30" FUZZ_W80211},   /* length fixed below */
+    {FL_DLT_AVS, "8021100100000010" "0000000000000000" FUZZ_W80211},
+    {FL_DLT_NFLOG, "02000001080001000800030020000900"},
+    {FL_DLT_FDDI, "50020000000001020000000002aaaa030000000800"},
+    {FL_DLT_C_HDLC, "0f000800"},
+    {FL_DLT_PKTAP, "100000000100000001000000656e3000" "0200000000010200000000020800"},
+    {FL_DLT_EN10MB, "02000000000102000000000288e70001234502000000000302000000000481000005" "0800"},
+    {FL_DLT_EN10MB, "020000000001020000000002892680010002" "0800"},
+    {FL_DLT_EN10MB, "020000000001020000000002893f000500000000" "0800"},
+    {FL_DLT_EN10MB, "02000000000102000000000288e520000000000102000000000100010800"},
+    {FL_DLT_EN10MB, "02000000000102000000000289030401020000000003020000000004" "0800"},
+};
+#define FUZZ_IP4UDP "4500001c123440004011000a0a010203c0000209" "14e900350008" "0000"
+
+static int fuzz_hex(const char *hex, uint8_t *out, size_t max)
+{
+    size_t n = 0;
+    for (; hex[0] && hex[1] && n < max; hex += 2)
+        if (sscanf(hex, "%2hhx", &out[n++]) != 1)
+            return -1;
+    return (int)n;
+}
+
+static unsigned fuzz_write_built(const char *out)
+{
+    unsigned seeds = 0;
+    for (size_t i = 0; i < sizeof fuzz_built / sizeof fuzz_built[0]; i++) {
+        uint8_t b[512];
+        char name[4096];
+        int n;
+        FILE *f;
+        b[0] = (uint8_t)fuzz_selector(fuzz_built[i].dlt);
+        n = fuzz_hex(fuzz_built[i].hex, b + 1, 300);
+        if (n < 0)
+            exit(1);
+        if (fuzz_built[i].dlt == FL_DLT_PRISM) {
+            /* the 144-byte header: pad the name and items with zeros */
+            size_t rest = (size_t)n - 13;
+            memmove(b + 1 + 144, b + 1 + 13, rest);
+            memset(b + 1 + 13, 0, 144 - 13);
+            n = (int)(144 + rest);
+        }
+        n += fuzz_hex(FUZZ_IP4UDP, b + 1 + n, 64);
+        if (fuzz_built[i].dlt == FL_DLT_RADIOTAP || fuzz_built[i].dlt == FL_DLT_PPI)
+            n += fuzz_hex("deadbeef", b + 1 + n, 4);
+        snprintf(name, sizeof name, "%s/built.%zu", out, i);
+        if (!(f = fopen(name, "wb")))
+            continue;
+        fwrite(b, 1, (size_t)n + 1, f);
+        fclose(f);
+        seeds++;
+    }
+    return seeds;
 }
 
 static void fuzz_write_seeds(const char *out, const char *sub)
@@ -161,7 +240,8 @@ static void fuzz_write_seeds(const char *out, const char *sub)
         files++;
     }
     closedir(d);
-    printf("%u seeds from %u captures in %s\n", seeds, files, out);
+    seeds += fuzz_write_built(out);
+    printf("%u seeds from %u captures and built frames in %s\n", seeds, files, out);
     exit(seeds ? 0 : 1);
 }
 

@@ -56,6 +56,12 @@ enum {
     FL_DLT_NULL = 0, FL_DLT_EN10MB = 1, FL_DLT_PPP = 9, FL_DLT_RAW = 101,
     FL_DLT_PPP_SERIAL = 50, FL_DLT_LINUX_SLL = 113, FL_DLT_LOOP = 108,
     FL_DLT_IPV4 = 228, FL_DLT_IPV6 = 229, FL_DLT_LINUX_SLL2 = 276,
+    /* read by core/src/decode_link.c (docs/decoder.md lists them all) */
+    FL_DLT_FDDI = 10, FL_DLT_ATM_RFC1483 = 100, FL_DLT_C_HDLC = 104,
+    FL_DLT_IEEE802_11 = 105, FL_DLT_PRISM = 119, FL_DLT_RADIOTAP = 127,
+    FL_DLT_AVS = 163, FL_DLT_PPP_PPPD = 166, FL_DLT_PPI = 192,
+    FL_DLT_PPP_WITH_DIR = 204, FL_DLT_C_HDLC_WITH_DIR = 205, FL_DLT_MPLS = 219,
+    FL_DLT_NFLOG = 239, FL_DLT_PKTAP = 258,
 };
 
 /* Why a frame added no row. */
@@ -66,6 +72,9 @@ enum fl_decode_reason {
     FL_DROP_BAD_IP,           /* bad version, IHL, total length */
     FL_DROP_BAD_L4,           /* bad TCP data offset, UDP length */
     FL_DROP_BAD_EXTHDR,       /* IPv6 extension header chain broken */
+    FL_DROP_ENCRYPTED,        /* 802.11 Protected frames, MACsec with encryption */
+    FL_DROP_NOT_DATA,         /* 802.11 management, control, null data, later fragments */
+    FL_DROP_BAD_LINK,         /* a link header that contradicts itself; 802.11 bad FCS */
     FL_DROP_COUNT
 };
 

@@ -8,7 +8,7 @@ import os, re, struct, subprocess, sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 BIN = os.environ["FLOWLINE_BIN"]
 DROPS = ("drop_truncated", "drop_not_ip", "unsupported_linktype", "drop_bad_ip", "drop_bad_l4",
-         "drop_bad_exthdr")
+         "drop_bad_exthdr", "drop_encrypted", "drop_not_data", "drop_bad_link")
 ERROR_PREFIX = "flowline: error: "
 
 
@@ -37,9 +37,24 @@ def expected_failures():
     return out
 
 
+# 802.11 behind radiotap (LINKTYPE 127): a UDP packet with an FCS, a beacon, a
+# Protected data frame, a frame the radio marks as failing its FCS.
+RT = bytes.fromhex("000012000700000000000000000000000002")
+RT_FCS, RT_BAD = RT[:16] + b"\x10\x02", RT[:16] + b"\x40\x02"
+W80211 = bytes.fromhex("080100000200000000010200000000020200000000031000aaaa030000000800")
+IP4UDP = bytes.fromhex("4500001c123440004011000a0a010203c000020914e9003500080000")
+WIFI = [RT_FCS + W80211 + IP4UDP + b"\xde\xad\xbe\xef",
+        RT + bytes.fromhex("80000000ffffffffffff0200000000020200000000021000") + bytes(20),
+        RT + bytes.fromhex("084100000200000000010200000000020200000000031000") + bytes(40),
+        RT_BAD + W80211 + IP4UDP]
+# Crafted captures whose input counters are known exactly.
+EXACT = {"crafted/wifi-radiotap.pcap": {"packets_read": 4, "records_out": 1, "drop_not_data": 1,
+                                        "drop_encrypted": 1, "drop_bad_link": 1}}
+
+
 def crafted(tmp):
     """Broken captures written here, so the expected-failure path always runs;
-    and one odd but readable file that must still exit 0."""
+    and odd but readable files that must still exit 0."""
     d = os.path.join(tmp, "crafted")
     os.makedirs(d)
     hdr = lambda major, minor: struct.pack("<IHHiIII", 0xA1B2C3D4, major, minor, 0, 0, 65535, 1)
@@ -50,6 +65,8 @@ def crafted(tmp):
         "bad-version.pcap": hdr(9, 9),
         # A record claiming 1 GiB: a warning, the rest skipped, exit 0.
         "huge-record.pcap": hdr(2, 4) + struct.pack("<IIII", 0, 0, 1 << 30, 1 << 30) + b"x" * 20,
+        "wifi-radiotap.pcap": struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 127) + b"".join(
+            struct.pack("<IIII", 1700000000 + i, 0, len(f), len(f)) + f for i, f in enumerate(WIFI)),
     }
     for name, data in files.items():
         with open(os.path.join(d, name), "wb") as f:
@@ -105,6 +122,9 @@ def main():
         totals["packets_read"] = totals.get("packets_read", 0) + read
         if read != cap.get("records_out", 0) + drops:
             bad.append(f"{name}: packets_read {read} != records {cap.get('records_out', 0)} + drops {drops}: {cap}")
+        for k, v in EXACT.get(name, {}).items():
+            if cap.get(k, 0) != v:
+                bad.append(f"{name}: {k} = {cap.get(k, 0)}, want {v}: {cap}")
         if flows.get("records_in", 0) != cap.get("records_out", 0):
             bad.append(f"{name}: flowmeter got {flows.get('records_in', 0)} of {cap.get('records_out', 0)} records")
     for b in bad:

@@ -44,7 +44,8 @@ const struct fl_batch *cur_next(struct cur *c, uint32_t *row)
 
 static const char *const counters[] = {   /* compared by same_output */
     "packets_read", "records_out", "drop_truncated", "drop_not_ip", "unsupported_linktype",
-    "drop_bad_ip", "drop_bad_l4", "drop_bad_exthdr", "fragments", "frag_unjoined",
+    "drop_bad_ip", "drop_bad_l4", "drop_bad_exthdr", "drop_encrypted", "drop_not_data",
+    "drop_bad_link", "fragments", "frag_unjoined",
     "ip_truncated", "truncated_record", "bad_record", "bpf_rejected", "drop_bad_block", NULL};
 
 const char *same_output(struct fl_harness *a, struct fl_harness *b)

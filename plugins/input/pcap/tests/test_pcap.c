@@ -86,7 +86,9 @@ static uint64_t drops_of(struct fl_harness *h)
 {
     return fl_harness_counter(h, "drop_truncated") + fl_harness_counter(h, "drop_not_ip") +
            fl_harness_counter(h, "unsupported_linktype") + fl_harness_counter(h, "drop_bad_ip") +
-           fl_harness_counter(h, "drop_bad_l4") + fl_harness_counter(h, "drop_bad_exthdr");
+           fl_harness_counter(h, "drop_bad_l4") + fl_harness_counter(h, "drop_bad_exthdr") +
+           fl_harness_counter(h, "drop_encrypted") + fl_harness_counter(h, "drop_not_data") +
+           fl_harness_counter(h, "drop_bad_link");
 }
 
 /* ---- fixture ------------------------------------------------------------ */
