@@ -175,6 +175,7 @@ static void on_close(void *user, uint32_t session)
 {
     struct ipfix_in *st = user;
     ipfix_dec_flush(&st->dec);
+    ipfix_dec_summary(&st->dec, session);
     ipfix_dec_session_end(&st->dec, session);
 }
 
@@ -219,6 +220,7 @@ static int ipfix_run(struct fl_ctx *ctx, void *state)
     if (rc == 0)
         rc = save_templates(st, fl_now_ns(), true);
     ipfix_dec_report(&st->dec);
+    ipfix_dec_summary(&st->dec, -1);
     return rc;
 }
 

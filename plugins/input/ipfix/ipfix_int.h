@@ -172,6 +172,11 @@ int ipfix_store_each(struct ipfix_dec *d, int (*fn)(struct ipfix_dec *, struct i
  * loaded back at start. Load: 0 also when there is no file yet; a damaged
  * line is logged and skipped. */
 int ipfix_templates_save(struct ipfix_dec *d, const char *path);
+/* An exporter address as text (IPv4 without its mapping). */
+void ipfix_addr_text(const struct fl_addr *a, char *buf, size_t len);
+/* One line per exporter and domain that lost or dropped anything: of TCP
+ * session `session` (as it ends), or of every domain (-1, at the end). */
+void ipfix_dec_summary(struct ipfix_dec *d, int64_t session);
 int ipfix_templates_load(struct ipfix_dec *d, const char *path);
 
 /* ipfix_file.c: the messages of one file, in order, to the decoder.

@@ -431,8 +431,13 @@ static void sequence(struct ipfix_dec *d, struct ipfix_dom *dom, uint32_t seq, u
     if (dom->seq_known && seq != dom->seq_next) {
         uint32_t gap = seq - dom->seq_next;
         if (gap < 0x80000000u) {
+            char a[64];
             dom->lost += gap;
             *(dom->key.version == NF9_VERSION ? &d->lost_packets : &d->lost) += gap;
+            ipfix_addr_text(&dom->key.exporter, a, sizeof a);
+            FL_LOG_WARN_RL(d->ctx, "exporter %s, domain %u: %u %s missing by sequence numbers",
+                           a, dom->key.domain, gap,
+                           dom->key.version == NF9_VERSION ? "export packets" : "records");
         }
     }
     dom->seq_known = complete;

@@ -21,7 +21,7 @@
 
 #define PERSIST_MAGIC "flowline-ipfix-templates 1"
 
-static void addr_text(const struct fl_addr *a, char *buf, size_t len)
+void ipfix_addr_text(const struct fl_addr *a, char *buf, size_t len)
 {
     if (fl_addr_is_v4(a))
         inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
@@ -44,7 +44,7 @@ static int save_one(FILE *f, struct ipfix_tmpl *t)
     char addr[64];
     if (t->dom->key.session)
         return 0;
-    addr_text(&t->dom->key.exporter, addr, sizeof addr);
+    ipfix_addr_text(&t->dom->key.exporter, addr, sizeof addr);
     fprintf(f, "%u %s %u %u %u %u", t->dom->key.version, addr, t->dom->key.domain, t->id,
             t->options, t->n_scope);
     for (uint16_t i = 0; i < t->n_ops; i++)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <flowline/log.h>
 #include "ipfix_int.h"
 
 #define IPFIX_MAX_DOMAINS 4096u
@@ -437,6 +438,25 @@ void ipfix_dec_session_end(struct ipfix_dec *d, uint32_t session)
             n = dom->next;
             if (dom->key.session == session)
                 dom_remove(d, dom);
+        }
+}
+
+void ipfix_dec_summary(struct ipfix_dec *d, int64_t session)
+{
+    struct ipfix_store *s = &d->st;
+    char a[64];
+    for (size_t i = 0; i < s->dom_cap; i++)
+        for (struct ipfix_dom *dom = s->dom_tab[i]; dom; dom = dom->next) {
+            if ((!dom->lost && !dom->dropped) || (session >= 0 && dom->key.session != session))
+                continue;
+            ipfix_addr_text(&dom->key.exporter, a, sizeof a);
+            FL_LOG_INFO(d->ctx, "exporter %s%s, %s %u: %llu %s missing by sequence numbers, "
+                        "%llu messages, sets or records dropped as invalid", a,
+                        dom->key.session ? " (TCP)" : "",
+                        dom->key.version == NF9_VERSION ? "NetFlow v9 source id" : "IPFIX domain",
+                        dom->key.domain, (unsigned long long)dom->lost,
+                        dom->key.version == NF9_VERSION ? "export packets" : "records",
+                        (unsigned long long)dom->dropped);
         }
 }
 
