@@ -21,14 +21,6 @@
 
 #define PERSIST_MAGIC "flowline-ipfix-templates 1"
 
-void ipfix_addr_text(const struct fl_addr *a, char *buf, size_t len)
-{
-    if (fl_addr_is_v4(a))
-        inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
-    else
-        inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
-}
-
 static bool addr_parse(const char *s, struct fl_addr *a)
 {
     memset(a, 0, sizeof *a);

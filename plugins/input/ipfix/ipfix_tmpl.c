@@ -8,6 +8,7 @@
  * recently defined or used one is evicted, counted as template_evicted)
  * and a bounded number of domains (a flood of forged exporter addresses
  * evicts whole domains the same way). */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -439,6 +440,14 @@ void ipfix_dec_session_end(struct ipfix_dec *d, uint32_t session)
             if (dom->key.session == session)
                 dom_remove(d, dom);
         }
+}
+
+void ipfix_addr_text(const struct fl_addr *a, char *buf, size_t len)
+{
+    if (fl_addr_is_v4(a))
+        inet_ntop(AF_INET, a->b + 12, buf, (socklen_t)len);
+    else
+        inet_ntop(AF_INET6, a->b, buf, (socklen_t)len);
 }
 
 void ipfix_dec_summary(struct ipfix_dec *d, int64_t session)
