@@ -41,8 +41,7 @@ static int read_ipfix_file(struct ipfix_dec *d, const char *path, const uint8_t 
         if ((rc = ipfix_dec_message(d, p + off, len, &none, 0, 0, false)) < 0)
             return rc;
         off += len;
-        if ((rc = ipfix_dec_report_maybe(d)) < 0)
-            return rc;
+        ipfix_dec_report_maybe(d);
     }
     if (off < n)
         FL_LOG_WARN(d->ctx, "%s: %zu bytes after the last whole message skipped", path, n - off);
@@ -168,8 +167,7 @@ static int read_capture(struct ipfix_dec *d, const char *path)
         uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
         if ((rc = ipfix_dec_message(d, pl, n, &src, 0, ts, true)) < 0)
             break;
-        if ((rc = ipfix_dec_report_maybe(d)) < 0)
-            break;
+        ipfix_dec_report_maybe(d);
     }
     if (rc == 0 && r == PCAP_ERROR) {
         fl_counter_add(d->ctx, "bad_record", 1);

@@ -143,7 +143,7 @@ int ipfix_dec_flush(struct ipfix_dec *d);
 /* Add the counts since the last call to the stage counters. */
 void ipfix_dec_report(struct ipfix_dec *d);
 /* The same every 256 messages (files: counters move during long reads). */
-int ipfix_dec_report_maybe(struct ipfix_dec *d);
+void ipfix_dec_report_maybe(struct ipfix_dec *d);
 /* A TCP session ended: its templates go. */
 void ipfix_dec_session_end(struct ipfix_dec *d, uint32_t session);
 

@@ -249,6 +249,12 @@ static long data_set(struct ipfix_dec *d, const struct ipfix_msg *m, struct ipfi
             if (t->col_sysinit >= 0 && have[IPFIX_TIME_SYSINIT])
                 dom->sysinit_ns = rel[IPFIX_TIME_SYSINIT] * 1000000ull;
         }
+        /* The batch's time range is its messages' export times: the clock
+         * of a file being replayed (a socket's is the wall clock). */
+        if (m->export_ns && (r == 0 || m->export_ns < b->t_min))
+            b->t_min = m->export_ns;
+        if (m->export_ns > b->t_max)
+            b->t_max = m->export_ns;
         b->rows = r + 1;
         records++;
         continue;
@@ -531,9 +537,8 @@ void ipfix_dec_report(struct ipfix_dec *d)
     }
 }
 
-int ipfix_dec_report_maybe(struct ipfix_dec *d)
+void ipfix_dec_report_maybe(struct ipfix_dec *d)
 {
     if (d->messages >= 256)
         ipfix_dec_report(d);
-    return 0;
 }
