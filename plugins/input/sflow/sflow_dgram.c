@@ -234,8 +234,9 @@ int sflow_dec_datagram(struct sflow_dec *d, const uint8_t *p, size_t len,
     int rc;
 
     (void)from;
-    if (++d->reported >= 256)
+    if (d->reported >= 256)     /* files: counters move during long reads */
         sflow_dec_report(d);
+    d->reported++;
     if (len < 8) {
         d->drops[SFLOW_DROP_SHORT]++;
         return 0;
