@@ -16,8 +16,10 @@ and at least 90% of the capture's IP packets must arrive. Not equality:
 pmacctd 1.7.7 does not sample the last packets of a savefile when it exits
 (seen: 0 to 8 of 109, 6 of 1723; its sequence numbers have no gap, so it
 never sent them). Skipped when pmacctd is not installed (Debian's pmacct).
+3. workers: 2: two instances share the port (SO_REUSEPORT); datagrams from 8
+source ports are spread over them and together they write every sample.
 Every process started here is stopped by its pid."""
-import collections, csv, os, shutil, signal, socket, struct, subprocess, sys, time
+import collections, csv, os, re, shutil, signal, socket, struct, subprocess, sys, time
 
 BIN = os.environ["FLOWLINE_BIN"]
 EXAMPLE = os.path.join(os.environ.get("FLOWLINE_SRC", os.path.join(os.path.dirname(__file__), "../../..")),
@@ -147,6 +149,44 @@ def pmacct(data, tmp, cap):
             "_lost=" not in log)
 
 
+def workers(tmp, dgrams, flows, ctrs):
+    port = free_port()
+    out, cout, err_path = (os.path.join(tmp, n) for n in ("w.csv", "wc.csv", "w.err"))
+    y = os.path.join(tmp, "workers.yaml")
+    open(y, "w").write(f'version: 1\nstages:\n  - {{id: s, use: input.sflow, workers: 2, '
+                       f'with: {{listen: "udp://127.0.0.1:{port}"}}}}\n'
+                       f'  - {{id: o, use: output.csv, from: s, with: {{path: "{out}"}}}}\n'
+                       f'  - {{id: c, use: output.csv, from: s.counters, with: {{path: "{cout}"}}}}\n')
+    with open(err_path, "w") as err:
+        fl = subprocess.Popen([BIN, "run", "-v", "--no-progress", y], stderr=err)
+    try:
+        wait_for(lambda: open(err_path).read().count("collecting on") == 2, 10)
+        for _ in range(8):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i, d in enumerate(dgrams):
+                s.sendto(d, ("127.0.0.1", port))
+                if i % 16 == 15:
+                    time.sleep(0.002)
+            s.close()
+        time.sleep(1)
+    finally:
+        fl.send_signal(signal.SIGTERM)
+        try:
+            rc = fl.wait(30)
+        except subprocess.TimeoutExpired:
+            fl.kill()
+            rc = -1
+    text = open(err_path).read()
+    per = [int(v) for v in re.findall(r"counter_rows\[\d\]=(\d+)", text)]
+    nf, nc = len(rows(out)), len(rows(cout))
+    ok = rc == 0 and nf == 8 * flows and nc == 8 * ctrs and len(per) == 2 and all(per)
+    print(f"workers: 2: {nf} flow rows of {8 * flows}, {nc} counter rows of {8 * ctrs}, "
+          f"counter rows per instance {per}: {'ok' if ok else 'FAIL'}")
+    if not ok:
+        print(text[-2000:])
+    return ok
+
+
 def main():
     data, tmp = sys.argv[1], sys.argv[2]
     caps = sorted(os.path.join(data, "sflow", f) for f in os.listdir(os.path.join(data, "sflow")))
@@ -197,6 +237,7 @@ def main():
     ok &= len(rates) > 0 and all(float(r["if_in_octets_rate"]) >= 0 for r in rates)
     if not ok:
         print(log[-3000:])
+    ok &= workers(tmp, dgrams, want_flows, want_ctrs)
     if shutil.which("pmacctd"):
         for cap in ("pcap/ndpi_443-curl.pcap", "pcap/ndpi_android.pcap", "pcap/ndpi_1kxun.pcap"):
             good = pmacct(data, tmp, cap)
