@@ -187,6 +187,49 @@ def workers(tmp, dgrams, flows, ctrs):
     return ok
 
 
+def other_examples(tmp, dgrams, want_flows, want_ctrs):
+    """conf/examples/sflow-flows.yaml (sFlow -> flowmeter -> CSV) and
+    sflow-counters-to-csv.yaml, each fed the shared datagrams once: the
+    flows hold every sampled packet, the counter file a row per counter
+    sample, rates after an interface's second sample."""
+    src = os.path.dirname(EXAMPLE)
+    got = {}
+    for name in ("sflow-flows.yaml", "sflow-counters-to-csv.yaml"):
+        port = free_port()
+        out, err_path = os.path.join(tmp, name + ".csv"), os.path.join(tmp, name + ".err")
+        with open(err_path, "w") as err:
+            fl = subprocess.Popen([BIN, "run", "-v", "--no-progress", os.path.join(src, name)],
+                                  stderr=err, env=dict(os.environ, OUT=out,
+                                                       LISTEN=f"udp://127.0.0.1:{port}"))
+        try:
+            wait_for(lambda: "collecting on" in open(err_path).read(), 10)
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            for i, d in enumerate(dgrams):
+                s.sendto(d, ("127.0.0.1", port))
+                if i % 16 == 15:
+                    time.sleep(0.002)
+            s.close()
+            time.sleep(1)
+        finally:
+            fl.send_signal(signal.SIGTERM)
+            try:
+                rc = fl.wait(20)
+            except subprocess.TimeoutExpired:
+                fl.kill()
+                rc = -1
+        got[name] = (rc, rows(out))
+    rc_f, flows = got["sflow-flows.yaml"]
+    rc_c, ctrs = got["sflow-counters-to-csv.yaml"]
+    pkts = sum(int(r["packets"]) for r in flows)
+    rates = [r for r in ctrs if r["if_in_octets_rate"]]
+    ok = (rc_f == 0 and rc_c == 0 and len(flows) > 0 and pkts == want_flows
+          and len(ctrs) == want_ctrs and len(rates) > 0)
+    print(f"sflow-flows.yaml: {len(flows)} flows holding {pkts} packets (flow samples: "
+          f"{want_flows}); sflow-counters-to-csv.yaml: {len(ctrs)} rows (counter samples: "
+          f"{want_ctrs}), {len(rates)} with rates: {'ok' if ok else 'FAIL'}")
+    return ok
+
+
 def main():
     data, tmp = sys.argv[1], sys.argv[2]
     caps = sorted(os.path.join(data, "sflow", f) for f in os.listdir(os.path.join(data, "sflow")))
@@ -238,6 +281,7 @@ def main():
     if not ok:
         print(log[-3000:])
     ok &= workers(tmp, dgrams, want_flows, want_ctrs)
+    ok &= other_examples(tmp, dgrams, want_flows, want_ctrs)
     if shutil.which("pmacctd"):
         for cap in ("pcap/ndpi_443-curl.pcap", "pcap/ndpi_android.pcap", "pcap/ndpi_1kxun.pcap"):
             good = pmacct(data, tmp, cap)
