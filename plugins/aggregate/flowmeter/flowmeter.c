@@ -45,6 +45,11 @@ static const struct fl_opt flowmeter_opts[] = {
       .doc = "the outermost tunnel (kind and id: VNI, TEID, ...) is part of the flow key, "
              "and records get tunnel and tunnel_id columns; needs the input's tunnel "
              "columns (input.pcap: decap and tunnel_columns)" },
+    { .name = "sampling_scale", .type = FL_OPT_BOOL,
+      .offset = offsetof(struct flowmeter, sampling_scale), .def = "true",
+      .doc = "packets with a sampling_rate (sFlow, sampled IPFIX) stand for that many: "
+             "packets, bytes and the other counts are scaled by it, and records get "
+             "sampled_packets, sampled_bytes and sampling_rate; false: counted as seen" },
     { .name = "icmp_pairs", .type = FL_OPT_BOOL,
       .offset = offsetof(struct flowmeter, icmp_pairs), .def = "true",
       .doc = "an ICMP query and its reply (echo, timestamp, information, address mask; ICMPv6 "
@@ -77,6 +82,7 @@ static const struct fl_want flowmeter_wants[FLOWMETER_NFIELDS] = {
     [FLOWMETER_F_ICMP_ID] = { "icmp_id", FL_T_U16, 0 },
     [FLOWMETER_F_TUNNEL] = { "tunnel", FL_T_STR, 0 },
     [FLOWMETER_F_TUNNEL_ID] = { "tunnel_id", FL_T_U32, 0 },
+    [FLOWMETER_F_SAMPLING] = { "sampling_rate", FL_T_U32, 0 },
 };
 
 static int flowmeter_bind_new(struct fl_ctx *ctx, struct flowmeter *fm)
@@ -288,6 +294,12 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
         f->rev_flags |= p->flags;
         f->state |= FLOWMETER_REV;
     }
+    if (__builtin_expect(p->rate != 0, 0)) {     /* sampled: the packet's rate */
+        uint32_t v = p->rate < FLOWMETER_RATE_MAX ? p->rate : FLOWMETER_RATE_MAX;
+        c->rate[0] = (uint8_t)(v >> 16);
+        c->rate[1] = (uint8_t)(v >> 8);
+        c->rate[2] = (uint8_t)v;
+    }
     f->pay_sum += p->paylen;
     f->nopay_lo += !p->paylen;
     if (__builtin_expect(!f->nopay_lo && !p->paylen, 0))
@@ -374,6 +386,7 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const uint16_t *vlan = flowmeter_field(fm, FLOWMETER_F_VLAN);
     const uint64_t *hash = flowmeter_field(fm, FLOWMETER_F_HASH);
     const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
+    const uint32_t *rate = fm->sampled ? flowmeter_field(fm, FLOWMETER_F_SAMPLING) : NULL;
     const bool pairs = fm->icmp_pairs;
     struct flowmeter_tunc tc = { .b = b, .ck = -1, .cid = -1, .last_kind = -1 };
     struct flowmeter_pkt tun[FLOWMETER_RING];
@@ -426,6 +439,8 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
             .iplen = iplen[k], .paylen = paylen[k],
         };
         p.ipv = ipv ? ipv[k] : fl_addr_is_v4(&src[k]) ? 4 : 6;
+        if (rate)
+            p.rate = rate[k];
         if (__builtin_expect(fm->key_tunnel, 0)) {
             p.tunnel = tun[k % FLOWMETER_RING].tunnel;
             p.tunnel_has_id = tun[k % FLOWMETER_RING].tunnel_has_id;
@@ -467,6 +482,9 @@ static int flowmeter_describe(struct fl_ctx *ctx, void *state, const struct fl_s
         if (in[i] && (fl_schema_find(in[i], "tunnel") < 0 || fl_schema_find(in[i], "tunnel_id") < 0))
             return fl_diag(ctx, "key_tunnel", "key_tunnel needs the tunnel and tunnel_id columns "
                            "in the packets (input.pcap: decap and tunnel_columns: true)");
+    /* Sampled input is known from the schemas (an open one: not sampled). */
+    for (size_t i = 0; i < n_in; i++)
+        fm->sampled |= fm->sampling_scale && in[i] && fl_schema_find(in[i], "sampling_rate") >= 0;
     if ((rc = flowmeter_out_schema(ctx, fm, &fm->out_schema)) < 0)
         return rc;
     out[0]->schema = fm->out_schema;

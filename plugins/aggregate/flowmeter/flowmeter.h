@@ -110,10 +110,13 @@ struct flowmeter_cold {
      * (enum fl_tunnel_kind, 0 = none) and its id. Cold, so that only
      * key_tunnel's lookups read this line. */
     uint32_t tunnel_id;
-    uint8_t tunnel;
-    bool tunnel_has_id;
-    uint8_t pad_[2];
+    uint8_t tunnel;              /* kind | FLOWMETER_TUNNEL_HAS_ID */
+    /* sampling_scale: the sampling rate of the flow's last packet (sFlow,
+     * IPFIX sampling), 24 bits big-endian, saturated; 0 = unsampled. */
+    uint8_t rate[3];
 };
+#define FLOWMETER_TUNNEL_HAS_ID 0x80u   /* tunnel kinds are below 128 */
+#define FLOWMETER_RATE_MAX 0xffffffu
 _Static_assert(sizeof(struct flowmeter_cold) == 64, "cold flow record should be 1 cache line");
 
 /* The full counters of a flow. */
@@ -140,6 +143,7 @@ struct flowmeter_pkt {
     uint8_t tunnel;              /* key_tunnel: kind, 0 = none */
     bool tunnel_has_id;
     uint32_t tunnel_id;          /* 0 unless tunnel_has_id */
+    uint32_t rate;               /* sampling_rate of the packet, 0 = none */
 };
 
 /* The packet fields read through the core's binding (flowmeter.c). */
@@ -149,13 +153,15 @@ enum flowmeter_field {
     FLOWMETER_F_IPV, FLOWMETER_F_FLAGS, FLOWMETER_F_VLAN, FLOWMETER_F_HASH,   /* optional */
     FLOWMETER_F_ICMP_ID,                                                      /* optional */
     FLOWMETER_F_TUNNEL, FLOWMETER_F_TUNNEL_ID,                     /* optional: key_tunnel */
+    FLOWMETER_F_SAMPLING,                                  /* optional: sampling_scale */
     FLOWMETER_NFIELDS
 };
 
 struct flowmeter {
     /* options, written by the core from the table in flowmeter.c */
     uint64_t idle, active, linger, max_flows, batch_size, flush_interval;
-    bool tcp_end, key_vlan, icmp_pairs, key_tunnel;
+    bool tcp_end, key_vlan, icmp_pairs, key_tunnel, sampling_scale;
+    bool sampled;                /* the input has sampling_rate and sampling_scale is on */
 
     const struct fl_schema *out_schema;
     struct fl_bind *bind;        /* the input fields; owned by the ctx */
@@ -230,7 +236,7 @@ static inline int flowmeter_match(const struct flowmeter *fm, const struct flowm
         return 0;
     if (__builtin_expect(fm->key_tunnel, 0)) {
         const struct flowmeter_cold *c = &fm->cold[f - fm->pool];
-        if (c->tunnel != p->tunnel || c->tunnel_has_id != p->tunnel_has_id ||
+        if (c->tunnel != (p->tunnel | (p->tunnel_has_id ? FLOWMETER_TUNNEL_HAS_ID : 0)) ||
             c->tunnel_id != p->tunnel_id)
             return 0;
     }

@@ -78,26 +78,37 @@ const char *flowmeter_reason_name(enum flowmeter_reason r)
 int flowmeter_out_schema(struct fl_ctx *ctx, const struct flowmeter *fm,
                          const struct fl_schema **out)
 {
-    struct fl_col_def cols[FLOWMETER_NCOLS + 2];
+    struct fl_col_def cols[FLOWMETER_NCOLS + 5];
+    size_t n = FLOWMETER_NCOLS;
 
-    if (!fm->key_tunnel)
-        return fl_schema_intern(ctx, flowmeter_cols, FLOWMETER_NCOLS, sizeof(flowmeter_cols[0]),
-                                out);
     memcpy(cols, flowmeter_cols, sizeof flowmeter_cols);
-    cols[FLOWMETER_C_TUNNEL] = (struct fl_col_def){ "tunnel", FL_T_STR };
-    cols[FLOWMETER_C_TUNNEL_ID] = (struct fl_col_def){ "tunnel_id", FL_T_U32 };
-    return fl_schema_intern(ctx, cols, FLOWMETER_NCOLS + 2, sizeof(cols[0]), out);
+    if (fm->key_tunnel) {
+        cols[n++] = (struct fl_col_def){ "tunnel", FL_T_STR };
+        cols[n++] = (struct fl_col_def){ "tunnel_id", FL_T_U32 };
+    }
+    if (fm->sampled) {      /* last: what was sampled, and the rate it was scaled by */
+        cols[n++] = (struct fl_col_def){ "sampled_packets", FL_T_U64 };
+        cols[n++] = (struct fl_col_def){ "sampled_bytes", FL_T_U64 };
+        cols[n++] = (struct fl_col_def){ "sampling_rate", FL_T_U32 };
+    }
+    return fl_schema_intern(ctx, cols, n, sizeof(cols[0]), out);
+}
+
+/* sampling_scale: a flow's rate (0 when its packets carried none). */
+static uint32_t flowmeter_rate(const struct flowmeter_cold *c)
+{
+    return (uint32_t)c->rate[0] << 16 | (uint32_t)c->rate[1] << 8 | c->rate[2];
 }
 
 /* key_tunnel's cells: the kind's name and the id, missing when none. */
 static int flowmeter_emit_tunnel(struct fl_batch *b, uint32_t r, const struct flowmeter_cold *c)
 {
-    const char *name = fl_tunnel_kind_name(c->tunnel);
+    const char *name = fl_tunnel_kind_name(c->tunnel & ~FLOWMETER_TUNNEL_HAS_ID);
     struct fl_span span = { 0, 0 };
     int rc;
 
     FL_COL(b, FLOWMETER_C_TUNNEL_ID, uint32_t)[r] = c->tunnel_id;
-    if (!c->tunnel_has_id && (rc = fl_batch_set_missing(b, FLOWMETER_C_TUNNEL_ID, r)) < 0)
+    if (!(c->tunnel & FLOWMETER_TUNNEL_HAS_ID) && (rc = fl_batch_set_missing(b, FLOWMETER_C_TUNNEL_ID, r)) < 0)
         return rc;
     if (name && (rc = fl_batch_put_bytes(b, name, (uint32_t)strlen(name), &span)) < 0)
         return rc;
@@ -142,6 +153,10 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
     uint32_t r = b->rows;
     uint64_t fwd = flowmeter_fwd_pkts(f, c), rev = flowmeter_rev_pkts(f, c);
     uint64_t n = fwd + rev, bytes = f->fwd_bytes + f->rev_bytes;
+    /* sampled input: each packet stands for `rate` packets on the wire, so
+     * counts and sums are scaled (sizes, their spread and times are not) */
+    uint32_t rate = fm->sampled ? flowmeter_rate(c) : 0;
+    uint64_t k = rate ? rate : 1;
     const char *reason = flowmeter_reason_name(why), *conn = flowmeter_conn_state(f);
     struct fl_span span, cspan;
 
@@ -158,10 +173,10 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
      * there as part of the key. */
     FL_COL(b, FLOWMETER_C_SRC_PORT, uint16_t)[r] = f->proto == 1 || f->proto == 58 ? 0 : f->pa;
     FL_COL(b, FLOWMETER_C_DST_PORT, uint16_t)[r] = f->pb;
-    FL_COL(b, FLOWMETER_C_PACKETS, uint64_t)[r] = n;
-    FL_COL(b, FLOWMETER_C_BYTES, uint64_t)[r] = bytes;
-    FL_COL(b, FLOWMETER_C_PAYLOAD_BYTES, uint64_t)[r] = f->pay_sum;
-    FL_COL(b, FLOWMETER_C_NOPAY, uint64_t)[r] = (uint64_t)c->nopay_hi << 32 | f->nopay_lo;
+    FL_COL(b, FLOWMETER_C_PACKETS, uint64_t)[r] = n * k;
+    FL_COL(b, FLOWMETER_C_BYTES, uint64_t)[r] = bytes * k;
+    FL_COL(b, FLOWMETER_C_PAYLOAD_BYTES, uint64_t)[r] = f->pay_sum * k;
+    FL_COL(b, FLOWMETER_C_NOPAY, uint64_t)[r] = ((uint64_t)c->nopay_hi << 32 | f->nopay_lo) * k;
     FL_COL(b, FLOWMETER_C_PS_AVG, double)[r] = (double)bytes / (double)n;
     FL_COL(b, FLOWMETER_C_PS_MIN, uint32_t)[r] = f->ps_min;
     FL_COL(b, FLOWMETER_C_PS_MAX, uint32_t)[r] = f->ps_max;
@@ -173,10 +188,10 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
                                                            (flowmeter_u128)c->pay_sq_hi << 64 | f->pay_sq_lo);
     FL_COL(b, FLOWMETER_C_IP_VERSION, uint8_t)[r] = f->ipv;
     FL_COL(b, FLOWMETER_C_VLAN, uint16_t)[r] = f->vlan;
-    FL_COL(b, FLOWMETER_C_FWD_PACKETS, uint64_t)[r] = fwd;
-    FL_COL(b, FLOWMETER_C_FWD_BYTES, uint64_t)[r] = f->fwd_bytes;
-    FL_COL(b, FLOWMETER_C_REV_PACKETS, uint64_t)[r] = rev;
-    FL_COL(b, FLOWMETER_C_REV_BYTES, uint64_t)[r] = f->rev_bytes;
+    FL_COL(b, FLOWMETER_C_FWD_PACKETS, uint64_t)[r] = fwd * k;
+    FL_COL(b, FLOWMETER_C_FWD_BYTES, uint64_t)[r] = f->fwd_bytes * k;
+    FL_COL(b, FLOWMETER_C_REV_PACKETS, uint64_t)[r] = rev * k;
+    FL_COL(b, FLOWMETER_C_REV_BYTES, uint64_t)[r] = f->rev_bytes * k;
     FL_COL(b, FLOWMETER_C_TCP_FLAGS, uint8_t)[r] = f->fwd_flags | f->rev_flags;
     FL_COL(b, FLOWMETER_C_FWD_TCP_FLAGS, uint8_t)[r] = f->fwd_flags;
     FL_COL(b, FLOWMETER_C_REV_TCP_FLAGS, uint8_t)[r] = f->rev_flags;
@@ -184,6 +199,14 @@ int flowmeter_emit_row(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t idx,
     FL_COL(b, FLOWMETER_C_CONN_STATE, struct fl_span)[r] = cspan;
     if (fm->key_tunnel && (rc = flowmeter_emit_tunnel(b, r, c)) < 0)
         return rc;
+    if (fm->sampled) {
+        uint32_t at = b->schema->ncols - 3;
+        FL_COL(b, at, uint64_t)[r] = n;
+        FL_COL(b, at + 1, uint64_t)[r] = bytes;
+        FL_COL(b, at + 2, uint32_t)[r] = rate;
+        if (!rate && (rc = fl_batch_set_missing(b, at + 2, r)) < 0)
+            return rc;
+    }
     if (!r || f->first_ts < b->t_min)
         b->t_min = f->first_ts;
     if (!r || f->last_ts > b->t_max)

@@ -388,8 +388,7 @@ int flowmeter_insert(struct flowmeter *fm, struct fl_ctx *ctx, const struct flow
     memset(f, 0, sizeof(*f));
     memset(&fm->cold[idx], 0, sizeof(fm->cold[idx]));
     fm->cold[idx].tag = (uint32_t)(p->h >> 32);
-    fm->cold[idx].tunnel = p->tunnel;
-    fm->cold[idx].tunnel_has_id = p->tunnel_has_id;
+    fm->cold[idx].tunnel = p->tunnel | (p->tunnel_has_id ? FLOWMETER_TUNNEL_HAS_ID : 0);
     fm->cold[idx].tunnel_id = p->tunnel_id;
     f->a = flip ? *p->dst : *p->src;
     f->b = flip ? *p->src : *p->dst;

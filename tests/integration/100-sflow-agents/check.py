@@ -187,11 +187,13 @@ def workers(tmp, dgrams, flows, ctrs):
     return ok
 
 
-def other_examples(tmp, dgrams, want_flows, want_ctrs):
+def other_examples(tmp, dgrams, want_flows, want_ctrs, want_scaled):
     """conf/examples/sflow-flows.yaml (sFlow -> flowmeter -> CSV) and
     sflow-counters-to-csv.yaml, each fed the shared datagrams once: the
-    flows hold every sampled packet, the counter file a row per counter
-    sample, rates after an interface's second sample."""
+    flows hold every sampled packet (sampled_packets), each standing for
+    its sampling rate's worth (packets: the sum of the samples' rates), the
+    counter file a row per counter sample, rates after an interface's
+    second sample."""
     src = os.path.dirname(EXAMPLE)
     got = {}
     for name in ("sflow-flows.yaml", "sflow-counters-to-csv.yaml"):
@@ -220,13 +222,18 @@ def other_examples(tmp, dgrams, want_flows, want_ctrs):
         got[name] = (rc, rows(out))
     rc_f, flows = got["sflow-flows.yaml"]
     rc_c, ctrs = got["sflow-counters-to-csv.yaml"]
+    sampled = sum(int(r["sampled_packets"]) for r in flows)
     pkts = sum(int(r["packets"]) for r in flows)
+    consistent = all(int(r["packets"]) == int(r["sampled_packets"]) * int(r["sampling_rate"])
+                     and int(r["bytes"]) == int(r["sampled_bytes"]) * int(r["sampling_rate"])
+                     for r in flows)
     rates = [r for r in ctrs if r["if_in_octets_rate"]]
-    ok = (rc_f == 0 and rc_c == 0 and len(flows) > 0 and pkts == want_flows
-          and len(ctrs) == want_ctrs and len(rates) > 0)
-    print(f"sflow-flows.yaml: {len(flows)} flows holding {pkts} packets (flow samples: "
-          f"{want_flows}); sflow-counters-to-csv.yaml: {len(ctrs)} rows (counter samples: "
-          f"{want_ctrs}), {len(rates)} with rates: {'ok' if ok else 'FAIL'}")
+    ok = (rc_f == 0 and rc_c == 0 and len(flows) > 0 and sampled == want_flows and consistent
+          and pkts == want_scaled and len(ctrs) == want_ctrs and len(rates) > 0)
+    print(f"sflow-flows.yaml: {len(flows)} flows holding {sampled} sampled packets (flow "
+          f"samples: {want_flows}) scaled to {pkts} (the samples' rates sum to {want_scaled}); "
+          f"sflow-counters-to-csv.yaml: {len(ctrs)} rows (counter samples: {want_ctrs}), "
+          f"{len(rates)} with rates: {'ok' if ok else 'FAIL'}")
     return ok
 
 
@@ -281,7 +288,8 @@ def main():
     if not ok:
         print(log[-3000:])
     ok &= workers(tmp, dgrams, want_flows, want_ctrs)
-    ok &= other_examples(tmp, dgrams, want_flows, want_ctrs)
+    ok &= other_examples(tmp, dgrams, want_flows, want_ctrs,
+                         sum(int(r["sampling_rate"]) for r in got_flows))
     if shutil.which("pmacctd"):
         for cap in ("pcap/ndpi_443-curl.pcap", "pcap/ndpi_android.pcap", "pcap/ndpi_1kxun.pcap"):
             good = pmacct(data, tmp, cap)
