@@ -229,7 +229,7 @@ int ex_check(struct ex_node *n, const struct fl_schema *schema, struct ex_err *e
     for (uint32_t i = 0; i < n->nargs; i++)
         if ((rc = ex_check(n->args[i], schema, err)) < 0)
             return rc;
-    for (uint32_t i = n->kind == EX_IN ? 1 : 0; i < n->nargs; i++)
+    for (uint32_t i = 0; i < (n->kind == EX_IN ? 1 : n->nargs); i++)
         if (n->args[i]->vt == VT_CIDR)
             return check_fail(err, n->args[i], "a CIDR block is only a value after \"in\"");
     switch (n->kind) {

@@ -61,6 +61,10 @@ FL_API void fl_expr_free(struct fl_expr **e);
 FL_API int fl_diag_at(struct fl_ctx *ctx, const char *opt, const char *key, size_t offset,
                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* The closest of cands[0..n) to name, if close enough to be a plausible
+ * typo (for "did you mean"), else NULL. */
+FL_API const char *fl_name_suggest(const char *name, const char *const *cands, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
