@@ -248,7 +248,7 @@ static void test_cidr(void **st)
     EXPECT("src_addr in (2001:db8::1, 10.0.0.1)", "F F T T -");
     EXPECT("src_addr in 10.0.0.1/8", "error@12: 10.0.0.1/8 has bits set past its prefix; did you mean 10.0.0.0/8?");
     EXPECT("src_addr in 10.0.0.0/33", "error@21: an IPv4 prefix length is 0 to 32");
-    EXPECT("src_addr in fe80::/129", "error@21: an IPv6 prefix length is 0 to 128");
+    EXPECT("src_addr in fe80::/129", "error@19: an IPv6 prefix length is 0 to 128");
     EXPECT("src_addr in 10.0.0.256/8", "error@12: malformed IPv4 address \"10.0.0.256\"");
     EXPECT("src_addr in 1:2:3:4:5:6:7:8:9", "error@12: malformed IPv6 address \"1:2:3:4:5:6:7:8:9\"");
     EXPECT("10.0.0.0/8", "error@0: a CIDR block is only a value after \"in\"");
