@@ -11,6 +11,24 @@
 
 struct expr_col { const char *name; enum fl_type type; int src; int compute; };
 
+/* Names a failed compute or rename would have made: later steps do not
+ * report them again as unknown. */
+struct expr_failed { const char *v[64]; size_t n; };
+
+static void failed_add(struct expr_failed *f, const char *name)
+{
+    if (f->n < 64)
+        f->v[f->n++] = name;
+}
+
+static bool failed_has(const struct expr_failed *f, const char *name)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->v[i], name) == 0)
+            return true;
+    return false;
+}
+
 void expr_plan_free(struct expr_plan *p)
 {
     fl_expr_free(&p->where);
@@ -68,7 +86,11 @@ static int compile(struct fl_ctx *ctx, const char *opt, const char *key, const c
     size_t off = 0;
     int rc = fl_expr_compile(text, in, out, &off, msg, sizeof(msg));
     if (rc == -FL_EINVAL)
-        return fl_diag_at(ctx, opt, key, off, "%s: %s", key ? key : opt, msg);
+    {
+        if (key)
+            return fl_diag_at(ctx, opt, key, off, "%s \"%s\": %s", opt, key, msg);
+        return fl_diag_at(ctx, opt, key, off, "%s: %s", opt, msg);
+    }
     return rc;
 }
 
@@ -76,6 +98,7 @@ int expr_plan_build(struct fl_ctx *ctx, const struct expr *x, const struct fl_sc
                     struct expr_plan *p)
 {
     size_t cap = in->ncols + x->compute.n, n = in->ncols, errors = 0;
+    struct expr_failed failed = { .n = 0 };
     struct expr_col *cols = calloc(cap ? cap : 1, sizeof(*cols));
     struct fl_col_def *defs = NULL;
     int rc = 0;
@@ -115,6 +138,7 @@ int expr_plan_build(struct fl_ctx *ctx, const struct expr *x, const struct fl_sc
         if ((rc = compile(ctx, "compute", name, x->compute.val[k], in, &p->compute[k])) < 0) {
             if (rc != -FL_EINVAL)
                 goto fail;
+            failed_add(&failed, name);
             errors++;
             continue;
         }
@@ -132,7 +156,9 @@ int expr_plan_build(struct fl_ctx *ctx, const struct expr *x, const struct fl_sc
         int at = col_find(cols, n, x->rename.key[k]);
         const char *to = x->rename.val[k];
         if (at < 0) {
-            unknown_col(ctx, "rename", x->rename.key[k], cols, n, x->rename.key[k], "the input");
+            if (!failed_has(&failed, x->rename.key[k]))
+                unknown_col(ctx, "rename", x->rename.key[k], cols, n, x->rename.key[k], "the input");
+            failed_add(&failed, to);
             errors++;
         } else if (!valid_name(to)) {
             fl_diag_at(ctx, "rename", x->rename.key[k], 0, "rename: \"%s\" is not a field name", to);
@@ -156,8 +182,9 @@ int expr_plan_build(struct fl_ctx *ctx, const struct expr *x, const struct fl_sc
         for (size_t k = 0; k < x->select.n; k++) {
             int at = col_find(cols, n, x->select.v[k]);
             if (at < 0) {
-                unknown_col(ctx, "select", x->select.v[k], cols, n, x->select.v[k],
-                            "the input (after compute and rename)");
+                if (!failed_has(&failed, x->select.v[k]))
+                    unknown_col(ctx, "select", x->select.v[k], cols, n, x->select.v[k],
+                                "the input (after compute and rename)");
                 errors++;
                 continue;
             }
@@ -179,8 +206,9 @@ int expr_plan_build(struct fl_ctx *ctx, const struct expr *x, const struct fl_sc
     for (size_t k = 0; k < x->drop.n; k++) {
         int at = col_find(cols, n, x->drop.v[k]);
         if (at < 0) {
-            unknown_col(ctx, "drop", x->drop.v[k], cols, n, x->drop.v[k],
-                        "the input (after compute, rename and select)");
+            if (!failed_has(&failed, x->drop.v[k]))
+                unknown_col(ctx, "drop", x->drop.v[k], cols, n, x->drop.v[k],
+                            "the input (after compute, rename and select)");
             errors++;
             continue;
         }
