@@ -236,7 +236,14 @@ int expr_plan_build(struct fl_ctx *ctx, const struct expr *x, const struct fl_sc
         if (cols[i].compute >= 0)
             p->compute_col[cols[i].compute] = (uint32_t)i;
     }
-    if ((rc = fl_schema_intern(ctx, defs, n, sizeof(defs[0]), &p->out)) < 0)
+    /* Every input column, in order, none computed: the output is the input
+     * (a pure filter passes batches on as they are). */
+    bool same = n == in->ncols;
+    for (size_t i = 0; same && i < n; i++)
+        same = p->map[i] == (int)i && strcmp(cols[i].name, in->cols[i]->name) == 0;
+    if (same)
+        p->out = in;
+    else if ((rc = fl_schema_intern(ctx, defs, n, sizeof(defs[0]), &p->out)) < 0)
         goto fail;
     /* A computed field that select/drop removed is not evaluated. */
     for (size_t k = 0; k < p->n_compute; k++)
