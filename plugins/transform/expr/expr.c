@@ -89,17 +89,21 @@ static struct expr_plan *expr_plan_for(struct fl_ctx *ctx, struct expr *x,
     return p;
 }
 
+/* where is evaluated on the input, compute on every input row, and the
+ * rows are dropped last, from the output batch: that copies only the
+ * fields the stage keeps (select/drop), and the vectorised compute costs
+ * less than copying the columns it would spare. */
 static int expr_process(struct fl_ctx *ctx, void *state, struct fl_batch *in)
 {
     struct expr *x = state;
-    struct fl_batch *cur = in, *filtered = NULL, *out = NULL;
+    struct fl_batch *out = NULL, *kept_batch = NULL;
     struct expr_plan *p = expr_plan_for(ctx, x, in->schema);
+    uint32_t kept = in->rows;
     int rc = 0;
     if (!p)
         return -FL_EINVAL;
     if (p->where && in->rows) {
         size_t words = ((size_t)in->rows + 63) / 64;
-        uint32_t kept = 0;
         if (words > x->keep_words) {
             uint64_t *k = realloc(x->keep, words * sizeof(*k));
             if (!k)
@@ -112,27 +116,26 @@ static int expr_process(struct fl_ctx *ctx, void *state, struct fl_batch *in)
         fl_counter_add(ctx, "filtered_out", in->rows - kept);
         if (kept == 0)
             return 0;
-        if (kept < in->rows) {
-            if ((rc = fl_batch_filter(ctx, in, x->keep, &filtered)) < 0)
-                return rc;
-            cur = filtered;
-        }
     }
-    if (p->out == cur->schema) {
-        /* Nothing but a filter: pass the batch on as it is. */
-        out = cur == in ? fl_batch_retain(in) : filtered;
-        filtered = NULL;
-        return fl_emit(ctx, &out);
-    }
-    if ((rc = fl_batch_derive(ctx, cur, p->out, p->map, &out)) < 0)
-        goto done;
-    for (size_t k = 0; k < p->n_compute; k++)
-        if (p->compute[k] && (rc = fl_expr_eval(p->compute[k], cur, out, p->compute_col[k])) < 0)
+    if (p->out == in->schema) {
+        out = fl_batch_retain(in);   /* nothing but a filter: no new columns */
+    } else {
+        if ((rc = fl_batch_derive(ctx, in, p->out, p->map, &out)) < 0)
             goto done;
+        for (size_t k = 0; k < p->n_compute; k++)
+            if (p->compute[k] && (rc = fl_expr_eval(p->compute[k], in, out, p->compute_col[k])) < 0)
+                goto done;
+    }
+    if (kept < in->rows) {
+        if ((rc = fl_batch_filter(ctx, out, x->keep, &kept_batch)) < 0)
+            goto done;
+        fl_batch_release(&out);
+        out = kept_batch;
+        kept_batch = NULL;
+    }
     rc = fl_emit(ctx, &out);
 done:
     fl_batch_release(&out);
-    fl_batch_release(&filtered);
     return rc;
 }
 
