@@ -84,6 +84,18 @@ static void span_to(struct ex_node *n, const struct ex_node *first, size_t end)
 
 static int parse_or(struct parser *p, struct ex_node **out);
 
+/* Hand n out and read the next token; n is freed if that fails. */
+static int take(struct parser *p, struct ex_node *n, struct ex_node **out)
+{
+    int rc = next(p);
+    if (rc < 0) {
+        ex_node_free(n);
+        return rc;
+    }
+    *out = n;
+    return 0;
+}
+
 static int parse_primary(struct parser *p, struct ex_node **out)
 {
     struct ex_token *t = &p->tok;
@@ -110,8 +122,7 @@ static int parse_primary(struct parser *p, struct ex_node **out)
             n->v.addr.a = t->addr;
             n->v.addr.prefix = t->prefix;
         }
-        *out = n;
-        return next(p);
+        return take(p, n, out);
     case TK_LP: {
         if ((rc = next(p)) < 0 || (rc = parse_or(p, &n)) < 0)
             return rc;
@@ -119,8 +130,7 @@ static int parse_primary(struct parser *p, struct ex_node **out)
             ex_node_free(n);
             return expected(p, "\")\"");
         }
-        *out = n;
-        return next(p);
+        return take(p, n, out);
     }
     case TK_IDENT: {
         uint32_t off = t->off, len = t->len;
@@ -163,8 +173,7 @@ static int parse_primary(struct parser *p, struct ex_node **out)
             }
         }
         n->len = t->off + t->len - off;
-        *out = n;
-        return next(p);
+        return take(p, n, out);
     }
     default:
         return expected(p, "a value");

@@ -588,7 +588,8 @@ bool fl_batch_span_holds(const struct fl_batch *b, struct fl_span s, const void 
 
 const char *fl_batch_bytes(const struct fl_batch *b, struct fl_span s)
 {
-    return b->arena_ ? b->arena_->buf + s.off : "";
+    /* An arena that only ever got empty strings has no buffer. */
+    return b->arena_ && b->arena_->buf ? b->arena_->buf + s.off : "";
 }
 
 int fl_batch_derive(struct fl_ctx *ctx, const struct fl_batch *src, const struct fl_schema *schema,

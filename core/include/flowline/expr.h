@@ -27,7 +27,6 @@ extern "C" {
 #endif
 
 struct fl_expr;
-struct fl_ctx;
 
 /* Parse, check and compile `text` for batches of `schema`. On error returns
  * -FL_EINVAL (or -FL_ENOMEM), *out = NULL, writes a one-line message into
@@ -52,14 +51,6 @@ FL_API int fl_expr_eval(struct fl_expr *e, const struct fl_batch *in,
 FL_API int fl_expr_eval_mask(struct fl_expr *e, const struct fl_batch *in,
                              uint64_t *keep, uint32_t *n_kept);
 FL_API void fl_expr_free(struct fl_expr **e);
-
-/* In describe/init: like fl_diag(), at byte `offset` inside the scalar
- * value of option `opt`; when the option is a map, inside its value at
- * `key`; when a list, inside the item equal to `key` (key NULL: the option
- * itself). Where the value's text cannot be mapped to columns (escapes,
- * several lines), the position is the value's start. Returns -FL_EINVAL. */
-FL_API int fl_diag_at(struct fl_ctx *ctx, const char *opt, const char *key, size_t offset,
-                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* The closest of cands[0..n) to name, if close enough to be a plausible
  * typo (for "did you mean"), else NULL. */
