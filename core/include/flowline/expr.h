@@ -11,7 +11,7 @@
  * non-positive number give a missing value, never a crash. Integers are
  * 64-bit signed and wrap on overflow (two's complement).
  *
- * ABI: struct fl_expr is opaque; these functions only grow (added in 2.1).
+ * ABI: struct fl_expr is opaque; these functions only grow (added in 2.2).
  * Threading: a compiled expression holds its scratch registers, so one
  * fl_expr is evaluated by one thread at a time (one per stage instance). */
 #ifndef FLOWLINE_EXPR_H
