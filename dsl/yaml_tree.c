@@ -481,6 +481,19 @@ static void ytree_on_scalar(struct ytree *t, const yaml_event_t *ev)
         return;
     }
     bool from_env = false;
+    bool verbatim = false;
+    if (ev->start_mark.line == ev->end_mark.line
+        && (ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE
+            || ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE
+            || ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+        && !strstr(str, "${")) {
+        /* Count characters, not bytes: libyaml's columns are characters. */
+        size_t chars = 0;
+        for (size_t i = 0; i < len; i++)
+            chars += ((unsigned char)str[i] & 0xc0) != 0x80;
+        chars += ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? 0 : 2;
+        verbatim = ev->end_mark.column - ev->start_mark.column == chars;
+    }
     if (strstr(str, "${")) {
         char *sub;
         if (ytree_subst(t, str, pos, &sub, &from_env) == 0) {
@@ -496,6 +509,7 @@ static void ytree_on_scalar(struct ytree *t, const yaml_event_t *ev)
     n->str = str;
     n->quoted = !plain;
     n->from_env = from_env;
+    n->verbatim = verbatim;
     if (ev->data.scalar.anchor) {
         char *a = strdup((const char *)ev->data.scalar.anchor);
         if (!a)

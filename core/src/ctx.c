@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <flowline/expr.h>
 #include "internal.h"
 #include "pipeline.h"
 #include "rt.h"
@@ -199,6 +200,43 @@ int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
         fl_diags_add(ctx->rt->diags, fl_ctx_opt_pos(ctx, opt), "stage \"%s\": %s", fl_stage_id(ctx), msg);
     else
         FL_LOG_ERROR(ctx, "%s", msg);
+    return -FL_EINVAL;
+}
+
+int fl_diag_at(struct fl_ctx *ctx, const char *opt, const char *key, size_t offset,
+               const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (!ctx->rt || !ctx->rt->diags) {
+        FL_LOG_ERROR(ctx, "%s", msg);
+        return -FL_EINVAL;
+    }
+    struct fl_pos pos = fl_ctx_opt_pos(ctx, opt);
+    const struct fl_ynode *v = opt && ctx->conf ? opt_value(ctx, opt) : NULL;
+    if (v && key && v->kind == FL_Y_MAP) {
+        v = fl_ynode_get(v, key);
+    } else if (v && key && v->kind == FL_Y_SEQ) {
+        const struct fl_ynode *item = NULL;
+        for (size_t i = 0; i < v->n && !item; i++)
+            if (v->items[i]->kind == FL_Y_SCALAR && strcmp(v->items[i]->str, key) == 0)
+                item = v->items[i];
+        v = item;
+    } else if (key) {
+        v = NULL;
+    }
+    if (v)
+        pos = v->pos;
+    if (v && v->kind == FL_Y_SCALAR && v->verbatim && offset <= strlen(v->str)) {
+        uint32_t chars = 0;
+        for (size_t i = 0; i < offset; i++)
+            chars += ((unsigned char)v->str[i] & 0xc0) != 0x80;
+        pos.col += chars + (v->quoted ? 1 : 0);
+    }
+    fl_diags_add(ctx->rt->diags, pos, "stage \"%s\": %s", fl_stage_id(ctx), msg);
     return -FL_EINVAL;
 }
 

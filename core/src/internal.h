@@ -48,6 +48,10 @@ struct fl_ynode {
     struct fl_pos pos;
     char *str;                 /* scalar, after ${ENV} substitution */
     bool quoted;               /* scalar was quoted ('' or "") */
+    bool verbatim;             /* scalar's text is on one line and is exactly
+                                * its value (no escapes, folding or ${ENV}):
+                                * byte i of str is at column pos.col + quoted
+                                * + (characters before i) */
     bool from_env;             /* scalar begins with an environment variable's
                                 * value: a relative path in it is relative to
                                 * the working directory, not to the file */

@@ -588,7 +588,8 @@ bool fl_batch_span_holds(const struct fl_batch *b, struct fl_span s, const void 
 
 const char *fl_batch_bytes(const struct fl_batch *b, struct fl_span s)
 {
-    return b->arena_ ? b->arena_->buf + s.off : "";
+    /* An arena that only ever got empty strings has no buffer. */
+    return b->arena_ && b->arena_->buf ? b->arena_->buf + s.off : "";
 }
 
 int fl_batch_derive(struct fl_ctx *ctx, const struct fl_batch *src, const struct fl_schema *schema,
@@ -640,13 +641,37 @@ int fl_batch_filter(struct fl_ctx *ctx, const struct fl_batch *src, const uint64
         const uint8_t *from = src->data[i];
         uint8_t *to = b->data[i];
         kept = 0;
-        for (uint32_t r = 0; r < src->rows; r++) {
-            if (!(keep[r >> 6] >> (r & 63) & 1))
-                continue;
-            memcpy(to + (size_t)kept * cell, from + (size_t)r * cell, cell);
-            if (!fl_batch_is_valid(src, i, r) && (rc = fl_batch_set_missing(b, i, kept)) < 0)
-                goto fail;
-            kept++;
+        /* Word by word over the set bits, one loop per cell size (the
+         * copy is then a plain load and store): filters run on every batch
+         * of a transform. Validity afterwards, only where there is some. */
+#define FL_FILTER_COPY(SZ) do {                                                     \
+            for (uint32_t w = 0; w < (src->rows + 63) / 64; w++) {                 \
+                uint64_t bits = keep[w];                                            \
+                if (w == src->rows / 64 && (src->rows & 63))                        \
+                    bits &= (1ull << (src->rows & 63)) - 1;                         \
+                for (; bits; bits &= bits - 1, kept++)                              \
+                    memcpy(to + (size_t)kept * (SZ),                                \
+                           from + (size_t)(w * 64 + (uint32_t)__builtin_ctzll(bits)) * (SZ), (SZ)); \
+            }                                                                       \
+        } while (0)
+        switch (cell) {
+        case 1: FL_FILTER_COPY(1); break;
+        case 2: FL_FILTER_COPY(2); break;
+        case 4: FL_FILTER_COPY(4); break;
+        case 8: FL_FILTER_COPY(8); break;
+        case 16: FL_FILTER_COPY(16); break;
+        default: FL_FILTER_COPY(cell);
+        }
+#undef FL_FILTER_COPY
+        if (src->valid[i]) {
+            uint32_t k = 0;
+            for (uint32_t r = 0; r < src->rows; r++) {
+                if (!(keep[r >> 6] >> (r & 63) & 1))
+                    continue;
+                if (!fl_batch_is_valid(src, i, r) && (rc = fl_batch_set_missing(b, i, k)) < 0)
+                    goto fail;
+                k++;
+            }
         }
     }
     if (src->schema->ncols == 0)

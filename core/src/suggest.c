@@ -1,6 +1,7 @@
 /* suggest.c: "did you mean" for unknown names (options, plugins, stages,
  * fields): the closest candidate by edit distance, if close enough. */
 #include <string.h>
+#include <flowline/expr.h>
 #include "internal.h"
 
 /* Optimal string alignment distance (Levenshtein plus transpositions),
@@ -41,4 +42,9 @@ const char *fl_suggest(const char *name, const char *const *cands, size_t n)
         }
     }
     return best;
+}
+
+const char *fl_name_suggest(const char *name, const char *const *cands, size_t n)
+{
+    return fl_suggest(name, cands, n);
 }

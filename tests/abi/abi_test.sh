@@ -14,8 +14,8 @@ expect() {   # variant, expected stderr line (after "flowline: "), expected exit
         echo "ok   $1: $out"
     fi
 }
-expect major "built for plugin ABI 3.0, this flowline has ABI 2.1"
-expect minor "built for plugin ABI 2.2, this flowline has ABI 2.1"
+expect major "built for plugin ABI 3.0, this flowline has ABI 2.2"
+expect minor "built for plugin ABI 2.3, this flowline has ABI 2.2"
 expect nosym "no fl_plugin_entry symbol (not a flowline plugin)"
 expect badopts "option \"limit\" is declared twice"
 

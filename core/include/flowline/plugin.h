@@ -31,9 +31,11 @@ extern "C" {
 #endif
 
 /* 2.0: option rows and column definitions travel with their size, schema
- * columns and describe()'s outputs are pointer arrays (docs/decisions.md). */
+ * columns and describe()'s outputs are pointer arrays (docs/decisions.md).
+ * 2.1: fl_plugin.flags, fl_workers(). 2.2: flowline/expr.h, fl_diag_at(),
+ * fl_name_suggest(). */
 #define FL_ABI_MAJOR 2
-#define FL_ABI_MINOR 1
+#define FL_ABI_MINOR 2
 
 enum fl_kind {
     FL_KIND_INPUT = 1, FL_KIND_TRANSFORM, FL_KIND_AGGREGATE, FL_KIND_ANALYSIS,
@@ -142,6 +144,13 @@ FL_API void fl_counter_add(struct fl_ctx *ctx, const char *name, uint64_t n);
  * the stage itself) as file:line:column. Returns -FL_EINVAL. */
 FL_API int fl_diag(struct fl_ctx *ctx, const char *opt, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* 2.2: the same at byte `offset` inside the scalar value of option `opt`
+ * (an expression): when the option is a map, inside its value at `key`;
+ * when a list, inside the item equal to `key` (key NULL: the option's own
+ * value). Where the value's text cannot be mapped to columns (escapes,
+ * folding, several lines), the position is the value's start. */
+FL_API int fl_diag_at(struct fl_ctx *ctx, const char *opt, const char *key, size_t offset,
+                      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* In describe(): this stage reads (FL_PATH_READ) or writes (FL_PATH_WRITE)
  * the file `path`, the value of option `opt` ("-", stdin or stdout, is not
