@@ -179,7 +179,13 @@ static void db_stat(struct geoip_db *db)
 
 int geoip_db_open(struct geoip_db *db, bool verify, char *err, size_t errlen)
 {
+    struct stat st;
     db_stat(db);
+    if (stat(db->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+        snprintf(err, errlen, "%s is a folder, not a database file", db->path);
+        return -FL_EINVAL;
+    }
+    errno = 0;
     int rc = MMDB_open(db->path, MMDB_MODE_MMAP, &db->mmdb);
     if (rc != MMDB_SUCCESS) {
         if (rc == MMDB_IO_ERROR)
@@ -187,6 +193,14 @@ int geoip_db_open(struct geoip_db *db, bool verify, char *err, size_t errlen)
                      errno ? strerror(errno) : "unknown");
         else
             snprintf(err, errlen, "%s: %s", db->path, MMDB_strerror(rc));
+        return -FL_EINVAL;
+    }
+    /* A build time after the year 9999 is no date: a corrupt header
+     * (libmaxminddb itself overflowed formatting one). */
+    if (db->mmdb.metadata.build_epoch > 253402300799ull) {
+        snprintf(err, errlen, "%s: not a usable MaxMind database: build_epoch %llu is not a date",
+                 db->path, (unsigned long long)db->mmdb.metadata.build_epoch);
+        MMDB_close(&db->mmdb);
         return -FL_EINVAL;
     }
     if (verify) {
