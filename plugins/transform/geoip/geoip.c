@@ -238,15 +238,18 @@ static int geoip_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
         return rc;
     /* Open each database now, so `flowline check` reports a missing or
      * broken one; a read-only mapping, closed again at once. */
+    int bad = 0;
     for (size_t i = 0; i < g->databases.n; i++) {
         struct geoip_db db = { .path = g->databases.v[i] };
         char err[512];
         if ((rc = fl_path_declare(ctx, "databases", db.path, FL_PATH_READ)) < 0)
             return rc;
         if (geoip_db_open(&db, g->verify, err, sizeof err) < 0)
-            return fl_diag(ctx, "databases", "%s", err);
+            bad = fl_diag(ctx, "databases", "cannot use database %s", err);
         geoip_db_close(&db);
     }
+    if (bad < 0)
+        return bad;
     /* Several inputs of different schemas: the first one's shape is
      * declared (the others get theirs at run time, like an open input). */
     const struct fl_schema *first = n_in ? in[0] : NULL;
@@ -275,7 +278,7 @@ static int geoip_init(struct fl_ctx *ctx, void *state)
         char err[512];
         g->dbs[i].path = g->databases.v[i];
         if (geoip_db_open(&g->dbs[i], g->verify, err, sizeof err) < 0) {
-            FL_LOG_ERROR(ctx, "databases: %s", err);
+            FL_LOG_ERROR(ctx, "cannot use database %s", err);
             return -FL_EINVAL;
         }
         FL_LOG_DEBUG(ctx, "%s: %s, %u nodes, built %llu", g->dbs[i].path,
