@@ -22,6 +22,7 @@ enum geoip_attr {
     GEOIP_LAT, GEOIP_LON, GEOIP_ASN, GEOIP_AS_ORG, GEOIP_NATTR
 };
 #define GEOIP_CUSTOM (-1)
+#define GEOIP_RECS 4096u   /* decoded records kept per database */
 
 /* One output suffix (the part after "src_"): a known attribute or a
  * custom path from `paths:`. */
@@ -38,6 +39,12 @@ struct geoip_db {
     const char *path;
     MMDB_s mmdb;
     bool open;
+    /* Decoded values by data record: many networks share one record (a
+     * city), so the tree walk ends at a record already decoded. Direct-
+     * mapped by record offset; rec_off[i] = offset + 1, 0 = empty. Lives
+     * and dies with the mapping. */
+    uint32_t *rec_off;
+    struct geoip_val *rec_val;   /* GEOIP_RECS * ncols */
     /* The file as last opened (or last failed to open), to notice a change. */
     struct timespec mtime;
     off_t size;
@@ -57,6 +64,7 @@ struct geoip_cache {
     size_t stride;
     uint32_t gen;                /* a slot holds a value when its gen matches */
     struct geoip_val *scratch;   /* the values when there is no cache */
+    struct geoip_val *scratch2;  /* one record's values without a record memo */
 };
 
 /* Per input schema: the output schema and where each column comes from. */

@@ -18,7 +18,8 @@ struct slot {
 int geoip_cache_init(struct geoip_cache *c, uint64_t n, size_t ncols)
 {
     memset(c, 0, sizeof(*c));
-    if (!(c->scratch = calloc(ncols ? ncols : 1, sizeof(struct geoip_val))))
+    if (!(c->scratch = calloc(ncols ? ncols : 1, sizeof(struct geoip_val)))
+        || !(c->scratch2 = calloc(ncols ? ncols : 1, sizeof(struct geoip_val))))
         return -FL_ENOMEM;
     if (n == 0)
         return 0;
@@ -39,6 +40,7 @@ void geoip_cache_free(struct geoip_cache *c)
 {
     free(c->slots);
     free(c->scratch);
+    free(c->scratch2);
     memset(c, 0, sizeof(*c));
 }
 

@@ -192,7 +192,8 @@ int geoip_db_open(struct geoip_db *db, bool verify, char *err, size_t errlen)
             snprintf(err, errlen, "%s: %s (%s)", db->path, MMDB_strerror(rc),
                      errno ? strerror(errno) : "unknown");
         else
-            snprintf(err, errlen, "%s: %s", db->path, MMDB_strerror(rc));
+            snprintf(err, errlen, "%s: not a usable MaxMind database: %s", db->path,
+                     MMDB_strerror(rc));
         return -FL_EINVAL;
     }
     /* A build time after the year 9999 is no date: a corrupt header
@@ -220,6 +221,10 @@ void geoip_db_close(struct geoip_db *db)
     if (db->open)
         MMDB_close(&db->mmdb);
     db->open = false;
+    free(db->rec_off);
+    free(db->rec_val);
+    db->rec_off = NULL;
+    db->rec_val = NULL;
 }
 
 bool geoip_db_changed(const struct geoip_db *db)
@@ -322,6 +327,42 @@ static void fill(struct geoip *g, MMDB_entry_s *e, struct geoip_val *vals)
     }
 }
 
+/* This database's values for record e, decoded or from its record memo,
+ * into the columns still missing. */
+static void merge(struct geoip *g, struct geoip_db *db, MMDB_entry_s *e, struct geoip_val *vals)
+{
+    size_t n = g->ncols;
+    if (!db->rec_off) {
+        db->rec_off = calloc(GEOIP_RECS, sizeof(*db->rec_off));
+        db->rec_val = calloc((size_t)GEOIP_RECS * n, sizeof(*db->rec_val));
+        if (!db->rec_off || !db->rec_val) {   /* no memo: decode every time */
+            free(db->rec_off);
+            free(db->rec_val);
+            db->rec_off = NULL;
+            db->rec_val = NULL;
+        }
+    }
+    struct geoip_val *rv = NULL;
+    if (db->rec_off) {
+        uint32_t k = (uint32_t)((e->offset * 0x9e3779b1u) >> 20) & (GEOIP_RECS - 1);
+        rv = db->rec_val + (size_t)k * n;
+        if (db->rec_off[k] != e->offset + 1) {
+            for (size_t c = 0; c < n; c++)
+                rv[c].ok = false;
+            fill(g, e, rv);
+            db->rec_off[k] = e->offset + 1;
+        }
+    } else {
+        rv = g->cache.scratch2;
+        for (size_t c = 0; c < n; c++)
+            rv[c].ok = false;
+        fill(g, e, rv);
+    }
+    for (size_t c = 0; c < n; c++)
+        if (!vals[c].ok && rv[c].ok)
+            vals[c] = rv[c];
+}
+
 bool geoip_lookup(struct geoip *g, const struct fl_addr *a, struct geoip_val *vals)
 {
     struct sockaddr_in sin = { .sin_family = AF_INET };
@@ -355,7 +396,7 @@ bool geoip_lookup(struct geoip *g, const struct fl_addr *a, struct geoip_val *va
         if (!r.found_entry)
             continue;
         found = true;
-        fill(g, &r.entry, vals);
+        merge(g, &g->dbs[i], &r.entry, vals);
     }
     return found;
 }
