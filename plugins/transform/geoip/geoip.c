@@ -38,6 +38,11 @@ static const struct fl_opt geoip_opts[] = {
     { .name = "cache_size", .type = FL_OPT_UINT, .offset = offsetof(struct geoip, cache_size),
       .def = "65536", .max = "16777216", .unit = "addresses",
       .doc = "recent lookups kept (rounded up to a power of two); 0 = no cache" },
+    { .name = "record_cache_size", .type = FL_OPT_UINT,
+      .offset = offsetof(struct geoip, record_cache_size), .def = "4096", .max = "16777216",
+      .unit = "records",
+      .doc = "data records whose decoded values each database keeps (rounded up to a power "
+             "of two): addresses of one city share one; 0 = decode every lookup" },
     { .name = "reload_check", .type = FL_OPT_DURATION,
       .offset = offsetof(struct geoip, reload_check), .def = "5s",
       .doc = "how often to look whether a database file changed (then it is reloaded); "
@@ -135,8 +140,8 @@ static int make_names(struct fl_ctx *ctx, struct geoip *g)
     return 0;
 }
 
-/* Options -> columns, names and the binding of the address fields. Runs
- * once (describe, or init when describe did not run). */
+/* Options -> columns, names and the binding of the address fields (in
+ * describe, and again in init: describe keeps nothing). */
 static int geoip_setup(struct fl_ctx *ctx, struct geoip *g)
 {
     int rc;
@@ -172,6 +177,39 @@ static int geoip_setup(struct fl_ctx *ctx, struct geoip *g)
     rc = fl_bind_new(ctx, w, g->lookup.n, sizeof(w[0]), &g->bind);
     free(w);
     return rc;
+}
+
+/* Everything setup, init and process allocated. describe() runs without
+ * a fini (flowline check), and a failed init gets none either, so both
+ * call this themselves. */
+static void geoip_free(struct fl_ctx *ctx, struct geoip *g)
+{
+    for (size_t i = 0; g->dbs && i < g->ndbs; i++)
+        geoip_db_close(&g->dbs[i]);
+    free(g->dbs);
+    g->dbs = NULL;
+    g->ndbs = 0;
+    geoip_cache_free(&g->cache);
+    for (size_t i = 0; i < g->nmaps; i++) {
+        free(g->maps[i].src);
+        free(g->maps[i].ours);
+    }
+    free(g->maps);
+    g->maps = NULL;
+    g->nmaps = 0;
+    for (size_t i = 0; g->names && i < g->lookup.n * g->ncols; i++)
+        free(g->names[i]);
+    free(g->names);
+    g->names = NULL;
+    for (size_t i = 0; g->cols && i < g->ncols; i++) {
+        free(g->cols[i].custom);
+        free(g->cols[i].custom_buf);
+    }
+    free(g->cols);
+    g->cols = NULL;
+    g->ncols = 0;
+    if (g->bind)
+        fl_bind_destroy(ctx, &g->bind);
 }
 
 /* ---- schemas ---------------------------------------------------------- */
@@ -227,10 +265,9 @@ fail:
     return rc;
 }
 
-static int geoip_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
-                          size_t n_in, struct fl_schema_decl *const *out)
+static int geoip_describe_(struct fl_ctx *ctx, struct geoip *g, const struct fl_schema *const *in,
+                           size_t n_in, struct fl_schema_decl *const *out)
 {
-    struct geoip *g = state;
     struct geoip_map *m;
     int rc;
 
@@ -263,10 +300,19 @@ static int geoip_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
     return 0;
 }
 
-/* ---- life cycle ------------------------------------------------------- */
-static int geoip_init(struct fl_ctx *ctx, void *state)
+/* The output schema is interned (it outlives the stage state): nothing
+ * describe built is kept. */
+static int geoip_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
+                          size_t n_in, struct fl_schema_decl *const *out)
 {
-    struct geoip *g = state;
+    int rc = geoip_describe_(ctx, state, in, n_in, out);
+    geoip_free(ctx, state);
+    return rc;
+}
+
+/* ---- life cycle ------------------------------------------------------- */
+static int geoip_init_(struct fl_ctx *ctx, struct geoip *g)
+{
     int rc;
 
     if ((rc = geoip_setup(ctx, g)) < 0)
@@ -289,6 +335,14 @@ static int geoip_init(struct fl_ctx *ctx, void *state)
         return rc;
     g->next_check_ns = fl_now_ns() + g->reload_check;
     return 0;
+}
+
+static int geoip_init(struct fl_ctx *ctx, void *state)
+{
+    int rc = geoip_init_(ctx, state);
+    if (rc < 0)
+        geoip_free(ctx, state);
+    return rc;
 }
 
 static void geoip_count(struct fl_ctx *ctx, struct geoip *g)
@@ -444,25 +498,7 @@ out:
 
 static void geoip_fini(struct fl_ctx *ctx, void *state)
 {
-    struct geoip *g = state;
-    (void)ctx;
-    for (size_t i = 0; i < g->ndbs; i++)
-        geoip_db_close(&g->dbs[i]);
-    free(g->dbs);
-    geoip_cache_free(&g->cache);
-    for (size_t i = 0; i < g->nmaps; i++) {
-        free(g->maps[i].src);
-        free(g->maps[i].ours);
-    }
-    free(g->maps);
-    for (size_t i = 0; g->names && i < g->lookup.n * g->ncols; i++)
-        free(g->names[i]);
-    free(g->names);
-    for (size_t i = 0; g->cols && i < g->ncols; i++) {
-        free(g->cols[i].custom);
-        free(g->cols[i].custom_buf);
-    }
-    free(g->cols);
+    geoip_free(ctx, state);
 }
 
 FL_PLUGIN_DEFINE(.kind = FL_KIND_TRANSFORM, .name = "geoip", .version = "0.1.0",

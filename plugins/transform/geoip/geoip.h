@@ -22,7 +22,6 @@ enum geoip_attr {
     GEOIP_LAT, GEOIP_LON, GEOIP_ASN, GEOIP_AS_ORG, GEOIP_NATTR
 };
 #define GEOIP_CUSTOM (-1)
-#define GEOIP_RECS 4096u   /* decoded records kept per database */
 
 /* One output suffix (the part after "src_"): a known attribute or a
  * custom path from `paths:`. */
@@ -44,7 +43,8 @@ struct geoip_db {
      * mapped by record offset; rec_off[i] = offset + 1, 0 = empty. Lives
      * and dies with the mapping. */
     uint32_t *rec_off;
-    struct geoip_val *rec_val;   /* GEOIP_RECS * ncols */
+    struct geoip_val *rec_val;   /* nrec * ncols */
+    uint32_t nrec;               /* a power of two; 0 = no memo */
     /* The file as last opened (or last failed to open), to notice a change. */
     struct timespec mtime;
     off_t size;
@@ -83,7 +83,7 @@ struct geoip {
     /* options */
     struct fl_strlist databases, lookup, attributes;
     struct fl_strmap paths;
-    uint64_t cache_size;
+    uint64_t cache_size, record_cache_size;
     uint64_t reload_check;       /* ns; 0 = never by mtime */
     bool verify;
     /* derived */

@@ -225,6 +225,7 @@ void geoip_db_close(struct geoip_db *db)
     free(db->rec_val);
     db->rec_off = NULL;
     db->rec_val = NULL;
+    db->nrec = 0;
 }
 
 bool geoip_db_changed(const struct geoip_db *db)
@@ -332,9 +333,13 @@ static void fill(struct geoip *g, MMDB_entry_s *e, struct geoip_val *vals)
 static void merge(struct geoip *g, struct geoip_db *db, MMDB_entry_s *e, struct geoip_val *vals)
 {
     size_t n = g->ncols;
-    if (!db->rec_off) {
-        db->rec_off = calloc(GEOIP_RECS, sizeof(*db->rec_off));
-        db->rec_val = calloc((size_t)GEOIP_RECS * n, sizeof(*db->rec_val));
+    if (!db->rec_off && g->record_cache_size && !db->nrec) {
+        uint32_t p = 1;
+        while (p < g->record_cache_size)
+            p <<= 1;
+        db->rec_off = calloc(p, sizeof(*db->rec_off));
+        db->rec_val = calloc((size_t)p * n, sizeof(*db->rec_val));
+        db->nrec = p;
         if (!db->rec_off || !db->rec_val) {   /* no memo: decode every time */
             free(db->rec_off);
             free(db->rec_val);
@@ -344,7 +349,7 @@ static void merge(struct geoip *g, struct geoip_db *db, MMDB_entry_s *e, struct 
     }
     struct geoip_val *rv = NULL;
     if (db->rec_off) {
-        uint32_t k = (uint32_t)((e->offset * 0x9e3779b1u) >> 20) & (GEOIP_RECS - 1);
+        uint32_t k = (uint32_t)(((uint64_t)e->offset * 0x9e3779b97f4a7c15ull) >> 32) & (db->nrec - 1);
         rv = db->rec_val + (size_t)k * n;
         if (db->rec_off[k] != e->offset + 1) {
             for (size_t c = 0; c < n; c++)
