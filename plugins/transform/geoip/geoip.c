@@ -166,7 +166,7 @@ static int geoip_setup(struct fl_ctx *ctx, struct geoip *g)
         if ((rc = split_path(ctx, c, key, g->paths.val[i])) < 0)
             return rc;
     }
-    if ((rc = make_names(ctx, g)) < 0)
+    if ((rc = make_names(ctx, g)) < 0 || (rc = geoip_keys_init(g)) < 0)
         return rc;
     struct fl_want *w = calloc(g->lookup.n, sizeof(*w));
     if (!w)

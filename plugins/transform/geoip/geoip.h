@@ -22,6 +22,7 @@ enum geoip_attr {
     GEOIP_LAT, GEOIP_LON, GEOIP_ASN, GEOIP_AS_ORG, GEOIP_NATTR
 };
 #define GEOIP_CUSTOM (-1)
+#define GEOIP_MAXKEYS 64
 
 /* One output suffix (the part after "src_"): a known attribute or a
  * custom path from `paths:`. */
@@ -31,6 +32,8 @@ struct geoip_col {
     int attr;                    /* enum geoip_attr or GEOIP_CUSTOM */
     const char *const *const *paths;   /* candidate paths (NULL-terminated) */
     const char **custom;         /* a `paths:` path split at '.', NULL-terminated */
+    int key[4];                  /* per candidate path: its first component in
+                                  * geoip.keys (custom: key[0]) */
     char *custom_buf;            /* storage of custom's components */
 };
 
@@ -91,6 +94,10 @@ struct geoip {
     size_t ncols;
     char **names;                /* output column names, lookup.n * ncols */
     struct fl_bind *bind;
+    /* The distinct first components of every path: a record's top-level
+     * map is read once for all of them. */
+    const char *keys[GEOIP_MAXKEYS];
+    size_t nkeys;
     struct geoip_db *dbs;
     size_t ndbs;
     struct geoip_cache cache;
@@ -116,6 +123,8 @@ int geoip_db_open(struct geoip_db *db, bool verify, char *err, size_t errlen);
 void geoip_db_close(struct geoip_db *db);
 /* Has the file changed since db was opened (mtime, size, inode)? */
 bool geoip_db_changed(const struct geoip_db *db);
+/* After the columns are known: fill keys and each column's key[]. */
+int geoip_keys_init(struct geoip *g);
 /* Look `a` up in every database, filling vals[0..ncols). Returns true if
  * any database had an entry for it. */
 bool geoip_lookup(struct geoip *g, const struct fl_addr *a, struct geoip_val *vals);

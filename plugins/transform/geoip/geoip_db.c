@@ -237,6 +237,163 @@ bool geoip_db_changed(const struct geoip_db *db)
            || st.st_size != db->size || st.st_ino != db->ino;
 }
 
+/* ---- one pass over a record's top-level map ----------------------------
+ * libmaxminddb walks a record's map from its start for every path, decoding
+ * (to skip) every value before the key; a key that is absent (an ASN path
+ * in a City record) costs a walk over the whole record. Reading the
+ * top-level map once for all first components, then handing libmaxminddb
+ * the value's offset for the rest of the path, does that walk once. The
+ * format is the MaxMind DB spec's (section "Data Section"); anything
+ * unexpected makes the caller fall back to libmaxminddb's own walk. */
+struct mm_buf { const uint8_t *d; uint32_t n; };
+
+/* The control byte(s) at *off: type (extended types as 8..15) and size,
+ * or for a pointer (type 1) the offset it points to. */
+static bool mm_ctrl(const struct mm_buf *m, uint32_t *off, int *type, uint32_t *size)
+{
+    uint32_t o = *off;
+    if (o >= m->n)
+        return false;
+    uint8_t b = m->d[o++];
+    int t = b >> 5;
+    if (t == 1) {
+        uint32_t ss = (b >> 3) & 3, v = b & 7, p = 0;
+        if (m->n - o < ss + 1)
+            return false;
+        for (uint32_t i = 0; i <= ss; i++)
+            p = p << 8 | m->d[o + i];
+        static const uint32_t bias[4] = { 0, 2048, 526336, 0 };
+        if (ss < 3)
+            p |= v << (8 * (ss + 1));
+        *off = o + ss + 1;
+        *type = 1;
+        *size = p + bias[ss];
+        return true;
+    }
+    if (t == 0) {
+        if (o >= m->n)
+            return false;
+        t = 7 + m->d[o++];
+    }
+    uint32_t s = b & 0x1f;
+    if (s >= 29) {
+        uint32_t k = s - 28, x = 0;
+        if (m->n - o < k)
+            return false;
+        for (uint32_t i = 0; i < k; i++)
+            x = x << 8 | m->d[o + i];
+        s = s == 29 ? 29 + x : s == 30 ? 285 + x : 65821 + x;
+        o += k;
+    }
+    *off = o;
+    *type = t;
+    *size = s;
+    return true;
+}
+
+/* Step over the value at *off (pointers are not followed: their bytes). */
+static bool mm_skip(const struct mm_buf *m, uint32_t *off, int depth)
+{
+    int t;
+    uint32_t s;
+    if (depth > 64 || !mm_ctrl(m, off, &t, &s))
+        return false;
+    switch (t) {
+    case 1: case 14:                    /* pointer, boolean */
+        return true;
+    case 2: case 3: case 4: case 5: case 6: case 8: case 9: case 10: case 15:
+        if (m->n - *off < s)
+            return false;
+        *off += s;
+        return true;
+    case 7:                             /* map: key, value pairs */
+        for (uint32_t i = 0; i < s; i++)
+            if (!mm_skip(m, off, depth + 1) || !mm_skip(m, off, depth + 1))
+                return false;
+        return true;
+    case 11:                            /* array */
+        for (uint32_t i = 0; i < s; i++)
+            if (!mm_skip(m, off, depth + 1))
+                return false;
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* val[k] = offset of the value under top-level key g->keys[k] of the
+ * record at `off`, UINT32_MAX when absent. */
+static bool scan_top(const struct geoip *g, const MMDB_s *mm, uint32_t off, uint32_t *val)
+{
+    struct mm_buf m = { (const uint8_t *)mm->data_section, mm->data_section_size };
+    int t;
+    uint32_t s;
+    size_t found = 0;
+    for (size_t k = 0; k < g->nkeys; k++)
+        val[k] = UINT32_MAX;
+    if (!mm_ctrl(&m, &off, &t, &s))
+        return false;
+    if (t == 1 && (off = s, !mm_ctrl(&m, &off, &t, &s)))
+        return false;
+    if (t != 7)
+        return false;
+    for (uint32_t i = 0; i < s; i++) {
+        int kt;
+        uint32_t ks, kd;
+        if (!mm_ctrl(&m, &off, &kt, &ks))
+            return false;
+        if (kt == 1) {
+            kd = ks;
+            if (!mm_ctrl(&m, &kd, &kt, &ks))
+                return false;
+        } else {
+            kd = off;
+            if (m.n - off < ks)
+                return false;
+            off += ks;
+        }
+        if (kt != 2 || m.n - kd < ks)
+            return false;
+        for (size_t k = 0; k < g->nkeys; k++)
+            if (val[k] == UINT32_MAX && strlen(g->keys[k]) == ks
+                && memcmp(m.d + kd, g->keys[k], ks) == 0) {
+                val[k] = off;
+                if (++found == g->nkeys)
+                    return true;   /* the rest of the record is not needed */
+            }
+        if (!mm_skip(&m, &off, 0))
+            return false;
+    }
+    return true;
+}
+
+static int key_index(struct geoip *g, const char *key)
+{
+    for (size_t k = 0; k < g->nkeys; k++)
+        if (strcmp(g->keys[k], key) == 0)
+            return (int)k;
+    if (g->nkeys == GEOIP_MAXKEYS)
+        return -1;
+    g->keys[g->nkeys] = key;
+    return (int)g->nkeys++;
+}
+
+int geoip_keys_init(struct geoip *g)
+{
+    g->nkeys = 0;
+    for (size_t c = 0; c < g->ncols; c++) {
+        struct geoip_col *col = &g->cols[c];
+        for (size_t k = 0; k < 4; k++)
+            col->key[k] = -1;
+        if (col->custom)
+            col->key[0] = key_index(g, col->custom[0]);
+        else
+            for (size_t k = 0; k < 3 && col->paths[k]; k++)
+                col->key[k] = key_index(g, col->paths[k][0]);
+    }
+    return 0;
+}
+
 /* ---- lookups ---------------------------------------------------------- */
 /* "AS13335" or "13335" -> 13335. */
 static bool parse_asn(const char *p, uint32_t n, uint32_t *out)
@@ -301,16 +458,26 @@ static bool convert(const MMDB_entry_data_s *d, enum fl_type t, struct geoip_val
 /* Fill the columns not yet known from one database's entry. */
 static void fill(struct geoip *g, MMDB_entry_s *e, struct geoip_val *vals)
 {
+    uint32_t top[GEOIP_MAXKEYS];
+    bool scanned = scan_top(g, e->mmdb, e->offset, top);
     for (size_t c = 0; c < g->ncols; c++) {
         const struct geoip_col *col = &g->cols[c];
         if (vals[c].ok)
             continue;
         for (size_t k = 0;; k++) {
-            const char *const *path = col->custom ? (k ? NULL : col->custom) : col->paths[k];
+            const char *const *path = col->custom ? (k ? NULL : col->custom)
+                                      : k < 3 ? col->paths[k] : NULL;
             if (!path)
                 break;
             MMDB_entry_data_s d;
-            int rc = MMDB_aget_value(e, &d, path);
+            MMDB_entry_s sub = *e;
+            if (scanned && col->key[k] >= 0) {
+                if (top[col->key[k]] == UINT32_MAX)
+                    continue;   /* the record has no such key */
+                sub.offset = top[col->key[k]];
+                path++;
+            }
+            int rc = MMDB_aget_value(&sub, &d, path);
             if (rc == MMDB_LOOKUP_PATH_DOES_NOT_MATCH_DATA_ERROR || rc == MMDB_INVALID_LOOKUP_PATH_ERROR)
                 continue;
             if (rc != MMDB_SUCCESS) {
