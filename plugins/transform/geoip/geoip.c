@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "geoip.h"
 
@@ -281,6 +282,9 @@ static int geoip_describe_(struct fl_ctx *ctx, struct geoip *g, const struct fl_
         char err[512];
         if ((rc = fl_path_declare(ctx, "databases", db.path, FL_PATH_READ)) < 0)
             return rc;
+        /* Missing or unreadable: the core's path check says so. */
+        if (access(db.path, R_OK) != 0)
+            continue;
         if (geoip_db_open(&db, g->verify, err, sizeof err) < 0)
             bad = fl_diag(ctx, "databases", "cannot use database %s", err);
         geoip_db_close(&db);

@@ -182,7 +182,7 @@ int geoip_db_open(struct geoip_db *db, bool verify, char *err, size_t errlen)
     struct stat st;
     db_stat(db);
     if (stat(db->path, &st) == 0 && S_ISDIR(st.st_mode)) {
-        snprintf(err, errlen, "%s is a folder, not a database file", db->path);
+        snprintf(err, errlen, "%s: a folder, not a database file", db->path);
         return -FL_EINVAL;
     }
     errno = 0;
