@@ -156,17 +156,27 @@ static int geoip_setup(struct fl_ctx *ctx, struct geoip *g)
         return -FL_ENOMEM;
     for (size_t i = 0; i < g->attributes.n; i++)
         add_col(g, g->attributes.v[i], find_attr(g->attributes.v[i]));
+    int bad = 0;   /* every bad entry reported, not only the first */
     for (size_t i = 0; i < g->paths.n; i++) {
         const char *key = g->paths.key[i];
-        if (!suffix_ok(key))
-            return fl_diag(ctx, "paths", "paths: \"%s\" is not a column suffix (lowercase "
-                           "letters, digits and _)", key);
+        if (!suffix_ok(key)) {
+            bad = fl_diag(ctx, "paths", "paths: \"%s\" is not a column suffix (lowercase "
+                          "letters, digits and _)", key);
+            continue;
+        }
         struct geoip_col *c = &g->cols[add_col(g, key, find_attr(key))];
-        if (c->custom)
-            return fl_diag(ctx, "paths", "paths: \"%s\" is given twice", key);
-        if ((rc = split_path(ctx, c, key, g->paths.val[i])) < 0)
-            return rc;
+        if (c->custom) {
+            bad = fl_diag(ctx, "paths", "paths: \"%s\" is given twice", key);
+            continue;
+        }
+        if ((rc = split_path(ctx, c, key, g->paths.val[i])) < 0) {
+            if (rc != -FL_EINVAL)
+                return rc;
+            bad = rc;
+        }
     }
+    if (bad < 0)
+        return bad;
     if ((rc = make_names(ctx, g)) < 0 || (rc = geoip_keys_init(g)) < 0)
         return rc;
     struct fl_want *w = calloc(g->lookup.n, sizeof(*w));
