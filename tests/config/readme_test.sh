@@ -15,6 +15,10 @@ awk '/^```sh/ { inblk = 1; blk = ""; next }
 [ -s "$tmp/lines" ] || { echo "FAIL: no README block with flowline gen"; exit 1; }
 cd "$tmp" || exit 1
 export PATH="$(dirname "$FLOWLINE_BIN"):$PATH"
+# conf/examples/enrich-geoip.yaml reads databases (the README says so):
+# MaxMind's test ones.
+data=${FLOWLINE_TEST_DATA:-${FLOWLINE_TEST_DATA_DEFAULT:-}}
+export GEOIP_CITY="$data/mmdb/GeoIP2-City-Test.mmdb" GEOIP_ASN="$data/mmdb/GeoLite2-ASN-Test.mmdb"
 fail=0
 while IFS= read -r line; do
     if sh -c "$line" >"$tmp/out" 2>&1; then

@@ -32,6 +32,9 @@ if [ "$1" = "--examples" ]; then
     # The files the examples read must exist and what they write must not.
     : >"$tmp/capture.pcap"
     export PCAP="$tmp/capture.pcap" REPLAY="$tmp" OUT="$tmp/written-by-example"
+    # enrich-geoip.yaml reads databases: the MaxMind test ones.
+    data=${FLOWLINE_TEST_DATA:-${FLOWLINE_TEST_DATA_DEFAULT:-}}
+    export GEOIP_CITY="$data/mmdb/GeoIP2-City-Test.mmdb" GEOIP_ASN="$data/mmdb/GeoLite2-ASN-Test.mmdb"
     bad=0
     for f in conf/examples/*.yaml; do
         [ -e "$f" ] || continue

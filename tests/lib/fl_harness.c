@@ -133,6 +133,11 @@ int fl_harness_tick(struct fl_harness *h, uint64_t now_ns)
     return h->p->tick ? h->p->tick(&h->ctx, h->state, now_ns) : 0;
 }
 
+int fl_harness_reload(struct fl_harness *h)
+{
+    return h->p->reload ? h->p->reload(&h->ctx, h->state) : 0;
+}
+
 int fl_harness_run(struct fl_harness *h)
 {
     return h->p->run ? h->p->run(&h->ctx, h->state) : -FL_EINVAL;

@@ -27,6 +27,7 @@ int fl_harness_push(struct fl_harness *h, struct fl_batch *b);  /* process(); b 
 int fl_harness_tick(struct fl_harness *h, uint64_t now_ns);    /* tick() */
 int fl_harness_run(struct fl_harness *h);                      /* run() of an input, to its end */
 int fl_harness_drain(struct fl_harness *h);                    /* drain() */
+int fl_harness_reload(struct fl_harness *h);                   /* reload(): SIGHUP */
 
 /* Batches emitted so far, in order (any port; see fl_harness_out_port). */
 size_t fl_harness_n_out(struct fl_harness *h);
