@@ -9,7 +9,7 @@ set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libyaml-dev libpcap-dev libzmq3-dev libcmocka-dev zlib1g-dev libfixbuf-dev
       libmaxminddb-dev mmdb-bin
-      python3 tshark softflowd nfdump pmacct time bc
+      python3 tshark softflowd nfdump nfdump-sflow pmacct time bc
       dpkg-dev file groff-base bash-completion systemd"
 missing=""
 for p in $pkgs; do
