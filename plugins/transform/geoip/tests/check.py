@@ -100,6 +100,13 @@ with tempfile.TemporaryDirectory() as tmp:
                           else got == want[0])
                 if not ok:
                     fails.append(f"{addr} {side}_{suffix}: mmdblookup {want}, CSV {got!r}")
+        # the example's expression stage: two known countries that differ
+        sc, dc = row["src_country"], row["dst_country"]
+        cross = "" if not sc or not dc else "true" if sc != dc else "false"
+        if row["cross_border"] != cross:
+            fails.append(f"cross_border {row['cross_border']!r} for {sc!r} -> {dc!r}")
+    if sum(1 for r in rows if r["cross_border"]) == 0:
+        fails.append("no flow with two known countries: cross_border untested")
     if present < 20:
         fails.append(f"only {present} values found: the addresses miss the test databases")
     if "not_found=" not in counters or "lookups=16" not in counters:
