@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fl_harness.h"
+#include "fl_udpcap.h"
 #include "ipfix_int.h"
 #include "rt.h"
 
@@ -91,7 +92,7 @@ static void seed_capture(FILE *out, const char *path)
         const uint8_t *pl;
         uint32_t n;
         bool frag;
-        if (ipfix_udp_payload(pcap_datalink(pc), fr, h->caplen, &src, &pl, &n, &frag) && n >= 4 &&
+        if (fl_udp_payload(pcap_datalink(pc), fr, h->caplen, &src, &pl, &n, &frag) && n >= 4 &&
             pl[0] == 0 && (pl[1] == 9 || pl[1] == 10))
             seed_put(out, pl, n);
     }

@@ -12,13 +12,13 @@
  *   are counted as udp_other. */
 #include <errno.h>
 #include <fcntl.h>
-#include <pcap/pcap.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <flowline/log.h>
+#include "fl_udpcap.h"
 #include "ipfix_int.h"
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
@@ -48,136 +48,18 @@ static int read_ipfix_file(struct ipfix_dec *d, const char *path, const uint8_t 
     return 0;
 }
 
-bool ipfix_udp_payload(int dlt, const uint8_t *f, uint32_t cap, struct fl_addr *src,
-                        const uint8_t **pl, uint32_t *pl_len, bool *frag)
+/* What a flow export starts with: version 9 or 10. */
+static bool is_export(const uint8_t *p, uint32_t n)
 {
-    const uint8_t *end = f + cap, *q = f;
-    uint16_t et;
-
-    *frag = false;
-    switch (dlt) {
-    case DLT_EN10MB:
-        if (cap < 14)
-            return false;
-        et = be16(f + 12);
-        q = f + 14;
-        while ((et == 0x8100 || et == 0x88a8) && end - q >= 4) {
-            et = be16(q + 2);
-            q += 4;
-        }
-        break;
-    case DLT_LINUX_SLL:
-        if (cap < 16)
-            return false;
-        et = be16(f + 14);
-        q = f + 16;
-        break;
-    case DLT_LINUX_SLL2:
-        if (cap < 20)
-            return false;
-        et = be16(f);
-        q = f + 20;
-        break;
-    case DLT_NULL:
-    case DLT_LOOP: {
-        uint32_t fam;
-        if (cap < 4)
-            return false;
-        memcpy(&fam, f, 4);
-        if (fam > 0xffff)
-            fam = __builtin_bswap32(fam);
-        et = fam == 2 ? 0x0800 : 0x86dd;
-        q = f + 4;
-        break;
-    }
-    case DLT_RAW:
-    case 228:   /* LINKTYPE_IPV4 */
-    case 229:   /* LINKTYPE_IPV6 */
-        if (cap < 1)
-            return false;
-        et = (f[0] >> 4) == 4 ? 0x0800 : 0x86dd;
-        break;
-    default:
-        return false;
-    }
-    memset(src, 0, sizeof *src);
-    if (et == 0x0800) {
-        uint32_t hl;
-        if (end - q < 20 || (q[0] >> 4) != 4 || (hl = (q[0] & 15u) * 4) < 20 ||
-            end - q < (long)hl || q[9] != 17)
-            return false;
-        if (be16(q + 6) & 0x3fff) {
-            *frag = true;
-            return false;
-        }
-        src->b[10] = src->b[11] = 0xff;
-        memcpy(src->b + 12, q + 12, 4);
-        q += hl;
-    } else if (et == 0x86dd) {
-        if (end - q < 40 || (q[0] >> 4) != 6)
-            return false;
-        if (q[6] == 44) {
-            *frag = true;
-            return false;
-        }
-        if (q[6] != 17)
-            return false;
-        memcpy(src->b, q + 8, 16);
-        q += 40;
-    } else {
-        return false;
-    }
-    if (end - q < 8)
-        return false;
-    uint32_t ulen = be16(q + 4);
-    if (ulen < 8)
-        return false;
-    *pl = q + 8;
-    *pl_len = ulen - 8 < (uint32_t)(end - q - 8) ? ulen - 8 : (uint32_t)(end - q - 8);
-    return true;
+    return n >= 4 && p[0] == 0 && (p[1] == 9 || p[1] == 10);
 }
 
-static int read_capture(struct ipfix_dec *d, const char *path)
+static int on_datagram(void *user, const uint8_t *p, uint32_t n, const struct fl_addr *src,
+                       uint64_t ts)
 {
-    char err[PCAP_ERRBUF_SIZE];
-    pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, err);
-    struct pcap_pkthdr *h;
-    const uint8_t *f;
-    uint64_t frags = 0, other = 0;
-    int dlt, rc = 0, r;
-
-    if (!pc) {
-        FL_LOG_ERROR(d->ctx, "%s: %s", path, err);
-        return -FL_EPROTO;
-    }
-    dlt = pcap_datalink(pc);
-    while (!fl_stopping(d->ctx) && (r = pcap_next_ex(pc, &h, &f)) == 1) {
-        struct fl_addr src;
-        const uint8_t *pl;
-        uint32_t n;
-        bool frag;
-        if (!ipfix_udp_payload(dlt, f, h->caplen, &src, &pl, &n, &frag)) {
-            frags += frag;
-            continue;
-        }
-        if (n < 4 || pl[0] != 0 || (pl[1] != 9 && pl[1] != 10)) {
-            other++;
-            continue;
-        }
-        uint64_t ts = (uint64_t)h->ts.tv_sec * 1000000000ull + (uint64_t)h->ts.tv_usec;
-        if ((rc = ipfix_dec_message(d, pl, n, &src, 0, ts, true)) < 0)
-            break;
-        ipfix_dec_report_maybe(d);
-    }
-    if (rc == 0 && r == PCAP_ERROR) {
-        fl_counter_add(d->ctx, "bad_record", 1);
-        FL_LOG_WARN(d->ctx, "%s: %s: the rest of the file is skipped", path, pcap_geterr(pc));
-    }
-    if (frags)
-        fl_counter_add(d->ctx, "udp_fragments", frags);
-    if (other)
-        fl_counter_add(d->ctx, "udp_other", other);
-    pcap_close(pc);
+    struct ipfix_dec *d = user;
+    int rc = ipfix_dec_message(d, p, n, src, 0, ts, true);
+    ipfix_dec_report_maybe(d);
     return rc;
 }
 
@@ -217,7 +99,7 @@ int ipfix_file_read(struct ipfix_dec *d, const char *path)
             FL_LOG_ERROR(d->ctx, "%s: larger than a NetFlow v9 datagram can be", path);
     } else if (magic == 0xa1b2c3d4u || magic == 0xd4c3b2a1u || magic == 0xa1b23c4du ||
                magic == 0x4d3cb2a1u || magic == 0x0a0d0d0au) {
-        rc = read_capture(d, path);
+        rc = fl_udpcap_read(d->ctx, path, is_export, on_datagram, d);
     } else {
         FL_LOG_ERROR(d->ctx, "%s: not a file of IPFIX or NetFlow v9 messages, nor a capture "
                      "(its first bytes are neither 00 0a, 00 09 nor a pcap/pcapng magic)", path);

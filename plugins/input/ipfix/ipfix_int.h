@@ -184,10 +184,5 @@ int ipfix_templates_load(struct ipfix_dec *d, const char *path);
  * captures of exporter traffic (every UDP payload, the exporter being the
  * IP source). Logs and returns a negative code for a file it cannot read. */
 int ipfix_file_read(struct ipfix_dec *d, const char *path);
-/* The UDP payload of a captured frame of link type dlt (a DLT_ value), and
- * its IP source. false when the frame is not UDP over IPv4/IPv6, or is a
- * fragment (*frag set). */
-bool ipfix_udp_payload(int dlt, const uint8_t *f, uint32_t cap, struct fl_addr *src,
-                       const uint8_t **pl, uint32_t *pl_len, bool *frag);
 
 #endif

@@ -1,0 +1,31 @@
+/* fl_udpcap.h: the UDP datagrams of a capture file (pcap or pcapng, read
+ * with libpcap), for inputs that replay what exporters and agents sent
+ * (input.ipfix, input.sflow). A static library, not part of libflowline's
+ * ABI. */
+#ifndef FL_UDPCAP_H
+#define FL_UDPCAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <flowline/plugin.h>
+
+/* The UDP payload of a captured frame of link type dlt (a DLT_ value:
+ * Ethernet with VLAN tags, Linux cooked v1/v2, loopback, raw IP) and its
+ * IP source. false when the frame is not UDP over IPv4/IPv6, or is an IP
+ * fragment (*frag set: a fragment cannot be framed alone). */
+bool fl_udp_payload(int dlt, const uint8_t *f, uint32_t cap, struct fl_addr *src,
+                    const uint8_t **pl, uint32_t *pl_len, bool *frag);
+
+/* One datagram: its payload, sender and capture time; < 0 stops the read. */
+typedef int (*fl_udpcap_fn)(void *user, const uint8_t *p, uint32_t len,
+                            const struct fl_addr *src, uint64_t ts_ns);
+
+/* Every UDP payload of the capture at path for which want(p, len) is true
+ * goes to fn, to any port. Counted on ctx: udp_fragments, udp_other (a
+ * payload want refused), bad_record (a damaged capture: what came before
+ * is kept). Logs and returns a negative code when the file cannot be
+ * opened, or fn's negative code. */
+int fl_udpcap_read(struct fl_ctx *ctx, const char *path,
+                   bool (*want)(const uint8_t *p, uint32_t len), fl_udpcap_fn fn, void *user);
+
+#endif
