@@ -487,10 +487,12 @@ static void ytree_on_scalar(struct ytree *t, const yaml_event_t *ev)
             || ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE
             || ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
         && !strstr(str, "${")) {
-        /* Count characters, not bytes: libyaml's columns are characters. */
+        /* Count characters, not bytes: libyaml's columns are characters.
+         * Over libyaml's buffer: str ends early at a NUL in the value. */
+        const unsigned char *v = ev->data.scalar.value;
         size_t chars = 0;
         for (size_t i = 0; i < len; i++)
-            chars += ((unsigned char)str[i] & 0xc0) != 0x80;
+            chars += (v[i] & 0xc0) != 0x80;
         chars += ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ? 0 : 2;
         verbatim = ev->end_mark.column - ev->start_mark.column == chars;
     }
