@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fl_harness.h"
-#include "fl_udpcap.h"
+#include "fl_collect.h"
 #include "ipfix_int.h"
 #include "rt.h"
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <flowline/log.h>
+#include "fl_collect.h"
 #include "fl_files.h"
 #include "ipfix_int.h"
 
@@ -65,42 +66,25 @@ static const struct fl_opt ipfix_opts[] = {
     { 0 }
 };
 
+/* The sources: sockets or files (plugins/lib/collect). */
+static struct fl_sources ipfix_sources(const struct ipfix_in *st)
+{
+    return (struct fl_sources){ .listen = &st->listen, .paths = &st->paths,
+                                .dflt = "udp://[::]:4739", .port = IPFIX_PORT, .udp_only = false };
+}
+
 static const char *const ipfix_ports[] = { "out", "options", NULL };
 
 static int ipfix_describe(struct fl_ctx *ctx, void *state, const struct fl_schema *const *in,
                           size_t n_in, struct fl_schema_decl *const *out)
 {
     struct ipfix_in *st = state;
-    char err[256];
-    int rc = 0, prc;
+    const struct fl_sources src = ipfix_sources(st);
+    int rc, prc;
     (void)in;
     (void)n_in;
 
-    if (st->listen.n && st->paths.n)
-        rc = fl_diag(ctx, "listen", "give either listen (sockets) or path (files), not both");
-    if (st->paths.n && fl_workers(ctx) > 1)
-        rc = fl_diag(ctx, "path", "workers: %u would read every file %u times: files are read "
-                     "by one instance (workers: is for listen:)", fl_workers(ctx),
-                     fl_workers(ctx));
-    for (size_t i = 0; i < st->listen.n; i++) {
-        struct fl_endpoint ep;
-        if (fl_endpoint_parse(st->listen.v[i], IPFIX_PORT, &ep, err, sizeof err) < 0)
-            rc = fl_diag(ctx, "listen", "%s", err);
-    }
-    if (st->paths.n) {
-        char **files;
-        size_t n;
-        if (fl_files(&st->paths, &files, &n, err, sizeof err) < 0)
-            rc = fl_diag(ctx, "path", "%s", err);
-        for (size_t i = 0; i < n; i++) {
-            if (strcmp(files[i], "-") == 0)
-                rc = fl_diag(ctx, "path", "standard input is not read by input.ipfix: give "
-                             "a file");
-            else if ((prc = fl_path_declare(ctx, "path", files[i], FL_PATH_READ)) < 0)
-                rc = prc;
-        }
-        fl_files_free(files, n);
-    }
+    rc = fl_sources_check(ctx, &src);
     if (st->template_file &&
         (prc = fl_path_declare(ctx, "template_file", st->template_file,
                                FL_PATH_WRITE | FL_PATH_KEEPS_EXISTING)) < 0)
@@ -114,23 +98,11 @@ static int ipfix_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
 static int ipfix_init(struct fl_ctx *ctx, void *state)
 {
     struct ipfix_in *st = state;
-    static const char *const dflt[] = { "udp://[::]:4739" };
-    const char *const *v = st->listen.n ? (const char *const *)st->listen.v : dflt;
-    size_t n = st->listen.n ? st->listen.n : 1;
-    char err[256];
+    const struct fl_sources src = ipfix_sources(st);
     int rc;
 
-    if (!st->paths.n) {
-        st->eps = calloc(n, sizeof *st->eps);
-        if (!st->eps)
-            return -FL_ENOMEM;
-        for (size_t i = 0; i < n; i++)
-            if ((rc = fl_endpoint_parse(v[i], IPFIX_PORT, &st->eps[i], err, sizeof err)) < 0) {
-                FL_LOG_ERROR(ctx, "%s", err);
-                return rc;
-            }
-        st->n_eps = n;
-    }
+    if (!st->paths.n && (rc = fl_sources_endpoints(ctx, &src, &st->eps, &st->n_eps)) < 0)
+        return rc;
     return ipfix_dec_init(&st->dec, ctx, (uint32_t)st->batch_size, (uint32_t)st->max_templates,
                           st->template_timeout);
 }

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <flowline/log.h>
-#include "fl_udpcap.h"
+#include "fl_collect.h"
 #include "ipfix_int.h"
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <flowline/log.h>
-#include "fl_udpcap.h"
+#include "fl_collect.h"
 #include "sflow_int.h"
 
 /* What an sFlow datagram starts with: a version word, 2 to 5. */

@@ -1,8 +1,8 @@
-/* fl_udpcap.c: the UDP datagrams of a capture file (fl_udpcap.h). */
+/* fl_udpcap.c: the UDP datagrams of a capture file (fl_collect.h). */
 #include <pcap/pcap.h>
 #include <string.h>
 #include <flowline/log.h>
-#include "fl_udpcap.h"
+#include "fl_collect.h"
 
 static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 
