@@ -8,7 +8,8 @@
 set -eu
 pkgs="build-essential cmake pkg-config clang libclang-rt-14-dev
       libyaml-dev libpcap-dev libzmq3-dev libcmocka-dev zlib1g-dev libfixbuf-dev
-      libmaxminddb-dev mmdb-bin
+      libmaxminddb-dev mmdb-bin librdkafka-dev libcurl4-openssl-dev
+      influxdb kcat python3-cassandra
       python3 tshark softflowd nfdump nfdump-sflow pmacct time bc
       dpkg-dev file groff-base bash-completion systemd"
 missing=""
