@@ -33,9 +33,9 @@ extern "C" {
 /* 2.0: option rows and column definitions travel with their size, schema
  * columns and describe()'s outputs are pointer arrays (docs/decisions.md).
  * 2.1: fl_plugin.flags, fl_workers(). 2.2: flowline/expr.h, fl_diag_at(),
- * fl_name_suggest(). */
+ * fl_name_suggest(). 2.3: flowline/window.h. */
 #define FL_ABI_MAJOR 2
-#define FL_ABI_MINOR 2
+#define FL_ABI_MINOR 3
 
 enum fl_kind {
     FL_KIND_INPUT = 1, FL_KIND_TRANSFORM, FL_KIND_AGGREGATE, FL_KIND_ANALYSIS,
