@@ -62,24 +62,26 @@ struct fl_window_conf {
     int clock;                   /* enum fl_window_clock */
 };
 
-/* The option rows of the window options, for a plugin's table: `type` is
- * the plugin's state struct, `member` its struct fl_window_conf, `defwin`
- * the default window list as YAML ("[1m]"). allowed_lateness, when not
+/* The option rows of the window options, for a plugin's table: `stype_` is
+ * the plugin's state struct, `member_` its struct fl_window_conf, `defwin_`
+ * the default window list as YAML ("[1m]"). (The parameters must not be
+ * named like a designator of struct fl_opt: a parameter `type` replaced
+ * `.type =` and no table using the macro compiled.) allowed_lateness, when not
  * given, is 2m for flow records (time flow_end: a flow reaches the stage
  * up to the flow meter's idle timeout after it ended) and 1s otherwise. */
 #define FL_WINDOW_CLOCKS_ ((const char *const[]){ "event", "wall", NULL })
-#define FL_WINDOW_OPTS(type, member, defwin)                                          \
-    { .name = "windows", .type = FL_OPT_LIST, .offset = offsetof(type, member.windows), \
-      .def = defwin,                                                                  \
+#define FL_WINDOW_OPTS(stype_, member_, defwin_)                                          \
+    { .name = "windows", .type = FL_OPT_LIST, .offset = offsetof(stype_, member_.windows), \
+      .def = defwin_,                                                                  \
       .doc = "window lengths: \"1m\" tumbling, \"5m/1m\" 5 minutes every minute; "   \
              "aligned to the epoch" },                                                \
-    { .name = "time", .type = FL_OPT_STRING, .offset = offsetof(type, member.time),   \
+    { .name = "time", .type = FL_OPT_STRING, .offset = offsetof(stype_, member_.time),   \
       .doc = "event time field (default flow_end when the input has it, else ts)" },  \
     { .name = "allowed_lateness", .type = FL_OPT_DURATION,                            \
-      .offset = offsetof(type, member.allowed_lateness), .min = "0s", .max = "1d",    \
+      .offset = offsetof(stype_, member_.allowed_lateness), .min = "0s", .max = "1d",    \
       .doc = "how long a window waits for late records after its end "               \
              "(default 2m for flows, 1s for packets)" },                              \
-    { .name = "clock", .type = FL_OPT_ENUM, .offset = offsetof(type, member.clock),   \
+    { .name = "clock", .type = FL_OPT_ENUM, .offset = offsetof(stype_, member_.clock),   \
       .def = "event", .choices = FL_WINDOW_CLOCKS_,                                   \
       .doc = "event: the record's time field; wall: its arrival time (live input)" }
 

@@ -243,9 +243,37 @@ static void test_check_diagnostics(void **st)
     fl_test_ctx_destroy(&ctx);
 }
 
+/* Regression: FL_WINDOW_OPTS in a plugin's option table. Its parameter
+ * was named `type`, which replaced the `.type =` designators, so no table
+ * using the macro compiled; the rows must point into the plugin's state. */
+struct opt_user {
+    int other;
+    struct fl_window_conf win;
+};
+static const struct fl_opt opt_user_opts[] = {
+    FL_WINDOW_OPTS(struct opt_user, win, "[10s, 1m]"),
+    { 0 }
+};
+
+static void test_window_opts_macro(void **st)
+{
+    assert_string_equal(opt_user_opts[0].name, "windows");
+    assert_int_equal(opt_user_opts[0].type, FL_OPT_LIST);
+    assert_int_equal(opt_user_opts[0].offset, offsetof(struct opt_user, win.windows));
+    assert_string_equal(opt_user_opts[0].def, "[10s, 1m]");
+    assert_int_equal(opt_user_opts[1].type, FL_OPT_STRING);
+    assert_int_equal(opt_user_opts[1].offset, offsetof(struct opt_user, win.time));
+    assert_int_equal(opt_user_opts[2].type, FL_OPT_DURATION);
+    assert_int_equal(opt_user_opts[2].offset, offsetof(struct opt_user, win.allowed_lateness));
+    assert_int_equal(opt_user_opts[3].type, FL_OPT_ENUM);
+    assert_string_equal(opt_user_opts[3].choices[1], "wall");
+    assert_null(opt_user_opts[4].name);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_window_opts_macro),
         cmocka_unit_test(test_tumbling_boundaries),
         cmocka_unit_test(test_hopping),
         cmocka_unit_test(test_several_lengths),
