@@ -69,7 +69,10 @@ struct fl_window_conf {
  * `.type =` and no table using the macro compiled.) allowed_lateness, when not
  * given, is 2m for flow records (time flow_end: a flow reaches the stage
  * up to the flow meter's idle timeout after it ended) and 1s otherwise. */
-#define FL_WINDOW_CLOCKS_ ((const char *const[]){ "event", "wall", NULL })
+/* The `clock` choices, in enum fl_window_clock order: an object of the
+ * core's, not a compound literal, which at block scope is no constant (a
+ * table of options inside a function did not compile). */
+FL_API extern const char *const fl_window_clocks[];
 #define FL_WINDOW_OPTS(stype_, member_, defwin_)                                          \
     { .name = "windows", .type = FL_OPT_LIST, .offset = offsetof(stype_, member_.windows), \
       .def = defwin_,                                                                  \
@@ -82,7 +85,7 @@ struct fl_window_conf {
       .doc = "how long a window waits for late records after its end "               \
              "(default 2m for flows, 1s for packets)" },                              \
     { .name = "clock", .type = FL_OPT_ENUM, .offset = offsetof(stype_, member_.clock),   \
-      .def = "event", .choices = FL_WINDOW_CLOCKS_,                                   \
+      .def = "event", .choices = fl_window_clocks,                                       \
       .doc = "event: the record's time field; wall: its arrival time (live input)" }
 
 /* The columns every windowed row starts with. */

@@ -270,10 +270,45 @@ static void test_window_opts_macro(void **st)
     assert_null(opt_user_opts[4].name);
 }
 
+/* Regression: the clock choices were a compound literal, which is a
+ * constant only at file scope: a table of options inside a function did
+ * not compile. Also: the rows' defaults parse into the window conf. */
+struct opts_user {
+    int before;
+    struct fl_window_conf win;
+    int after;
+};
+
+static void test_window_opts_block_scope(void **st)
+{
+    static const struct fl_opt table[] = {
+        FL_WINDOW_OPTS(struct opts_user, win, "[1m, 5m/1m]"),
+        { 0 }
+    };
+    struct opts_user u;
+    char err[160];
+    memset(&u, 0, sizeof(u));
+    assert_int_equal(table[3].type, FL_OPT_ENUM);
+    assert_int_equal(table[3].offset, offsetof(struct opts_user, win.clock));
+    assert_int_equal(fl_opt_parse_value(&table[0], table[0].def,
+                                        (char *)&u + table[0].offset, err, sizeof(err)), 0);
+    assert_int_equal(u.win.windows.n, 2);
+    assert_string_equal(u.win.windows.v[1], "5m/1m");
+    assert_int_equal(fl_opt_parse_value(&table[3], "wall", (char *)&u + table[3].offset, err,
+                                        sizeof(err)), 0);
+    assert_int_equal(u.win.clock, FL_WINDOW_WALL);
+    assert_int_equal(u.before, 0);
+    assert_int_equal(u.after, 0);
+    for (size_t i = 0; i < u.win.windows.n; i++)
+        free(u.win.windows.v[i]);
+    free(u.win.windows.v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_window_opts_macro),
+        cmocka_unit_test(test_window_opts_block_scope),
         cmocka_unit_test(test_tumbling_boundaries),
         cmocka_unit_test(test_hopping),
         cmocka_unit_test(test_several_lengths),
