@@ -49,8 +49,14 @@ struct stats_hh {
     uint64_t v[STATS_NQ];            /* flows, packets, bytes */
     uint64_t err;                    /* v[by] overestimates by at most this */
     uint64_t hash;
-    uint32_t heap;                   /* position in the min-heap */
     uint8_t key[STATS_KEY_MAX];
+};
+
+/* A heap slot carries the count it is ordered by, so sifting reads the
+ * heap array only, not the entries it points to. */
+struct stats_heap {
+    uint64_t v;
+    uint32_t idx;
 };
 
 struct stats_topk {
@@ -59,8 +65,12 @@ struct stats_topk {
     uint64_t cap;                    /* entries at most; 0 = exact (unbounded) */
     uint32_t n, alloc;               /* entries used, allocated */
     struct stats_hh *e;
-    uint32_t *heap;                  /* entry indexes, least v[by] first (cap > 0) */
-    uint32_t *slot;                  /* open addressing: entry index + 1, 0 empty */
+    struct stats_heap *heap;         /* least v[by] first (cap > 0) */
+    uint32_t *pos;                   /* pos[entry]: its heap slot (apart: the
+                                      * entries are the cold side of a sift) */
+    uint64_t *slot;                  /* open addressing: the key's hash (low 32 bits)
+                                      * << 32 | entry index + 1; 0 empty. The hash
+                                      * there spares reading entries that differ */
     uint32_t mask;
     uint64_t replaced;               /* Space-Saving replacements */
 };
@@ -73,17 +83,25 @@ int stats_topk_add(struct stats_topk *t, const void *key, uint64_t h, const uint
 uint32_t stats_topk_top(const struct stats_topk *t, uint32_t n, uint32_t *idx);
 void stats_topk_free(struct stats_topk *t);
 
+/* Keys differ mostly in their last bytes (addresses, ports), which a
+ * multiply carries only upwards: each word is folded in with a multiply,
+ * and the end goes through a full 64-bit finalizer (MurmurHash3's fmix64)
+ * so that the low bits, the slot index, depend on every byte. */
 static inline uint64_t stats_hash(const void *key, size_t len)
 {
-    uint64_t h = 0x9e3779b97f4a7c15ull, w;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
     const uint8_t *p = key;
     for (size_t i = 0; i < len; i += 8) {
         w = 0;
         memcpy(&w, p + i, len - i < 8 ? len - i : 8);
         h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
-        h ^= h >> 29;
+        h ^= h >> 31;
     }
-    return h * 0x94d049bb133111ebull ^ (h >> 32);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 33);
 }
 
 /* ---- the stage ------------------------------------------------------- */

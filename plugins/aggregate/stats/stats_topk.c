@@ -29,16 +29,22 @@ void stats_topk_free(struct stats_topk *t)
 {
     free(t->e);
     free(t->heap);
+    free(t->pos);
     free(t->slot);
     stats_topk_init(t, t->key_len, t->by, t->cap);
 }
 
 static void topk_place(struct stats_topk *t, uint32_t idx)
 {
-    uint32_t i = (uint32_t)t->e[idx].hash & t->mask;
+    uint32_t h = (uint32_t)t->e[idx].hash, i = h & t->mask;
     while (t->slot[i])
         i = (i + 1) & t->mask;
-    t->slot[i] = idx + 1;
+    t->slot[i] = (uint64_t)h << 32 | (idx + 1);
+}
+
+static inline uint32_t topk_idx(uint64_t slot)
+{
+    return (uint32_t)slot - 1;
 }
 
 /* Room for one more entry. */
@@ -56,15 +62,19 @@ static int topk_grow(struct stats_topk *t)
         return -FL_ENOMEM;
     t->e = e;
     if (t->cap) {
-        uint32_t *h = realloc(t->heap, na * sizeof(*h));
+        struct stats_heap *h = realloc(t->heap, na * sizeof(*h));
         if (!h)
             return -FL_ENOMEM;
         t->heap = h;
+        uint32_t *p = realloc(t->pos, na * sizeof(*p));
+        if (!p)
+            return -FL_ENOMEM;
+        t->pos = p;
     }
     uint32_t slots = 1;
     while (slots < na * 2)
         slots <<= 1;
-    uint32_t *s = calloc(slots, sizeof(*s));
+    uint64_t *s = calloc(slots, sizeof(*s));
     if (!s)
         return -FL_ENOMEM;
     free(t->slot);
@@ -76,52 +86,47 @@ static int topk_grow(struct stats_topk *t)
     return 0;
 }
 
-static inline uint64_t topk_val(const struct stats_topk *t, uint32_t heap_pos)
+/* Heap slot i's count grew to v: move it down past smaller children. The
+ * moving slot is held aside and written once, where it stops. */
+static void topk_down(struct stats_topk *t, uint32_t i, uint64_t v)
 {
-    return t->e[t->heap[heap_pos]].v[t->by];
-}
-
-static void topk_swap(struct stats_topk *t, uint32_t a, uint32_t b)
-{
-    uint32_t x = t->heap[a];
-    t->heap[a] = t->heap[b];
-    t->heap[b] = x;
-    t->e[t->heap[a]].heap = a;
-    t->e[t->heap[b]].heap = b;
-}
-
-static void topk_down(struct stats_topk *t, uint32_t i)
-{
+    struct stats_heap *hp = t->heap, x = { v, hp[i].idx };
     for (;;) {
-        uint32_t l = 2 * i + 1, m = i;
-        if (l < t->n && topk_val(t, l) < topk_val(t, m))
-            m = l;
-        if (l + 1 < t->n && topk_val(t, l + 1) < topk_val(t, m))
-            m = l + 1;
-        if (m == i)
-            return;
-        topk_swap(t, i, m);
+        uint32_t l = 2 * i + 1, m;
+        if (l >= t->n)
+            break;
+        m = l + 1 < t->n && hp[l + 1].v < hp[l].v ? l + 1 : l;
+        if (hp[m].v >= x.v)
+            break;
+        hp[i] = hp[m];
+        t->pos[hp[i].idx] = i;
         i = m;
     }
+    hp[i] = x;
+    t->pos[x.idx] = i;
 }
 
 static void topk_up(struct stats_topk *t, uint32_t i)
 {
-    while (i > 0 && topk_val(t, (i - 1) / 2) > topk_val(t, i)) {
-        topk_swap(t, i, (i - 1) / 2);
+    struct stats_heap *hp = t->heap, x = hp[i];
+    while (i > 0 && hp[(i - 1) / 2].v > x.v) {
+        hp[i] = hp[(i - 1) / 2];
+        t->pos[hp[i].idx] = i;
         i = (i - 1) / 2;
     }
+    hp[i] = x;
+    t->pos[x.idx] = i;
 }
 
 /* Take entry idx out of the hash (backward shift: no tombstones). */
 static void topk_unhash(struct stats_topk *t, uint32_t idx)
 {
     uint32_t i = (uint32_t)t->e[idx].hash & t->mask;
-    while (t->slot[i] != idx + 1)
+    while (topk_idx(t->slot[i]) != idx)
         i = (i + 1) & t->mask;
     t->slot[i] = 0;
     for (uint32_t j = (i + 1) & t->mask; t->slot[j]; j = (j + 1) & t->mask) {
-        uint32_t home = (uint32_t)t->e[t->slot[j] - 1].hash & t->mask;
+        uint32_t home = (uint32_t)(t->slot[j] >> 32) & t->mask;
         /* the entry at j may move to the hole at i unless its home lies
          * cyclically in (i, j] */
         if (((j - home) & t->mask) >= ((j - i) & t->mask)) {
@@ -135,14 +140,17 @@ static void topk_unhash(struct stats_topk *t, uint32_t idx)
 int stats_topk_add(struct stats_topk *t, const void *key, uint64_t h, const uint64_t *d)
 {
     if (t->slot) {
-        for (uint32_t i = (uint32_t)h & t->mask; t->slot[i]; i = (i + 1) & t->mask) {
-            struct stats_hh *e = &t->e[t->slot[i] - 1];
+        const uint32_t tag = (uint32_t)h;
+        for (uint32_t i = tag & t->mask; t->slot[i]; i = (i + 1) & t->mask) {
+            if ((uint32_t)(t->slot[i] >> 32) != tag)
+                continue;
+            struct stats_hh *e = &t->e[topk_idx(t->slot[i])];
             if (e->hash == h && !memcmp(e->key, key, t->key_len)) {
                 e->v[0] += d[0];
                 e->v[1] += d[1];
                 e->v[2] += d[2];
                 if (t->cap)
-                    topk_down(t, e->heap);
+                    topk_down(t, t->pos[topk_idx(t->slot[i])], e->v[t->by]);
                 return 0;
             }
         }
@@ -161,14 +169,13 @@ int stats_topk_add(struct stats_topk *t, const void *key, uint64_t h, const uint
         e->v[2] = d[2];
         topk_place(t, idx);
         if (t->cap) {
-            t->heap[idx] = idx;
-            e->heap = idx;
+            t->heap[idx] = (struct stats_heap){ e->v[t->by], idx };
             topk_up(t, idx);
         }
         return 0;
     }
     /* Full: the least counted key makes room (Space-Saving). */
-    uint32_t idx = t->heap[0];
+    uint32_t idx = t->heap[0].idx;
     struct stats_hh *e = &t->e[idx];
     uint64_t least = e->v[t->by];
     topk_unhash(t, idx);
@@ -180,7 +187,7 @@ int stats_topk_add(struct stats_topk *t, const void *key, uint64_t h, const uint
     e->v[t->by] += least;
     e->err = least;
     topk_place(t, idx);
-    topk_down(t, 0);
+    topk_down(t, 0, e->v[t->by]);
     t->replaced++;
     return 0;
 }
