@@ -108,7 +108,35 @@ struct stats_row {
     uint8_t conv_key[32];
     const struct fl_addr *src, *dst;
     uint64_t h_port, h_src, h_dst, h_conv;
+    bool any;                        /* in some window */
 };
+
+/* Rows ahead of the one being added whose table slots are prefetched
+ * (their entries: half as far). */
+#define STATS_AHEAD 8u
+
+static void stats_prefetch(const struct stats *st, uint32_t rows, uint32_t r, uint32_t nspec,
+                           bool entry)
+{
+    const struct stats_row *x = &st->xs[r];
+    if (!x->any)
+        return;
+    for (uint32_t k = 0; k < nspec; k++) {
+        const struct fl_window *w = st->wins[(size_t)k * rows + r];
+        if (!w)
+            continue;
+        const struct stats_win *sw = w->state;
+        void (*f)(const struct stats_topk *, uint64_t) = entry ? stats_topk_prefetch_entry
+                                                               : stats_topk_prefetch_slot;
+        if (x->has_port)
+            f(&sw->ports, x->h_port);
+        if (x->has_hosts) {
+            f(&sw->hosts, x->h_src);
+            f(&sw->hosts, x->h_dst);
+            f(&sw->convs, x->h_conv);
+        }
+    }
+}
 
 static inline uint64_t stats_cell(const uint64_t *valid, const uint64_t *v, uint32_t r)
 {
@@ -150,11 +178,14 @@ static int stats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         size_t n = (size_t)nspec * rows;
         struct fl_window **w = realloc(st->wins, n * sizeof(*w));
         uint64_t *t = w ? realloc(st->times, rows * sizeof(*t)) : NULL;
+        struct stats_row *xs = t ? realloc(st->xs, rows * sizeof(*xs)) : NULL;
         if (w)
             st->wins = w;
-        if (!t)
+        if (t)
+            st->times = t;
+        if (!xs)
             return -FL_ENOMEM;
-        st->times = t;
+        st->xs = xs;
         st->wins_cap = (uint32_t)n;
     }
     if ((rc = fl_windows_map(ctx, st->ws, b, st->wins, st->times)) < 0)
@@ -185,8 +216,11 @@ static int stats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         bool any = false;
         for (uint32_t k = 0; k < nspec && !any; k++)
             any = st->wins[(size_t)k * rows + r] != NULL;
-        if (!any)
+        x.any = any;
+        if (!any) {
+            st->xs[r] = x;
             continue;   /* late or without a time: counted by the window service */
+        }
         if (flows) {
             x.d[STATS_FLOWS] = 1;
             x.d[STATS_PACKETS] = stats_cell(v_pk, packets, r);
@@ -232,10 +266,26 @@ static int stats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
             x.h_dst = stats_hash(x.dst, 16);
             x.h_conv = stats_hash(x.conv_key, 32);
         }
+        st->xs[r] = x;
+    }
+    /* Then into the windows, the tables' lines of the rows ahead fetched
+     * while this one is added (two stages: slot, then its entry). */
+    for (uint32_t r = 0; r < rows + STATS_AHEAD; r++) {
+        if (st->top_n) {
+            if (r < rows)
+                stats_prefetch(st, rows, r, nspec, false);
+            if (r >= STATS_AHEAD / 2 && r - STATS_AHEAD / 2 < rows)
+                stats_prefetch(st, rows, r - STATS_AHEAD / 2, nspec, true);
+        }
+        if (r < STATS_AHEAD)
+            continue;
+        uint32_t j = r - STATS_AHEAD;
+        if (!st->xs[j].any)
+            continue;
         for (uint32_t k = 0; k < nspec; k++)
-            for (struct fl_window *w = st->wins[(size_t)k * rows + r];
-                 fl_window_holds(w, st->times[r]); w = w->older)
-                if ((rc = stats_add(st, w->state, &x)) < 0)
+            for (struct fl_window *w = st->wins[(size_t)k * rows + j];
+                 fl_window_holds(w, st->times[j]); w = w->older)
+                if ((rc = stats_add(st, w->state, &st->xs[j])) < 0)
                     return rc;
     }
     return 0;
@@ -309,6 +359,8 @@ static void stats_fini(struct fl_ctx *ctx, void *state)
     stats_classes_free(&st->cls);
     free(st->wins);
     free(st->times);
+    free(st->xs);
+    st->xs = NULL;
     st->wins = NULL;
     st->times = NULL;
 }

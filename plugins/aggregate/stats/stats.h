@@ -87,6 +87,27 @@ void stats_topk_free(struct stats_topk *t);
  * multiply carries only upwards: each word is folded in with a multiply,
  * and the end goes through a full 64-bit finalizer (MurmurHash3's fmix64)
  * so that the low bits, the slot index, depend on every byte. */
+/* Prefetch the slot key h probes first, then (once that slot is in the
+ * cache) the entry it names: the tables of a window outgrow the cache,
+ * and a record touches eight of them. */
+static inline void stats_topk_prefetch_slot(const struct stats_topk *t, uint64_t h)
+{
+    if (t->slot)
+        __builtin_prefetch(&t->slot[(uint32_t)h & t->mask]);
+}
+
+static inline void stats_topk_prefetch_entry(const struct stats_topk *t, uint64_t h)
+{
+    if (!t->slot)
+        return;
+    uint64_t s = t->slot[(uint32_t)h & t->mask];
+    if (s) {
+        const char *e = (const char *)&t->e[(uint32_t)s - 1];
+        __builtin_prefetch(e, 1);
+        __builtin_prefetch(e + sizeof(struct stats_hh) - 1, 1);
+    }
+}
+
 static inline uint64_t stats_hash(const void *key, size_t len)
 {
     uint64_t h = 0x9e3779b97f4a7c15ull ^ len, w;
@@ -108,6 +129,8 @@ static inline uint64_t stats_hash(const void *key, size_t len)
 enum { STATS_PORT_AUTO = 0, STATS_PORT_DST = 1, STATS_PORT_LOWER = 2 };   /* choices order */
 enum { STATS_OUT_TOTALS, STATS_OUT_PROTOCOLS, STATS_OUT_CLASSES, STATS_OUT_TOP_PORTS,
        STATS_OUT_TOP_HOSTS, STATS_OUT_TOP_CONVS, STATS_NOUT };
+
+struct stats_row;
 
 /* What one window holds. */
 struct stats_win {
@@ -131,6 +154,7 @@ struct stats {
     struct fl_windows *ws;
     struct stats_classes cls;
     const struct fl_schema *out[STATS_NOUT];
+    struct stats_row *xs;            /* the batch's rows, worked out (stats.c) */
     struct fl_window **wins;
     uint64_t *times;
     uint32_t wins_cap;
