@@ -11,7 +11,7 @@
  * cap = 0: exact, the table grows with the keys.
  *
  * Keys are found by open addressing (linear probing, backward-shift
- * deletion); the least count by a binary min-heap, which an increment
+ * deletion); the least count by a 4-ary min-heap, which an increment
  * moves down (counts only grow). */
 #include <stdlib.h>
 #include <string.h>
@@ -86,16 +86,24 @@ static int topk_grow(struct stats_topk *t)
     return 0;
 }
 
+/* The heap is 4-ary: half the depth of a binary one, and a slot's four
+ * children (16 bytes each) share one cache line. */
+#define TOPK_D 4u
+
 /* Heap slot i's count grew to v: move it down past smaller children. The
  * moving slot is held aside and written once, where it stops. */
 static void topk_down(struct stats_topk *t, uint32_t i, uint64_t v)
 {
     struct stats_heap *hp = t->heap, x = { v, hp[i].idx };
     for (;;) {
-        uint32_t l = 2 * i + 1, m;
-        if (l >= t->n)
+        uint32_t c = TOPK_D * i + 1, m;
+        if (c >= t->n)
             break;
-        m = l + 1 < t->n && hp[l + 1].v < hp[l].v ? l + 1 : l;
+        uint32_t end = c + TOPK_D < t->n ? c + TOPK_D : t->n;
+        m = c;
+        for (uint32_t k = c + 1; k < end; k++)
+            if (hp[k].v < hp[m].v)
+                m = k;
         if (hp[m].v >= x.v)
             break;
         hp[i] = hp[m];
@@ -109,10 +117,10 @@ static void topk_down(struct stats_topk *t, uint32_t i, uint64_t v)
 static void topk_up(struct stats_topk *t, uint32_t i)
 {
     struct stats_heap *hp = t->heap, x = hp[i];
-    while (i > 0 && hp[(i - 1) / 2].v > x.v) {
-        hp[i] = hp[(i - 1) / 2];
+    while (i > 0 && hp[(i - 1) / TOPK_D].v > x.v) {
+        hp[i] = hp[(i - 1) / TOPK_D];
         t->pos[hp[i].idx] = i;
-        i = (i - 1) / 2;
+        i = (i - 1) / TOPK_D;
     }
     hp[i] = x;
     t->pos[x.idx] = i;
