@@ -246,6 +246,48 @@ static void test_top_n_zero(void **st)
     fl_harness_destroy(&h);
 }
 
+/* Missing cells: a flow without proto counts under protocol 0 and class
+ * other, one without packets as 0 packets, one without addresses in no
+ * host or conversation row; a flow to itself counts once for its host. */
+static void test_missing_and_self(void **st)
+{
+    (void)st;
+    struct fl_harness *h = stage("{windows: [1m]}", true);
+    struct fl_batch *b;
+    assert_int_equal(fl_batch_new(fl_harness_ctx(h), schema(true), 4, &b), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        FL_COL(b, 0, uint64_t)[i] = T0 + i;
+        FL_COL(b, 1, uint8_t)[i] = 6;
+        FL_COL(b, 2, struct fl_addr)[i] = v4(0x0a000001);
+        FL_COL(b, 3, struct fl_addr)[i] = v4(i == 3 ? 0x0a000001 : 0x0a000002);
+        FL_COL(b, 4, uint16_t)[i] = 40000;
+        FL_COL(b, 5, uint16_t)[i] = 80;
+        FL_COL(b, 6, uint64_t)[i] = 2;
+        FL_COL(b, 7, uint64_t)[i] = 100;
+    }
+    b->rows = 4;
+    assert_int_equal(fl_batch_set_missing(b, 1, 0), 0);   /* proto */
+    assert_int_equal(fl_batch_set_missing(b, 6, 1), 0);   /* packets */
+    assert_int_equal(fl_batch_set_missing(b, 2, 2), 0);   /* src_addr */
+    assert_int_equal(fl_harness_push(h, b), 0);
+    fl_batch_release(&b);
+    assert_int_equal(fl_harness_drain(h), 0);
+    expect(h, "totals", T0, NULL, NULL, 4, 6, 400);
+    expect(h, "protocols", T0, "proto", "0", 1, 2, 100);
+    expect(h, "classes", T0, "class", "other", 1, 2, 100);
+    expect(h, "classes", T0, "class", "http", 3, 4, 300);
+    /* hosts: 10.0.0.1 in rows 0, 1, 3 (once), 10.0.0.2 in rows 0, 1 */
+    uint64_t flows = 0;
+    for (size_t i = 0; i < fl_harness_n_out(h); i++) {
+        struct fl_batch *o = fl_harness_out(h, i);
+        if (!strcmp(fl_harness_out_port(h, i), "top_hosts"))
+            for (uint32_t r = 0; r < o->rows; r++)
+                flows += FL_COL(o, 5, uint64_t)[r];
+    }
+    assert_int_equal(flows, 5);
+    fl_harness_destroy(&h);
+}
+
 static void test_class_diagnostics(void **st)
 {
     (void)st;
@@ -278,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_packets),
         cmocka_unit_test(test_hopping_and_clock),
         cmocka_unit_test(test_top_n_zero),
+        cmocka_unit_test(test_missing_and_self),
         cmocka_unit_test(test_class_diagnostics),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
