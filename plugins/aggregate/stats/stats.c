@@ -304,10 +304,16 @@ static int stats_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
         return r;
     if (fl_bind_check(ctx, st->bind, NULL, in, n_in) < 0)
         rc = -FL_EINVAL;
-    for (size_t i = 0; i < n_in; i++)
-        if (in[i] && fl_schema_find(in[i], "packets") < 0 && fl_schema_find(in[i], "ip_len") < 0)
+    for (size_t i = 0; i < n_in; i++) {
+        if (!in[i] || fl_schema_find(in[i], "packets") >= 0)
+            continue;
+        if (fl_schema_find(in[i], "ip_len") < 0)
             rc = fl_diag(ctx, NULL, "input %zu has neither packets (flow records) nor ip_len "
                          "(packet records)", i + 1);
+        else if (st->top_by == STATS_FLOWS && st->top_n)
+            rc = fl_diag(ctx, "top_by", "packet records count no flows: rank them by packets "
+                         "or bytes (or put aggregate.flowmeter before this stage)");
+    }
     if (fl_windows_check(ctx, &st->win, in, n_in) < 0)
         rc = -FL_EINVAL;
     if ((r = stats_classes_parse(ctx, &st->classes_opt, &c)) < 0)
