@@ -304,6 +304,32 @@ static void test_window_opts_block_scope(void **st)
     free(u.win.windows.v);
 }
 
+/* A batch whose time field has a type that is no timestamp (a run-time schema,
+ * IPFIX) has no usable time: every row's window must read NULL, not
+ * what the caller's array held, and no window opens. */
+static void test_batch_without_time_field(void **st)
+{
+    static const char *const wins[] = { "10s" };
+    static const struct fl_col_def other[] = { { "ts", FL_T_F64 } };   /* does not widen to ts */
+    struct fixture f;
+    const struct fl_schema *s2;
+    struct fl_batch *b = NULL;
+    setup(&f, wins, 1, 1);
+    assert_int_equal(fl_schema_intern(f.ctx, other, 1, sizeof(other[0]), &s2), 0);
+    assert_int_equal(fl_batch_new(f.ctx, s2, 3, &b), 0);
+    for (uint32_t r = 0; r < 3; r++)
+        FL_COL(b, 0, double)[r] = 100.0;
+    b->rows = 3;
+    struct fl_window *w[3] = { (struct fl_window *)&f, (struct fl_window *)&f,
+                               (struct fl_window *)&f };
+    assert_int_equal(fl_windows_map(f.ctx, f.ws, b, w, NULL), 0);
+    for (int r = 0; r < 3; r++)
+        assert_null(w[r]);
+    assert_int_equal(f.lg.open, 0);
+    fl_batch_release(&b);
+    teardown(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +341,7 @@ int main(void)
         cmocka_unit_test(test_late_and_backwards),
         cmocka_unit_test(test_empty_single_and_missing),
         cmocka_unit_test(test_check_diagnostics),
+        cmocka_unit_test(test_batch_without_time_field),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
