@@ -81,8 +81,10 @@ static int groupby_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
                               (unsigned)g->distinct_precision) < 0)
         rc = fl_diag(ctx, "distinct_exact", "distinct_exact and distinct_precision are out of "
                      "range");
-    if (rc < 0)
+    if (rc < 0 && rc != -FL_EINVAL)
         return rc;
+    /* The expressions that parsed are compiled also after an error: every
+     * problem is reported in one check. */
     for (size_t i = 0; i < n_in; i++) {
         struct gb_plan p;
         if (!in[i]) {
@@ -97,6 +99,8 @@ static int groupby_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         if (r < 0)
             return r;
     }
+    if (rc < 0)
+        return rc;
     out[0]->schema = open ? NULL : g->out_schema;
     return 0;
 }

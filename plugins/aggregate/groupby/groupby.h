@@ -83,6 +83,7 @@ struct groupby {
     char *texts[GB_MAX_KEYS + GB_MAX_AGGS];   /* distinct expression texts */
     size_t n_texts;
     bool parsed;
+    int parse_rc;                     /* 0 or -FL_EINVAL */
 
     /* layout of a group record */
     enum fl_type key_type[GB_MAX_KEYS];

@@ -32,6 +32,46 @@ static int text_error(struct fl_ctx *ctx, const struct groupby *g, size_t t, siz
     return -FL_EINVAL;
 }
 
+/* The output type of aggregate a over an argument of type t, or FL_T_NONE. */
+static enum fl_type out_type(enum gb_fn fn, enum fl_type t)
+{
+    bool num = t == FL_T_I64 || t == FL_T_F64 || t == FL_T_BOOL;
+    switch (fn) {
+    case GB_SUM:
+        return t == FL_T_F64 ? FL_T_F64 : t == FL_T_DUR ? FL_T_DUR : num ? FL_T_I64 : FL_T_NONE;
+    case GB_MULT:
+        return num ? FL_T_F64 : FL_T_NONE;
+    case GB_MIN:
+    case GB_MAX:
+        return t == FL_T_STR ? FL_T_NONE : t;
+    case GB_COUNT:
+    case GB_COUNT_DISTINCT:
+        return FL_T_U64;
+    case GB_MEAN:
+    case GB_STDDEV:
+    case GB_QUANTILE:
+        return t == FL_T_DUR ? FL_T_DUR : num ? FL_T_F64 : FL_T_NONE;
+    default:
+        return FL_T_NONE;
+    }
+}
+
+/* Aggregates whose argument compiled but has a type they cannot take. */
+static int check_types(struct fl_ctx *ctx, const struct groupby *g, const struct gb_plan *p)
+{
+    int rc = 0;
+    for (size_t i = 0; i < g->n_aggs; i++) {
+        const struct gb_agg *a = &g->aggs[i];
+        if (!a->arg || !p->expr[a->arg_slot])
+            continue;
+        if (out_type(a->fn, p->type[a->arg_slot]) == FL_T_NONE)
+            rc = fl_diag_at(ctx, "aggregates", a->name, a->arg_off, "aggregates \"%s\": %s() "
+                            "cannot take %s", a->name, gb_fn_names[a->fn],
+                            fl_type_name(p->type[a->arg_slot]));
+    }
+    return rc;
+}
+
 int gb_plan_build(struct fl_ctx *ctx, struct groupby *g, const struct fl_schema *in, bool report,
                   struct gb_plan *p)
 {
@@ -57,6 +97,8 @@ int gb_plan_build(struct fl_ctx *ctx, struct groupby *g, const struct fl_schema 
         snprintf(names[t], sizeof(names[t]), "e%zu", t);
         defs[t] = (struct fl_col_def){ .name = names[t], .type = p->type[t] };
     }
+    if (report && check_types(ctx, g, p) < 0)
+        rc = -FL_EINVAL;
     if (rc < 0)
         goto fail;
     if (g->n_texts && (rc = fl_schema_intern(ctx, defs, g->n_texts, sizeof(defs[0]),
@@ -66,30 +108,6 @@ int gb_plan_build(struct fl_ctx *ctx, struct groupby *g, const struct fl_schema 
 fail:
     gb_plan_free(p);
     return rc;
-}
-
-/* The output type of aggregate a over an argument of type t, or FL_T_NONE. */
-static enum fl_type out_type(enum gb_fn fn, enum fl_type t)
-{
-    bool num = t == FL_T_I64 || t == FL_T_F64 || t == FL_T_BOOL;
-    switch (fn) {
-    case GB_SUM:
-        return t == FL_T_F64 ? FL_T_F64 : t == FL_T_DUR ? FL_T_DUR : num ? FL_T_I64 : FL_T_NONE;
-    case GB_MULT:
-        return num ? FL_T_F64 : FL_T_NONE;
-    case GB_MIN:
-    case GB_MAX:
-        return t == FL_T_STR ? FL_T_NONE : t;
-    case GB_COUNT:
-    case GB_COUNT_DISTINCT:
-        return FL_T_U64;
-    case GB_MEAN:
-    case GB_STDDEV:
-    case GB_QUANTILE:
-        return t == FL_T_DUR ? FL_T_DUR : num ? FL_T_F64 : FL_T_NONE;
-    default:
-        return FL_T_NONE;
-    }
 }
 
 static uint32_t slot_size(enum gb_fn fn, enum fl_type in)

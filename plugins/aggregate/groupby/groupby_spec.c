@@ -158,17 +158,17 @@ static int parse_agg(struct fl_ctx *ctx, struct gb_agg *a, const char *key, cons
                           "such as sum(bytes) or count()", key);
     char fn[64];
     snprintf(fn, sizeof(fn), "%.*s", (int)(i - fn_at), v + fn_at);
+    while (isspace((unsigned char)v[i]))
+        i++;
+    if (v[i] != '(')
+        return fl_diag_at(ctx, "aggregates", key, i, "aggregates \"%s\": expected a call such "
+                          "as sum(%s) or count()", key, fn);
     size_t k = 0;
     while (k < GB_N_FN && strcmp(fn, gb_fn_names[k]))
         k++;
     if (k == GB_N_FN)
         return unknown_fn(ctx, key, fn, fn_at);
     a->fn = (enum gb_fn)k;
-    while (isspace((unsigned char)v[i]))
-        i++;
-    if (v[i] != '(')
-        return fl_diag_at(ctx, "aggregates", key, i, "aggregates \"%s\": expected \"(\" after "
-                          "%s", key, fn);
     /* the arguments: top-level commas, up to the matching ")" */
     size_t open = i++, depth = 1, commas[4], nc = 0, close = 0;
     while (i < n && depth) {
@@ -227,7 +227,7 @@ int gb_spec_parse(struct fl_ctx *ctx, struct groupby *g)
 {
     int rc = 0, r;
     if (g->parsed)
-        return 0;
+        return g->parse_rc;
     if (g->by.n > GB_MAX_KEYS)
         return fl_diag(ctx, "by", "at most %d keys", GB_MAX_KEYS);
     if (g->aggregates.n > GB_MAX_AGGS)
@@ -264,9 +264,8 @@ int gb_spec_parse(struct fl_ctx *ctx, struct groupby *g)
         }
         g->n_aggs++;
     }
-    if (rc < 0)
-        return rc;
-    /* The distinct expression texts: keys, then arguments. */
+    /* The distinct expression texts: keys, then arguments (also after an
+     * error, so the expressions that parsed are still checked). */
     for (size_t i = 0; i < g->n_keys; i++)
         g->texts[g->n_texts++] = g->keys[i].expr;
     for (size_t i = 0; i < g->n_aggs; i++) {
@@ -281,7 +280,8 @@ int gb_spec_parse(struct fl_ctx *ctx, struct groupby *g)
         a->arg_slot = (int)t;
     }
     g->parsed = true;
-    return 0;
+    g->parse_rc = rc;
+    return rc;
 }
 
 void gb_spec_free(struct groupby *g)
