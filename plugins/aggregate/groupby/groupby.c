@@ -166,6 +166,10 @@ static bool assign(struct groupby *g, struct fl_batch *sc, uint32_t k, uint32_t 
     bool any = false;
     for (uint32_t r = 0; r < rows; r++) {
         struct fl_window *w = wk[r];
+        /* The index is the cache miss: load the slot of a row ahead (its
+         * newest window; the same one but at window edges). */
+        if (g->n_keys && r + 8 < rows && wk[r + 8] && depth == 0)
+            gb_table_prefetch(g, wk[r + 8]->state, r + 8);
         for (uint32_t j = 0; j < depth && w; j++)
             w = w->older;
         if (!w || !fl_window_holds(w, g->times[r])) {

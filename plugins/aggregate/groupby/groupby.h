@@ -131,6 +131,8 @@ void gb_hash_keys(const struct groupby *g, const struct fl_batch *scratch);
  * (max_groups) or out of memory (*rc). */
 char *gb_table_find(const struct groupby *g, struct gb_table *t, const struct fl_batch *scratch,
                     uint32_t r, int *rc);
+/* Start loading the index slot of row r (rows ahead of the one looked up). */
+void gb_table_prefetch(const struct groupby *g, const struct gb_table *t, uint32_t r);
 /* Fold every row r with g->grp[r] != NULL into its group. */
 int gb_update(struct groupby *g, const struct fl_batch *scratch);
 

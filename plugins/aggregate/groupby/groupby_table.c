@@ -24,7 +24,8 @@
 struct gb_arena_block { struct gb_arena_block *next; uint32_t used, cap; char data[]; };
 
 struct gb_table {
-    uint32_t *index;          /* record number + 1; 0 = empty */
+    uint64_t *index;          /* hash's high half << 32 | record number + 1; 0 = empty:
+                               * a probe reads a record only when the halves match */
     uint32_t mask;
     uint32_t n;
     char **chunks;
@@ -199,10 +200,15 @@ static char *arena_put(struct gb_table *t, const char *p, uint32_t len)
     return dst;
 }
 
+static inline uint64_t index_entry(uint64_t h, uint32_t i)
+{
+    return (h & 0xffffffff00000000ull) | (i + 1);
+}
+
 static int grow_index(const struct groupby *g, struct gb_table *t)
 {
     uint32_t mask = t->mask * 2 + 1;
-    uint32_t *ix = calloc((size_t)mask + 1, sizeof(*ix));
+    uint64_t *ix = calloc((size_t)mask + 1, sizeof(*ix));
     if (!ix)
         return -FL_ENOMEM;
     for (uint32_t i = 0; i < t->n; i++) {
@@ -211,7 +217,7 @@ static int grow_index(const struct groupby *g, struct gb_table *t)
         uint32_t s = (uint32_t)h & mask;
         while (ix[s])
             s = (s + 1) & mask;
-        ix[s] = i + 1;
+        ix[s] = index_entry(h, i);
     }
     free(t->index);
     t->index = ix;
@@ -267,14 +273,21 @@ nomem:
     return NULL;
 }
 
+void gb_table_prefetch(const struct groupby *g, const struct gb_table *t, uint32_t r)
+{
+    __builtin_prefetch(&t->index[(uint32_t)g->hash[r] & t->mask]);
+}
+
 char *gb_table_find(const struct groupby *g, struct gb_table *t, const struct fl_batch *sc,
                     uint32_t r, int *rc)
 {
     uint64_t h = g->n_keys ? g->hash[r] : 0;
     uint32_t missing = g->n_keys ? row_missing(g, sc, r) : 0;
     uint32_t s = (uint32_t)h & t->mask;
-    for (uint32_t ix; (ix = t->index[s]) != 0; s = (s + 1) & t->mask) {
-        char *rec = rec_at(g, t, ix - 1);
+    for (uint64_t e; (e = t->index[s]) != 0; s = (s + 1) & t->mask) {
+        if ((e ^ h) >> 32)
+            continue;
+        char *rec = rec_at(g, t, (uint32_t)e - 1);
         uint64_t rh;
         memcpy(&rh, rec, 8);
         if (rh == h && keys_equal(g, rec, sc, r, missing))
@@ -285,7 +298,7 @@ char *gb_table_find(const struct groupby *g, struct gb_table *t, const struct fl
     char *rec = new_record(g, t, sc, r, h, missing, rc);
     if (!rec)
         return NULL;
-    t->index[s] = t->n;
+    t->index[s] = index_entry(h, t->n - 1);
     if ((uint64_t)t->n * 10 > (uint64_t)(t->mask + 1) * 7 && (*rc = grow_index(g, t)) < 0)
         return NULL;
     return rec;
