@@ -12,67 +12,50 @@ void gb_qconf_init(struct gb_qconf *c, double alpha, uint32_t max_bins)
     c->max_bins = max_bins;
 }
 
-/* Make room for index i; when the range would pass max_bins, the lowest
- * buckets fold into the new lowest one (their values are the smallest
- * magnitudes: the low quantiles of positives, the high ones of negatives). */
+/* Count index i. The array covers [lo, lo + len) with some slack on the
+ * side it grew; the buckets in use are [imin, imax]. When they would span
+ * more than max_bins, the lowest ones fold into the lowest bucket kept
+ * (their values are the smallest magnitudes: the low quantiles of the
+ * positives, the high ones of the negatives), as DDSketch's collapsing
+ * store does. */
 static int store_add(struct gb_qstore *st, const struct gb_qconf *c, int32_t i)
 {
-    if (st->len == 0) {
-        if (!(st->bins = calloc(8, sizeof(*st->bins))))
-            return -FL_ENOMEM;
-        st->lo = i - 4;
-        st->len = 8;
+    if (st->len && i >= st->lo && i < st->lo + (int32_t)st->len) {
+        st->bins[i - st->lo]++;
+        st->imin = i < st->imin ? i : st->imin;
+        st->imax = i > st->imax ? i : st->imax;
+        return 0;
     }
-    if (i < st->lo) {
-        uint32_t need = (uint32_t)(st->lo + (int32_t)st->len - i);
-        if (need > c->max_bins) {
-            st->collapsed = true;
-            st->bins[0]++;
-            return 0;
-        }
-        uint32_t grow = st->lo - i + st->len / 2;   /* amortised */
-        if (st->len + grow > c->max_bins)
-            grow = c->max_bins - st->len;
-        uint64_t *b = calloc(st->len + grow, sizeof(*b));
-        if (!b)
-            return -FL_ENOMEM;
-        memcpy(b + grow, st->bins, st->len * sizeof(*b));
-        free(st->bins);
-        st->bins = b;
-        st->lo -= (int32_t)grow;
-        st->len += grow;
-    } else if (i >= st->lo + (int32_t)st->len) {
-        uint32_t need = (uint32_t)(i - st->lo + 1);
-        if (need > c->max_bins) {
-            /* fold the lowest buckets so the new one fits */
-            uint32_t shift = need - c->max_bins;
-            uint64_t folded = 0;
-            for (uint32_t k = 0; k <= shift && k < st->len; k++)
-                folded += st->bins[k];
-            uint32_t keep = st->len > shift + 1 ? st->len - shift - 1 : 0;
-            uint64_t *b = calloc(c->max_bins, sizeof(*b));
-            if (!b)
-                return -FL_ENOMEM;
-            memcpy(b + 1, st->bins + shift + 1, keep * sizeof(*b));
-            b[0] = folded;
-            free(st->bins);
-            st->bins = b;
-            st->lo += (int32_t)shift;
-            st->len = c->max_bins;
-            st->collapsed = true;
-        } else {
-            uint32_t len = need + st->len / 2;
-            if (len > c->max_bins)
-                len = c->max_bins;
-            uint64_t *b = realloc(st->bins, len * sizeof(*b));
-            if (!b)
-                return -FL_ENOMEM;
-            memset(b + st->len, 0, (len - st->len) * sizeof(*b));
-            st->bins = b;
-            st->len = len;
-        }
+    int32_t nmin = st->len && st->imin < i ? st->imin : i;
+    int32_t nmax = st->len && st->imax > i ? st->imax : i;
+    uint64_t folded = 0;
+    if ((int64_t)nmax - nmin + 1 > (int64_t)c->max_bins) {
+        nmin = nmax - (int32_t)c->max_bins + 1;
+        st->collapsed = true;
+        if (i < nmin)
+            i = nmin;
+        for (int32_t k = st->imin; st->len && k < nmin && k <= st->imax; k++)
+            folded += st->bins[k - st->lo];
     }
-    st->bins[i - st->lo]++;
+    uint32_t span = (uint32_t)(nmax - nmin + 1);
+    uint32_t cap = span + span / 2 + 8;
+    if (cap > c->max_bins)
+        cap = c->max_bins > span ? c->max_bins : span;
+    uint64_t *b = calloc(cap, sizeof(*b));
+    if (!b)
+        return -FL_ENOMEM;
+    /* slack on the side that grew */
+    int32_t lo = st->len && i < st->imin ? nmax - (int32_t)cap + 1 : nmin;
+    for (int32_t k = st->len ? (st->imin > nmin ? st->imin : nmin) : 1; st->len && k <= st->imax; k++)
+        b[k - lo] += st->bins[k - st->lo];
+    b[nmin - lo] += folded;
+    b[i - lo]++;
+    free(st->bins);
+    st->bins = b;
+    st->lo = lo;
+    st->len = cap;
+    st->imin = nmin;
+    st->imax = nmax;
     return 0;
 }
 

@@ -10,7 +10,7 @@
  * floor(q (n - 1)) of the sorted values, so it is within alpha (relative)
  * of that exact value, as long as the bins of a sign span the values' range:
  * beyond max_bins buckets the lowest ones collapse into one, and only the
- * quantiles that fall into it lose the guarantee (counted by the caller).
+ * quantiles that fall into it lose the guarantee.
  * Memory: 8 bytes per bucket between the smallest and largest index seen. */
 #ifndef FL_GROUPBY_QUANT_H
 #define FL_GROUPBY_QUANT_H
@@ -27,6 +27,7 @@ struct gb_qstore {
     uint64_t *bins;
     int32_t lo;           /* index of bins[0] */
     uint32_t len;
+    int32_t imin, imax;   /* the buckets in use (len > 0) */
     bool collapsed;
 };
 
