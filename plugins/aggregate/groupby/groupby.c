@@ -82,7 +82,7 @@ static int groupby_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
         rc = fl_diag(ctx, "distinct_exact", "distinct_exact and distinct_precision are out of "
                      "range");
     if (rc < 0 && rc != -FL_EINVAL)
-        return rc;
+        goto out;
     /* The expressions that parsed are compiled also after an error: every
      * problem is reported in one check. */
     for (size_t i = 0; i < n_in; i++) {
@@ -96,13 +96,18 @@ static int groupby_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
             r = gb_layout(ctx, g, &p, true);
             gb_plan_free(&p);
         }
-        if (r < 0)
-            return r;
+        if (r < 0) {
+            rc = r;
+            goto out;
+        }
     }
-    if (rc < 0)
-        return rc;
-    out[0]->schema = open ? NULL : g->out_schema;
-    return 0;
+    if (rc == 0)
+        out[0]->schema = open ? NULL : g->out_schema;
+out:
+    /* describe() may run without init() or fini() (flowline check): it
+     * keeps nothing allocated; init() parses again. */
+    gb_spec_free(g);
+    return rc;
 }
 
 static int groupby_init(struct fl_ctx *ctx, void *state)
