@@ -100,38 +100,44 @@ static inline uint64_t mix_in(uint64_t h, uint64_t v)
     return fl_hash_mix64(h + 0x9e3779b97f4a7c15ull + fl_hash64(v));
 }
 
+/* The hash of key k's value in row r (present). */
+static inline uint64_t key_hash(const struct groupby *g, const struct fl_batch *sc, size_t k,
+                                uint32_t r)
+{
+    const void *d = sc->data[k];
+    switch (g->key_type[k]) {
+    case FL_T_BOOL:
+        return ((const uint8_t *)d)[r];
+    case FL_T_ADDR:
+        return fl_hash_addr(&((const struct fl_addr *)d)[r]);
+    case FL_T_STR: {
+        struct fl_span s = ((const struct fl_span *)d)[r];
+        return fl_hash_bytes(fl_batch_bytes(sc, s), s.len);
+    }
+    default:   /* 8-byte values */
+        return ((const uint64_t *)d)[r];
+    }
+}
+
 void gb_hash_keys(const struct groupby *g, const struct fl_batch *sc)
 {
     uint32_t rows = sc->rows;
     uint64_t *h = g->hash;
     memset(h, 0, rows * sizeof(*h));
     for (size_t k = 0; k < g->n_keys; k++) {
-        const void *d = sc->data[k];
         const uint64_t *valid = sc->valid[k];
-        switch (g->key_type[k]) {
-        case FL_T_BOOL:
+        if (!valid && g->key_type[k] != FL_T_STR && g->key_type[k] != FL_T_ADDR
+            && g->key_type[k] != FL_T_BOOL) {
+            const uint64_t *d = sc->data[k];   /* the common case, one tight loop */
             for (uint32_t r = 0; r < rows; r++)
-                h[r] = mix_in(h[r], ((const uint8_t *)d)[r]);
-            break;
-        case FL_T_ADDR:
-            for (uint32_t r = 0; r < rows; r++)
-                h[r] = mix_in(h[r], fl_hash_addr(&((const struct fl_addr *)d)[r]));
-            break;
-        case FL_T_STR:
-            for (uint32_t r = 0; r < rows; r++) {
-                struct fl_span s = ((const struct fl_span *)d)[r];
-                h[r] = mix_in(h[r], fl_hash_bytes(fl_batch_bytes(sc, s), s.len));
-            }
-            break;
-        default:   /* 8-byte values */
-            for (uint32_t r = 0; r < rows; r++)
-                h[r] = mix_in(h[r], ((const uint64_t *)d)[r]);
-            break;
+                h[r] = mix_in(h[r], d[r]);
+            continue;
         }
-        if (valid)   /* a missing key hashes as one value of its own */
-            for (uint32_t r = 0; r < rows; r++)
-                if (!fl_batch_is_valid(sc, (uint32_t)k, r))
-                    h[r] = mix_in(h[r] ^ 0x5bd1e995ull, k);
+        /* A missing key hashes as one value of its own, whatever its cell
+         * holds. */
+        for (uint32_t r = 0; r < rows; r++)
+            h[r] = fl_batch_is_valid(sc, (uint32_t)k, r) ? mix_in(h[r], key_hash(g, sc, k, r))
+                                                        : mix_in(h[r] ^ 0x5bd1e995ull, k);
     }
 }
 

@@ -139,9 +139,10 @@ static void test_missing_duration_string(void **st)
     assert_int_equal(o->cols[fl_schema_find(o, "sn")]->type, FL_T_I64);
     assert_int_equal(o->cols[fl_schema_find(o, "pn")]->type, FL_T_F64);
     assert_int_equal(o->cols[fl_schema_find(o, "n")]->type, FL_T_U64);
-    struct fl_batch *b = new_batch(&f, 6);
-    static const char *const nm[] = { "alpha", "beta", "alpha", "beta", "alpha", "gamma-long-name" };
-    for (uint32_t r = 0; r < 6; r++) {
+    struct fl_batch *b = new_batch(&f, 7);
+    static const char *const nm[] = { "alpha", "beta", "alpha", "beta", "alpha", "gamma-long-name",
+                                      "delta" };
+    for (uint32_t r = 0; r < 7; r++) {
         FL_COL(b, 0, uint64_t)[r] = T0 + r * S;
         FL_COL(b, 1, double)[r] = 1.5 * r;
         FL_COL(b, 2, int64_t)[r] = (int64_t)(r + 1) * 1000000000;
@@ -151,7 +152,9 @@ static void test_missing_duration_string(void **st)
         if (r % 2)   /* beta: x always missing */
             assert_int_equal(fl_batch_set_missing(b, 1, r), 0);
     }
-    assert_int_equal(fl_batch_set_missing(b, 3, 5), 0);   /* a missing key */
+    /* missing keys, whatever their cells hold: one group */
+    assert_int_equal(fl_batch_set_missing(b, 3, 5), 0);
+    assert_int_equal(fl_batch_set_missing(b, 3, 6), 0);
     assert_int_equal(fl_harness_push(f.h, b), 0);
     assert_int_equal(fl_harness_drain(f.h), 0);
     assert_int_equal(fl_harness_out_rows(f.h), 3);
@@ -177,9 +180,9 @@ static void test_missing_duration_string(void **st)
     static const char *const empty[] = { "sx", "mx", "ax", "qx" };
     for (size_t i = 0; i < 4; i++)
         assert_false(fl_batch_is_valid(out, (uint32_t)col_of(out, empty[i]), 1));
-    /* the row with no name: its own group, key missing */
+    /* the rows with no name: a group of their own, key missing */
     assert_false(fl_batch_is_valid(out, (uint32_t)cn, 2));
-    assert_int_equal(FL_COL(out, col_of(out, "n"), uint64_t)[2], 1);
+    assert_int_equal(FL_COL(out, col_of(out, "n"), uint64_t)[2], 2);
     fl_batch_release(&b);
     stop(&f);
 }
