@@ -191,6 +191,13 @@ def packets(data, tmp):
         keyed = group(raw, lambda r: (r["src_addr"], r["proto"]), 60 * S, 60 * S)
         stats["groups"] += len(keyed)
         compare(name + " keyed", rd("keyed.csv"), keyed, ["src_addr", "proto"], check_keyed)
+        # workers: 2 split by src_addr: each instance holds whole groups
+        cols = ["window_start", "window_end", "src_addr", "proto", "n", "bytes", "len_sd", "p90",
+                "dports"]
+        one = sorted(tuple(r[c] for c in cols) for r in rd("keyed.csv"))
+        two = sorted(tuple(r[c] for c in cols) for r in rd("keyed2.csv"))
+        if one != two:
+            fail(f"{name}: workers: 2 wrote other rows than one instance")
         whole = {}
         for length, hop in ((10, 10), (120, 60)):
             for k, m in group(raw, lambda r: (), length * S, hop * S).items():
