@@ -111,7 +111,7 @@ static int agm_on_close(void *ud, struct fl_window *w)
         st->caprows = n;
     }
     for (uint32_t i = 0; i < aw->nsrc; i++)
-        if (aw->src[i].packets)
+        if (aw->src[i].used && aw->src[i].packets)
             agm_row_of(aw, &aw->src[i], &st->rows[k++]);
     if (aw->nkept)
         memcpy(st->rows + k, aw->kept, aw->nkept * sizeof(*aw->kept));
@@ -162,6 +162,65 @@ static void agm_counters(struct agm *st)
     st->evicted = st->early = 0;
 }
 
+static int agm_items_grow(struct agm *st)
+{
+    size_t cap = st->items_cap ? st->items_cap * 2 : 4096;
+    struct agm_item *p = realloc(st->items, cap * sizeof(*p));
+    if (!p)
+        return -FL_ENOMEM;
+    st->items = p;
+    st->items_cap = cap;
+    return 0;
+}
+
+/* Count n packet/window items, in a software pipeline: each item's first
+ * table slot is prefetched AGM_AHEAD * 3 items before its update, its
+ * source record AGM_AHEAD * 2 before, and the map entries its values
+ * will update AGM_AHEAD before (a source found or made then may be closed
+ * by a later one's eviction before its update: st->gen tells, and the
+ * update looks it up again). Memory latency, not arithmetic, is the cost
+ * of a packet once sources outgrow the caches. */
+#define AGM_AHEAD 6u
+
+static int agm_update(struct agm *st, struct agm_item *items, size_t n,
+                      const struct fl_addr *src, const struct fl_addr *dst)
+{
+    int rc;
+    for (size_t k = 0; k < n + 3 * AGM_AHEAD; k++) {
+        if (k < n) {
+            struct agm_item *it = &items[k];
+            __builtin_prefetch(&it->aw->tab[it->hash >> (32 - it->aw->tab_lg)], 0);
+        }
+        if (k >= AGM_AHEAD && k - AGM_AHEAD < n) {
+            struct agm_item *it = &items[k - AGM_AHEAD];
+            agm_prefetch_src(it->aw, it->hash);
+        }
+        if (k >= 2 * AGM_AHEAD && k - 2 * AGM_AHEAD < n) {
+            struct agm_item *it = &items[k - 2 * AGM_AHEAD];
+            if ((it->idx = agm_src_get(st, it->aw, &src[it->row], it->hash)) == AGM_NONE)
+                return -FL_ENOMEM;
+            it->gen = st->gen;
+            agm_prefetch_maps(it->aw, &it->aw->src[it->idx], &dst[it->row], it->val);
+        }
+        if (k >= 3 * AGM_AHEAD) {
+            struct agm_item *it = &items[k - 3 * AGM_AHEAD];
+            struct agm_win *aw = it->aw;
+            if (it->gen != st->gen &&
+                (it->idx = agm_src_get(st, aw, &src[it->row], it->hash)) == AGM_NONE)
+                return -FL_ENOMEM;
+            struct agm_src *s = &aw->src[it->idx];
+            if ((rc = agm_count(aw, s, &dst[it->row], it->val)) < 0)
+                return rc;
+            if (s->packets == UINT32_MAX) {
+                st->early++;
+                if ((rc = agm_src_close(st, aw, it->idx)) < 0)
+                    return rc;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Row r's value of an optional field: 0 when the batch lacks it or the
  * row has no value. */
 #define AGM_GET(T, d, v, r) ((d) && fl_bind_row_valid((v), (r)) ? ((const T *)(d))[r] : 0)
@@ -200,6 +259,7 @@ static int agm_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         v[i] = d[i] ? fl_bind_valid(st->bind, (size_t)i) : NULL;
     }
     uint64_t skipped = 0, counted = 0, no_addr = 0;
+    size_t n = 0;
     for (uint32_t r = 0; r < rows; r++) {
         uint8_t pr = fl_bind_row_valid(vproto, r) ? proto[r] : 0;
         if (st->tcp_only && (pr != 6 || !fl_bind_row_valid(vproto, r))) {
@@ -220,23 +280,23 @@ static int agm_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         val[AGM_FLAGS] = pr == 6 ? AGM_GET(uint8_t, d[AGM_B_FLAGS], v[AGM_B_FLAGS], r) : 0;
         val[AGM_IPLEN] = AGM_GET(uint32_t, d[AGM_B_IPLEN], v[AGM_B_IPLEN], r);
         uint32_t h = agm_addr_hash(&src[r]);
+        bool any = false;
         for (uint32_t k = 0; k < specs; k++)
             for (struct fl_window *w = st->wins[(size_t)k * rows + r];
                  fl_window_holds(w, st->times[r]); w = w->older) {
-                struct agm_win *aw = w->state;
-                uint32_t i = agm_src_get(st, aw, &src[r], h);
-                if (i == AGM_NONE)
-                    return -FL_ENOMEM;
-                if ((rc = agm_count(aw, &aw->src[i], &dst[r], val)) < 0)
+                if (n == st->items_cap && (rc = agm_items_grow(st)) < 0)
                     return rc;
-                if (aw->src[i].packets == UINT32_MAX) {
-                    st->early++;
-                    if ((rc = agm_src_close(st, aw, i)) < 0)
-                        return rc;
-                }
+                struct agm_item *it = &st->items[n++];
+                it->aw = w->state;
+                it->row = r;
+                it->hash = h;
+                memcpy(it->val, val, sizeof(val));
+                any = true;
             }
-        counted++;
+        counted += any;
     }
+    if ((rc = agm_update(st, st->items, n, src, dst)) < 0)
+        return rc;
     if (skipped)
         fl_counter_add(ctx, "packets_not_tcp", skipped);
     if (no_addr)
@@ -279,6 +339,7 @@ static void agm_fini(struct fl_ctx *ctx, void *state)
     free(st->wins);
     free(st->times);
     free(st->rows);
+    free(st->items);
 }
 
 FL_PLUGIN_DEFINE(

@@ -19,6 +19,7 @@ enum agm_field {
 enum agm_hot { AGM_HOT_SPORT, AGM_HOT_DPORT, AGM_HOT_FLAGS, AGM_NHOT };
 
 #define AGM_NONE UINT32_MAX
+#define AGM_LIN_LG 2u   /* a map's first block: 4 entries, searched in order */
 
 /* A value counter entry: count 0 = empty slot. Counts stay below 2^32: a
  * source reaching that many packets in a window is closed early. */
@@ -40,8 +41,9 @@ struct agm_slab {
 
 struct agm_src {
     struct fl_addr addr;
-    uint32_t packets;           /* 0: a free slot (next free in m[0].off) */
+    uint32_t packets;
     uint32_t hash;
+    uint8_t used;               /* 0: a free slot (next free in m[0].off) */
     uint8_t touched;            /* eviction clock: seen since the hand passed */
     struct agm_map m[AGM_NF];
 };
@@ -70,6 +72,13 @@ struct agm_win {
     struct agm_win *prev, *next;   /* the stage's open windows */
 };
 
+/* One packet to count in one window. */
+struct agm_item {
+    struct agm_win *aw;
+    uint32_t row, hash, idx, gen;
+    uint32_t val[AGM_NF];
+};
+
 struct agm {
     /* options */
     struct fl_window_conf win;
@@ -91,6 +100,9 @@ struct agm {
     struct agm_row *rows;       /* a closing window's rows */
     size_t caprows;
     uint64_t evicted, early;    /* not yet added to the counters */
+    uint32_t gen;               /* bumped when a source closes early */
+    struct agm_item *items;
+    size_t items_cap;
 };
 
 /* agm_table.c */
@@ -106,6 +118,11 @@ int agm_count(struct agm_win *aw, struct agm_src *s, const struct fl_addr *dst,
  * for the window's close (NAGM). */
 int agm_src_close(struct agm *st, struct agm_win *aw, uint32_t i);
 uint32_t agm_addr_hash(const struct fl_addr *a);
+/* Hints for the packet loop: the source's first table slot, and the
+ * entries a packet's values will update. */
+void agm_prefetch_src(const struct agm_win *aw, uint32_t hash);
+void agm_prefetch_maps(const struct agm_win *aw, const struct agm_src *s,
+                       const struct fl_addr *dst, const uint32_t v[AGM_NF]);
 
 /* agm_emit.c */
 int agm_schema(struct fl_ctx *ctx, const struct fl_schema **out);

@@ -4,7 +4,9 @@
  * open-addressing table of slot numbers. Each source has one small
  * open-addressing map of value -> packets per counted field; the maps live
  * in two slabs of the window (8-byte entries for the 32-bit fields,
- * 20-byte ones for dst_addr), start with 2 slots and double at 3/4 load.
+ * 20-byte ones for dst_addr). A map starts as a plain array of 4 entries
+ * searched in order (most sources have few values per field), then
+ * becomes a hash table of 16 slots that doubles at 3/4 load.
  * A grown map's old block, and an evicted source's blocks, go on a free
  * list per size so the memory is reused. Everything of a window is freed
  * at once when it closes. When the stage holds max_sources, the oldest
@@ -76,42 +78,35 @@ static inline uint32_t agm_slot(uint32_t key, uint32_t lg)
     return (key * 0x9e3779b1u) >> (32 - lg);
 }
 
-/* Double map m of 32-bit keys. */
-static int agm_map_grow(struct agm_slab *s, struct agm_map *m)
+/* Move map m's entries into a new hashed block of 2^lg slots. The first
+ * block (AGM_LIN_LG) is a plain array searched in order; hashed blocks
+ * come after it. */
+static int agm_map_rehash(struct agm_slab *s, struct agm_map *m, uint32_t lg, bool addr)
 {
-    uint32_t lg = m->lg + 1, off = lg > 30 ? AGM_NONE : agm_slab_alloc(s, lg);
+    uint32_t off = lg > 30 ? AGM_NONE : agm_slab_alloc(s, lg);
     if (off == AGM_NONE)
         return -FL_ENOMEM;
-    struct agm_ent *e = s->e, *old = e + m->off, *nw = e + off;
     uint32_t mask = (1u << lg) - 1;
-    for (uint32_t i = 0; i < 1u << m->lg; i++) {
-        if (!old[i].count)
-            continue;
-        uint32_t j = agm_slot(old[i].key, lg);
-        while (nw[j].count)
-            j = (j + 1) & mask;
-        nw[j] = old[i];
-    }
-    agm_slab_free(s, m->off, m->lg);
-    m->off = off;
-    m->lg = lg;
-    return 0;
-}
-
-static int agm_amap_grow(struct agm_slab *s, struct agm_map *m)
-{
-    uint32_t lg = m->lg + 1, off = lg > 30 ? AGM_NONE : agm_slab_alloc(s, lg);
-    if (off == AGM_NONE)
-        return -FL_ENOMEM;
-    struct agm_aent *e = s->e, *old = e + m->off, *nw = e + off;
-    uint32_t mask = (1u << lg) - 1;
-    for (uint32_t i = 0; i < 1u << m->lg; i++) {
-        if (!old[i].count)
-            continue;
-        uint32_t j = agm_addr_hash(&old[i].key) >> (32 - lg);
-        while (nw[j].count)
-            j = (j + 1) & mask;
-        nw[j] = old[i];
+    if (addr) {
+        struct agm_aent *e = s->e, *old = e + m->off, *nw = e + off;
+        for (uint32_t i = 0; i < 1u << m->lg; i++) {
+            if (!old[i].count)
+                continue;
+            uint32_t j = agm_addr_hash(&old[i].key) >> (32 - lg);
+            while (nw[j].count)
+                j = (j + 1) & mask;
+            nw[j] = old[i];
+        }
+    } else {
+        struct agm_ent *e = s->e, *old = e + m->off, *nw = e + off;
+        for (uint32_t i = 0; i < 1u << m->lg; i++) {
+            if (!old[i].count)
+                continue;
+            uint32_t j = agm_slot(old[i].key, lg);
+            while (nw[j].count)
+                j = (j + 1) & mask;
+            nw[j] = old[i];
+        }
     }
     agm_slab_free(s, m->off, m->lg);
     m->off = off;
@@ -121,8 +116,24 @@ static int agm_amap_grow(struct agm_slab *s, struct agm_map *m)
 
 static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, uint32_t key)
 {
+    struct agm_ent *e = (struct agm_ent *)s->e + m->off;
+    if (m->lg == AGM_LIN_LG) {
+        for (uint32_t i = 0; i < m->n; i++)
+            if (e[i].key == key) {
+                e[i].count++;
+                return 0;
+            }
+        if (m->n < 1u << AGM_LIN_LG) {
+            e[m->n].key = key;
+            e[m->n++].count = 1;
+            return 0;
+        }
+        int rc = agm_map_rehash(s, m, AGM_LIN_LG + 2, false);
+        if (rc < 0)
+            return rc;
+    }
     for (;;) {
-        struct agm_ent *e = (struct agm_ent *)s->e + m->off;
+        e = (struct agm_ent *)s->e + m->off;
         uint32_t mask = (1u << m->lg) - 1, i = agm_slot(key, m->lg);
         while (e[i].count) {
             if (e[i].key == key) {
@@ -137,7 +148,7 @@ static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, uint32_t ke
             m->n++;
             return 0;
         }
-        int rc = agm_map_grow(s, m);
+        int rc = agm_map_rehash(s, m, m->lg + 1, false);
         if (rc < 0)
             return rc;
     }
@@ -145,9 +156,25 @@ static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, uint32_t ke
 
 static inline int agm_amap_inc(struct agm_slab *s, struct agm_map *m, const struct fl_addr *key)
 {
+    struct agm_aent *e = (struct agm_aent *)s->e + m->off;
+    if (m->lg == AGM_LIN_LG) {
+        for (uint32_t i = 0; i < m->n; i++)
+            if (!memcmp(&e[i].key, key, sizeof(*key))) {
+                e[i].count++;
+                return 0;
+            }
+        if (m->n < 1u << AGM_LIN_LG) {
+            e[m->n].key = *key;
+            e[m->n++].count = 1;
+            return 0;
+        }
+        int rc = agm_map_rehash(s, m, AGM_LIN_LG + 2, true);
+        if (rc < 0)
+            return rc;
+    }
     uint32_t h = agm_addr_hash(key);
     for (;;) {
-        struct agm_aent *e = (struct agm_aent *)s->e + m->off;
+        e = (struct agm_aent *)s->e + m->off;
         uint32_t mask = (1u << m->lg) - 1, i = h >> (32 - m->lg);
         while (e[i].count) {
             if (!memcmp(&e[i].key, key, sizeof(*key))) {
@@ -162,10 +189,30 @@ static inline int agm_amap_inc(struct agm_slab *s, struct agm_map *m, const stru
             m->n++;
             return 0;
         }
-        int rc = agm_amap_grow(s, m);
+        int rc = agm_map_rehash(s, m, m->lg + 1, true);
         if (rc < 0)
             return rc;
     }
+}
+
+void agm_prefetch_maps(const struct agm_win *aw, const struct agm_src *s,
+                       const struct fl_addr *dst, const uint32_t v[AGM_NF])
+{
+    const struct agm_map *m = &s->m[AGM_DST];
+    const struct agm_aent *a = (const struct agm_aent *)aw->sa.e + m->off;
+    __builtin_prefetch(m->lg == AGM_LIN_LG ? a : a + (agm_addr_hash(dst) >> (32 - m->lg)), 1);
+    for (int f = AGM_SPORT; f < AGM_NF; f++) {
+        m = &s->m[f];
+        const struct agm_ent *e = (const struct agm_ent *)aw->s32.e + m->off;
+        __builtin_prefetch(m->lg == AGM_LIN_LG ? e : e + agm_slot(v[f], m->lg), 1);
+    }
+}
+
+void agm_prefetch_src(const struct agm_win *aw, uint32_t hash)
+{
+    uint32_t x = aw->tab[hash >> (32 - aw->tab_lg)];
+    if (x)
+        __builtin_prefetch(&aw->src[x - 1], 0);
 }
 
 int agm_count(struct agm_win *aw, struct agm_src *s, const struct fl_addr *dst,
@@ -269,7 +316,10 @@ int agm_src_close(struct agm *st, struct agm_win *aw, uint32_t i)
     struct agm_row r;
     int rc;
     agm_row_of(aw, s, &r);
-    if (st->nagm) {
+    if (!s->packets) {
+        /* made for a packet of this batch, not counted yet: no row (the
+         * packet finds it gone and makes it again) */
+    } else if (st->nagm) {
         if (aw->nkept == aw->capkept) {
             size_t cap = aw->capkept ? aw->capkept * 2 : 64;
             struct agm_row *p = realloc(aw->kept, cap * sizeof(*p));
@@ -289,7 +339,8 @@ int agm_src_close(struct agm *st, struct agm_win *aw, uint32_t i)
     agm_slab_free(&aw->sa, s->m[AGM_DST].off, s->m[AGM_DST].lg);
     for (int f = AGM_SPORT; f < AGM_NF; f++)
         agm_slab_free(&aw->s32, s->m[f].off, s->m[f].lg);
-    s->packets = 0;
+    s->used = 0;
+    st->gen++;
     s->m[0].off = aw->free_src;
     aw->free_src = i;
     aw->live--;
@@ -312,7 +363,7 @@ static int agm_evict(struct agm *st)
         if (v->hand >= v->nsrc)
             v->hand = 0;
         struct agm_src *s = &v->src[v->hand];
-        if (s->packets && !s->touched)
+        if (s->used && !s->touched)
             break;
         s->touched = 0;
         v->hand++;
@@ -359,12 +410,14 @@ uint32_t agm_src_get(struct agm *st, struct agm_win *aw, const struct fl_addr *a
     memset(s, 0, sizeof(*s));
     s->addr = *addr;
     s->hash = hash;
+    s->used = 1;
+    s->touched = 1;   /* not the next victim before its first packet counts */
     for (int f = 0; f < AGM_NF; f++) {
         struct agm_slab *sl = f == AGM_DST ? &aw->sa : &aw->s32;
-        s->m[f].lg = 1;
-        if ((s->m[f].off = agm_slab_alloc(sl, 1)) == AGM_NONE) {
+        s->m[f].lg = AGM_LIN_LG;
+        if ((s->m[f].off = agm_slab_alloc(sl, AGM_LIN_LG)) == AGM_NONE) {
             while (--f >= 0)
-                agm_slab_free(f == AGM_DST ? &aw->sa : &aw->s32, s->m[f].off, 1);
+                agm_slab_free(f == AGM_DST ? &aw->sa : &aw->s32, s->m[f].off, AGM_LIN_LG);
             s->m[0].off = aw->free_src;
             aw->free_src = i;
             return AGM_NONE;
