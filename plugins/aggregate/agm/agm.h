@@ -19,7 +19,8 @@ enum agm_field {
 enum agm_hot { AGM_HOT_SPORT, AGM_HOT_DPORT, AGM_HOT_FLAGS, AGM_NHOT };
 
 #define AGM_NONE UINT32_MAX
-#define AGM_LIN_LG 2u   /* a map's first block: 4 entries, searched in order */
+#define AGM_LIN_LG 2u   /* a map's first block: 4 entries in the source, searched in order */
+#define AGM_LIN (1u << AGM_LIN_LG)
 
 /* A value counter entry: count 0 = empty slot. Counts stay below 2^32: a
  * source reaching that many packets in a window is closed early. */
@@ -46,6 +47,10 @@ struct agm_src {
     uint8_t used;               /* 0: a free slot (next free in m[0].off) */
     uint8_t touched;            /* eviction clock: seen since the hand passed */
     struct agm_map m[AGM_NF];
+    /* each map's first 4 values (m[f].lg == AGM_LIN_LG): most sources
+     * have few values per field, and these share the source's lines */
+    struct agm_ent inl[AGM_NF - 1][AGM_LIN];   /* the 32-bit fields, f - 1 */
+    struct agm_aent ainl[AGM_LIN];             /* dst_addr */
 };
 
 /* A source's features, as its row says them. */

@@ -53,7 +53,8 @@ void agm_row_of(const struct agm_win *aw, const struct agm_src *s, struct agm_ro
     r->src = s->addr;
     r->packets = s->packets;
     const struct agm_map *m = &s->m[AGM_DST];
-    const struct agm_aent *a = (const struct agm_aent *)aw->sa.e + m->off;
+    const struct agm_aent *a =
+        m->lg == AGM_LIN_LG ? s->ainl : (const struct agm_aent *)aw->sa.e + m->off;
     uint32_t best = 0;
     for (uint32_t i = 0; i < 1u << m->lg; i++)
         if (a[i].count > best ||
@@ -65,7 +66,8 @@ void agm_row_of(const struct agm_win *aw, const struct agm_src *s, struct agm_ro
     r->mode_packets[AGM_DST] = best;
     for (int f = AGM_SPORT; f < AGM_NF; f++) {
         m = &s->m[f];
-        const struct agm_ent *e = (const struct agm_ent *)aw->s32.e + m->off;
+        const struct agm_ent *e =
+            m->lg == AGM_LIN_LG ? s->inl[f - 1] : (const struct agm_ent *)aw->s32.e + m->off;
         uint32_t mode = 0;
         best = 0;
         for (uint32_t i = 0; i < 1u << m->lg; i++)

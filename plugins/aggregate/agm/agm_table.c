@@ -5,8 +5,9 @@
  * open-addressing map of value -> packets per counted field; the maps live
  * in two slabs of the window (8-byte entries for the 32-bit fields,
  * 20-byte ones for dst_addr). A map starts as a plain array of 4 entries
- * searched in order (most sources have few values per field), then
- * becomes a hash table of 16 slots that doubles at 3/4 load.
+ * inside the source record, searched in order (most sources have few
+ * values per field, and those share the source's cache lines), then
+ * becomes a hash table of 16 slots in the slab that doubles at 3/4 load.
  * A grown map's old block, and an evicted source's blocks, go on a free
  * list per size so the memory is reused. Everything of a window is freed
  * at once when it closes. When the stage holds max_sources, the oldest
@@ -81,14 +82,16 @@ static inline uint32_t agm_slot(uint32_t key, uint32_t lg)
 /* Move map m's entries into a new hashed block of 2^lg slots. The first
  * block (AGM_LIN_LG) is a plain array searched in order; hashed blocks
  * come after it. */
-static int agm_map_rehash(struct agm_slab *s, struct agm_map *m, uint32_t lg, bool addr)
+static int agm_map_rehash(struct agm_slab *s, struct agm_map *m, uint32_t lg, bool addr,
+                          void *inl)
 {
     uint32_t off = lg > 30 ? AGM_NONE : agm_slab_alloc(s, lg);
     if (off == AGM_NONE)
         return -FL_ENOMEM;
     uint32_t mask = (1u << lg) - 1;
     if (addr) {
-        struct agm_aent *e = s->e, *old = e + m->off, *nw = e + off;
+        struct agm_aent *e = s->e, *nw = e + off;
+        const struct agm_aent *old = m->lg == AGM_LIN_LG ? inl : e + m->off;
         for (uint32_t i = 0; i < 1u << m->lg; i++) {
             if (!old[i].count)
                 continue;
@@ -98,7 +101,8 @@ static int agm_map_rehash(struct agm_slab *s, struct agm_map *m, uint32_t lg, bo
             nw[j] = old[i];
         }
     } else {
-        struct agm_ent *e = s->e, *old = e + m->off, *nw = e + off;
+        struct agm_ent *e = s->e, *nw = e + off;
+        const struct agm_ent *old = m->lg == AGM_LIN_LG ? inl : e + m->off;
         for (uint32_t i = 0; i < 1u << m->lg; i++) {
             if (!old[i].count)
                 continue;
@@ -108,15 +112,17 @@ static int agm_map_rehash(struct agm_slab *s, struct agm_map *m, uint32_t lg, bo
             nw[j] = old[i];
         }
     }
-    agm_slab_free(s, m->off, m->lg);
+    if (m->lg != AGM_LIN_LG)
+        agm_slab_free(s, m->off, m->lg);
     m->off = off;
     m->lg = lg;
     return 0;
 }
 
-static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, uint32_t key)
+static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, struct agm_ent *inl,
+                              uint32_t key)
 {
-    struct agm_ent *e = (struct agm_ent *)s->e + m->off;
+    struct agm_ent *e = inl;
     if (m->lg == AGM_LIN_LG) {
         for (uint32_t i = 0; i < m->n; i++)
             if (e[i].key == key) {
@@ -128,7 +134,7 @@ static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, uint32_t ke
             e[m->n++].count = 1;
             return 0;
         }
-        int rc = agm_map_rehash(s, m, AGM_LIN_LG + 2, false);
+        int rc = agm_map_rehash(s, m, AGM_LIN_LG + 2, false, inl);
         if (rc < 0)
             return rc;
     }
@@ -148,15 +154,16 @@ static inline int agm_map_inc(struct agm_slab *s, struct agm_map *m, uint32_t ke
             m->n++;
             return 0;
         }
-        int rc = agm_map_rehash(s, m, m->lg + 1, false);
+        int rc = agm_map_rehash(s, m, m->lg + 1, false, NULL);
         if (rc < 0)
             return rc;
     }
 }
 
-static inline int agm_amap_inc(struct agm_slab *s, struct agm_map *m, const struct fl_addr *key)
+static inline int agm_amap_inc(struct agm_slab *s, struct agm_map *m, struct agm_aent *inl,
+                               const struct fl_addr *key)
 {
-    struct agm_aent *e = (struct agm_aent *)s->e + m->off;
+    struct agm_aent *e = inl;
     if (m->lg == AGM_LIN_LG) {
         for (uint32_t i = 0; i < m->n; i++)
             if (!memcmp(&e[i].key, key, sizeof(*key))) {
@@ -168,7 +175,7 @@ static inline int agm_amap_inc(struct agm_slab *s, struct agm_map *m, const stru
             e[m->n++].count = 1;
             return 0;
         }
-        int rc = agm_map_rehash(s, m, AGM_LIN_LG + 2, true);
+        int rc = agm_map_rehash(s, m, AGM_LIN_LG + 2, true, inl);
         if (rc < 0)
             return rc;
     }
@@ -189,7 +196,7 @@ static inline int agm_amap_inc(struct agm_slab *s, struct agm_map *m, const stru
             m->n++;
             return 0;
         }
-        int rc = agm_map_rehash(s, m, m->lg + 1, true);
+        int rc = agm_map_rehash(s, m, m->lg + 1, true, NULL);
         if (rc < 0)
             return rc;
     }
@@ -199,28 +206,33 @@ void agm_prefetch_maps(const struct agm_win *aw, const struct agm_src *s,
                        const struct fl_addr *dst, const uint32_t v[AGM_NF])
 {
     const struct agm_map *m = &s->m[AGM_DST];
-    const struct agm_aent *a = (const struct agm_aent *)aw->sa.e + m->off;
-    __builtin_prefetch(m->lg == AGM_LIN_LG ? a : a + (agm_addr_hash(dst) >> (32 - m->lg)), 1);
+    if (m->lg != AGM_LIN_LG)
+        __builtin_prefetch((const struct agm_aent *)aw->sa.e + m->off +
+                           (agm_addr_hash(dst) >> (32 - m->lg)), 1);
     for (int f = AGM_SPORT; f < AGM_NF; f++) {
         m = &s->m[f];
-        const struct agm_ent *e = (const struct agm_ent *)aw->s32.e + m->off;
-        __builtin_prefetch(m->lg == AGM_LIN_LG ? e : e + agm_slot(v[f], m->lg), 1);
+        if (m->lg != AGM_LIN_LG)
+            __builtin_prefetch((const struct agm_ent *)aw->s32.e + m->off + agm_slot(v[f], m->lg),
+                               1);
     }
 }
 
 void agm_prefetch_src(const struct agm_win *aw, uint32_t hash)
 {
     uint32_t x = aw->tab[hash >> (32 - aw->tab_lg)];
-    if (x)
-        __builtin_prefetch(&aw->src[x - 1], 0);
+    if (x) {
+        const char *p = (const char *)&aw->src[x - 1];
+        for (size_t o = 0; o < sizeof(struct agm_src); o += 64)
+            __builtin_prefetch(p + o, 1);
+    }
 }
 
 int agm_count(struct agm_win *aw, struct agm_src *s, const struct fl_addr *dst,
               const uint32_t v[AGM_NF])
 {
-    int rc = agm_amap_inc(&aw->sa, &s->m[AGM_DST], dst);
+    int rc = agm_amap_inc(&aw->sa, &s->m[AGM_DST], s->ainl, dst);
     for (int f = AGM_SPORT; f < AGM_NF && rc == 0; f++)
-        rc = agm_map_inc(&aw->s32, &s->m[f], v[f]);
+        rc = agm_map_inc(&aw->s32, &s->m[f], s->inl[f - 1], v[f]);
     s->packets++;
     s->touched = 1;
     return rc;
@@ -336,9 +348,11 @@ int agm_src_close(struct agm *st, struct agm_win *aw, uint32_t i)
     while (aw->tab[t] != i + 1)
         t = (t + 1) & mask;
     agm_tab_del(aw, t);
-    agm_slab_free(&aw->sa, s->m[AGM_DST].off, s->m[AGM_DST].lg);
+    if (s->m[AGM_DST].lg != AGM_LIN_LG)
+        agm_slab_free(&aw->sa, s->m[AGM_DST].off, s->m[AGM_DST].lg);
     for (int f = AGM_SPORT; f < AGM_NF; f++)
-        agm_slab_free(&aw->s32, s->m[f].off, s->m[f].lg);
+        if (s->m[f].lg != AGM_LIN_LG)
+            agm_slab_free(&aw->s32, s->m[f].off, s->m[f].lg);
     s->used = 0;
     st->gen++;
     s->m[0].off = aw->free_src;
@@ -412,17 +426,8 @@ uint32_t agm_src_get(struct agm *st, struct agm_win *aw, const struct fl_addr *a
     s->hash = hash;
     s->used = 1;
     s->touched = 1;   /* not the next victim before its first packet counts */
-    for (int f = 0; f < AGM_NF; f++) {
-        struct agm_slab *sl = f == AGM_DST ? &aw->sa : &aw->s32;
+    for (int f = 0; f < AGM_NF; f++)
         s->m[f].lg = AGM_LIN_LG;
-        if ((s->m[f].off = agm_slab_alloc(sl, AGM_LIN_LG)) == AGM_NONE) {
-            while (--f >= 0)
-                agm_slab_free(f == AGM_DST ? &aw->sa : &aw->s32, s->m[f].off, AGM_LIN_LG);
-            s->m[0].off = aw->free_src;
-            aw->free_src = i;
-            return AGM_NONE;
-        }
-    }
     aw->tab[t] = i + 1;
     aw->live++;
     st->live++;
