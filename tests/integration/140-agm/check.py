@@ -309,6 +309,30 @@ def main():
                 fail(f"example: {g['src_addr']} {g['window_start']} {k}: {g[k]} vs {v}")
     print(f"conf/examples/agm.yaml: {len(rows)} rows (1 min)")
     total += len(rows)
+    # sFlow flow samples are packet records too: every sampled IP packet of
+    # the shared sFlow captures lands in exactly one row
+    yml = os.path.join(tmp, "sflow.yaml")
+    out = os.path.join(tmp, "sflow.csv")
+    with open(yml, "w") as fh:
+        fh.write(f"""version: 1
+stages:
+  - {{ id: sflow, use: input.sflow, with: {{ path: "{os.path.join(data, 'sflow')}" }} }}
+  - id: agm
+    use: aggregate.agm
+    from: sflow
+    with: {{ windows: [1m], tcp_only: false, allowed_lateness: 1d }}
+  - {{ id: out, use: output.csv, from: agm, with: {{ path: "{out}", overwrite: true }} }}
+""")
+    r = subprocess.run([os.environ["FLOWLINE_BIN"], "run", "-v", "--no-progress", yml],
+                       capture_output=True, text=True)
+    line = next((l for l in r.stderr.splitlines() if "(input.sflow)" in l), "")
+    flow_rows = int(line.split("flow_rows=")[1].split()[0]) if "flow_rows=" in line else -1
+    with open(out) as fh:
+        rows = list(csv.DictReader(fh))
+    if flow_rows <= 0 or sum(int(x["packets"]) for x in rows) != flow_rows:
+        fail(f"sflow: rows add up to {sum(int(x['packets']) for x in rows)} packets, "
+             f"input.sflow gave {flow_rows} flow rows")
+    print(f"input.sflow: {flow_rows} flow samples in {len(rows)} rows")
     if not total:
         fail("nothing compared")
     if failures:
