@@ -246,6 +246,16 @@ static void test_tcp_only(void **state)
     assert_int_equal(cell(h, 0, "tcp_flags_mode"), 0);
     assert_int_equal(cell(h, 0, "tcp_flags_mode_packets"), 3);
     fl_harness_destroy(&h);
+
+    /* a window with no TCP packet at all: no rows, AGM or NAGM */
+    for (int nagm = 0; nagm < 2; nagm++) {
+        h = agm_new(nagm ? "{windows: [10s], nagm: true}" : "{windows: [10s]}");
+        push(h, p + 1, 3);
+        assert_int_equal(fl_harness_drain(h), 0);
+        assert_int_equal(fl_harness_out_rows(h), 0);
+        assert_int_equal(fl_harness_counter(h, "windows_closed"), 1);
+        fl_harness_destroy(&h);
+    }
 }
 
 /* NAGM: 51 features with the defaults; the one-hot columns name the
