@@ -120,7 +120,8 @@ static int agm_on_close(void *ud, struct fl_window *w)
         /* a window opened only by packets tcp_only skipped has no rows */
         rc = k ? agm_nagm_emit(st, w, st->rows, k) : 0;
     } else {
-        qsort(st->rows, k, sizeof(*st->rows), agm_row_src_cmp);
+        if (k)   /* st->rows may still be NULL */
+            qsort(st->rows, k, sizeof(*st->rows), agm_row_src_cmp);
         for (size_t i = 0; i < k && rc == 0; i++)
             rc = agm_put(st, w, &st->rows[i]);
         if (rc == 0)
