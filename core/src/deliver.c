@@ -211,7 +211,7 @@ static bool pump(struct fl_deliver *d, uint64_t now, bool draining)
         d->next_try = 0;
         d->degraded = false;
         if (from_spool) {
-            fl_counter_add(d->ctx, "records_replayed", n + rej);
+            fl_counter_add(d->ctx, "records_replayed", n);   /* sent ones, like records_sent */
             fl_spool_pop(d->spool);
         } else {
             struct payload *h = &d->q[d->q_head];
