@@ -5,7 +5,7 @@ Runs input.gen -> aggregate.flowmeter (N flow records) four ways:
   base   no output: what producing the records costs;
   sink   output.influx to a local HTTP server that only drains requests
          (204 at once), gzip off and on: flowline's own encode/send rate;
-  influx output.influx into a real influxd 1.6 (tests/integration/110-influx/
+  influx output.influx into a real influxd 1.6 (tests/integration/120-influx/
          influxd.py), gzip on: points/s the server takes.
 For each: wall time, flowline's CPU (user+sys of the process), the CPU of
 the output stage's thread (sampled from /proc every 50 ms), records/s, and
@@ -15,7 +15,7 @@ import os, socket, subprocess, sys, tempfile, threading, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "110-influx"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "integration", "120-influx"))
 from influxd import Influxd, free_port  # noqa: E402
 
 BIN = os.environ.get("FLOWLINE_BIN", os.path.join(ROOT, "build", "flowline"))
