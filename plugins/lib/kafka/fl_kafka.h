@@ -1,0 +1,35 @@
+/* fl_kafka.h: what output.kafka and input.kafka share about librdkafka:
+ * building a client configuration from the stage's options (with
+ * flowline's defaults, the user's `properties:` on top, each refused
+ * property reported at its line), and librdkafka's log and error events
+ * routed into the stage's log.
+ *
+ * A static library linked into the two Kafka plugins, not part of the
+ * plugin ABI. Message formats are not here: the text forms come from
+ * plugins/lib/text, the batch encoding from the core. */
+#ifndef FLOWLINE_KAFKA_H
+#define FLOWLINE_KAFKA_H
+
+#include <stddef.h>
+#include <librdkafka/rdkafka.h>
+#include <flowline/opts.h>
+
+struct fl_ctx;
+
+/* A new configuration: bootstrap.servers = brokers, then defs (pairs
+ * {key, value, key, value, ..., NULL}: flowline's defaults for this
+ * client), then every property of props (the user's; they override the
+ * defaults). A property librdkafka refuses is reported with fl_diag at its
+ * entry of option `properties` (name and librdkafka's reason), so `flowline
+ * check` shows it; every one is tried before returning. The log and error
+ * callbacks write to ctx's log (ctx must outlive the client).
+ * Returns 0 (*out owned by the caller: rd_kafka_new() takes it, or
+ * rd_kafka_conf_destroy()) or -FL_EINVAL / -FL_ENOMEM. */
+int fl_kafka_conf_new(struct fl_ctx *ctx, const char *brokers, const char *const *defs,
+                      const struct fl_strmap *props, rd_kafka_conf_t **out);
+
+/* The value a configuration holds for key (a default, the user's, or
+ * librdkafka's own) into buf; "" if unknown. */
+const char *fl_kafka_conf_get(rd_kafka_conf_t *conf, const char *key, char *buf, size_t len);
+
+#endif
