@@ -9,7 +9,7 @@
  * thread-safe. syslog levels: 0..3 errors, 4 warnings, 5..6 notices. */
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
-    struct fl_ctx *ctx = rd_kafka_opaque(rk);
+    struct fl_ctx *ctx = fl_kafka_ctx(rd_kafka_opaque(rk));
     if (level <= 3)
         FL_LOG_ERROR_RL(ctx, "librdkafka %s: %s", fac, buf);
     else if (level == 4)
@@ -26,7 +26,7 @@ static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const
  * is an error and the plugin notices it on its next call. */
 static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
-    struct fl_ctx *ctx = opaque;
+    struct fl_ctx *ctx = fl_kafka_ctx(opaque);
     fl_counter_add(ctx, "client_errors", 1);
     if (err == RD_KAFKA_RESP_ERR__FATAL)
         FL_LOG_ERROR(ctx, "kafka: fatal: %s", reason);
@@ -47,8 +47,9 @@ static int kafka_conf_set(struct fl_ctx *ctx, rd_kafka_conf_t *c, const char *op
     return fl_diag(ctx, opt, "librdkafka property \"%s\": %s", key, err);
 }
 
-int fl_kafka_conf_new(struct fl_ctx *ctx, const char *brokers, const char *const *defs,
-                      const struct fl_strmap *props, rd_kafka_conf_t **out)
+int fl_kafka_conf_new(struct fl_ctx *ctx, void *state, const char *brokers,
+                      const char *const *defs, const struct fl_strmap *props,
+                      rd_kafka_conf_t **out)
 {
     int rc = 0;
     rd_kafka_conf_t *c = rd_kafka_conf_new();
@@ -66,7 +67,7 @@ int fl_kafka_conf_new(struct fl_ctx *ctx, const char *brokers, const char *const
         rd_kafka_conf_destroy(c);
         return rc;
     }
-    rd_kafka_conf_set_opaque(c, ctx);
+    rd_kafka_conf_set_opaque(c, state);
     rd_kafka_conf_set_log_cb(c, kafka_log_cb);
     rd_kafka_conf_set_error_cb(c, kafka_error_cb);
     *out = c;

@@ -32,6 +32,7 @@ struct kafka_lay {
 #define KAFKA_LAYS 8
 
 struct kafka {
+    struct fl_ctx *ctx;              /* first: fl_kafka_ctx() */
     /* options */
     char *brokers, *topic, *key;
     int format, time_format;
@@ -39,7 +40,6 @@ struct kafka {
     struct fl_strmap properties;
     uint64_t flush_timeout;
     /* run time */
-    struct fl_ctx *ctx;
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     struct kafka_lay lays[KAFKA_LAYS];
@@ -133,7 +133,8 @@ static int kafka_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
     /* librdkafka checks every property now, so `flowline check` reports
      * a misspelt one at its line. */
     rd_kafka_conf_t *conf;
-    if (k->brokers && fl_kafka_conf_new(ctx, k->brokers, kafka_producer_defaults,
+    k->ctx = ctx;
+    if (k->brokers && fl_kafka_conf_new(ctx, k, k->brokers, kafka_producer_defaults,
                                         &k->properties, &conf) == 0)
         rd_kafka_conf_destroy(conf);
     else
@@ -185,7 +186,7 @@ static int kafka_init(struct fl_ctx *ctx, void *state)
     rd_kafka_conf_t *conf;
     char err[512];
     k->ctx = ctx;
-    int rc = fl_kafka_conf_new(ctx, k->brokers, kafka_producer_defaults, &k->properties, &conf);
+    int rc = fl_kafka_conf_new(ctx, k, k->brokers, kafka_producer_defaults, &k->properties, &conf);
     if (rc < 0)
         return rc;
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
