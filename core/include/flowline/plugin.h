@@ -33,7 +33,8 @@ extern "C" {
 /* 2.0: option rows and column definitions travel with their size, schema
  * columns and describe()'s outputs are pointer arrays (docs/decisions.md).
  * 2.1: fl_plugin.flags, fl_workers(). 2.2: flowline/expr.h, fl_diag_at(),
- * fl_name_suggest(). 2.3: flowline/window.h. */
+ * fl_name_suggest(). 2.3: flowline/window.h, flowline/wire.h (the binary batch
+ * encoding). */
 #define FL_ABI_MAJOR 2
 #define FL_ABI_MINOR 3
 
