@@ -11,11 +11,13 @@
  * restart re-reads at most the records that had not gone downstream.
  *
  * Messages: json (one object) or csv (one row), the forms output.kafka
- * writes, into the schema declared by `fields`. A message that is not a
+ * writes, into the schema declared by `fields`; or batch (flowline/wire.h),
+ * which describes itself and goes downstream as it came. A message that is not a
  * record of it is counted (messages_bad), logged and skipped, and its
  * offset committed like any other. Every message is destroyed. */
 #include <stdlib.h>
 #include <string.h>
+#include <flowline/wire.h>
 #include "fl_kafka.h"
 #include "kafka_int.h"
 
@@ -36,8 +38,10 @@ struct kafka_in {
     /* run time */
     rd_kafka_t *rk;
     struct kafka_parser ps;
+    struct fl_wire_dec *dec;         /* format batch */
     struct fl_batch *b;              /* rows read, not yet emitted */
-    uint64_t b_since;                /* wall clock of its first row */
+    uint64_t since;                  /* wall clock of the first row not emitted or
+                                      * offset not committed; 0 = none */
     rd_kafka_topic_partition_list_t *offs;     /* next offset per partition read into b */
     rd_kafka_topic_partition_list_t *assigned; /* .offset: 1 = at its end (stop_at_end) */
     uint64_t n_msgs, n_bad, n_bytes;
@@ -172,9 +176,11 @@ static int kafka_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
     (void)in;
     (void)n_in;
     k->ctx = ctx;
-    if (k->format == KAFKA_BATCH)
-        rc = fl_diag(ctx, "format", "format batch is not available in this build");
-    else if (k->fields.n == 0)
+    if (k->format == KAFKA_BATCH) {
+        if (k->fields.n)
+            rc = fl_diag(ctx, "fields", "format batch describes its own fields; `fields` is "
+                         "for json and csv");
+    } else if (k->fields.n == 0)
         rc = fl_diag(ctx, "fields", "format %s needs `fields`: the records' fields "
                      "(name or name:type), since the messages do not declare them",
                      kafka_formats[k->format]);
@@ -207,6 +213,7 @@ static int kafka_flush(struct kafka_in *k, bool sync)
         rc = fl_emit(k->ctx, &k->b);
     }
     fl_batch_release(&k->b);
+    k->since = 0;
     if (k->n_msgs) {
         fl_counter_add(k->ctx, "messages_read", k->n_msgs);
         fl_counter_add(k->ctx, "bytes_read", k->n_bytes);
@@ -298,15 +305,45 @@ static bool kafka_all_at_end(const struct kafka_in *k)
     return true;
 }
 
+/* Format batch: every batch of the message downstream as it is. */
+static int kafka_message_batch(struct kafka_in *k, const rd_kafka_message_t *m)
+{
+    const char *p = m->payload;
+    size_t off = 0, used;
+    while (off < m->len) {
+        struct fl_batch *bt;
+        int rc = fl_wire_decode(k->dec, p + off, m->len - off, &bt, &used);
+        if (rc == -FL_ENOMEM)
+            return rc;
+        if (rc < 0) {
+            k->n_bad++;
+            FL_LOG_WARN_RL(k->ctx, "%s [%d] offset %lld: not a flowline batch: %s; skipped",
+                           rd_kafka_topic_name(m->rkt), (int)m->partition,
+                           (long long)m->offset, fl_wire_dec_error(k->dec));
+            return 0;
+        }
+        off += used;
+        if ((rc = fl_emit(k->ctx, &bt)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int kafka_message(struct kafka_in *k, const rd_kafka_message_t *m)
 {
     int rc;
     const char *topic = rd_kafka_topic_name(m->rkt);
-    if (!k->b) {
-        if ((rc = fl_batch_new(k->ctx, k->schema, (uint32_t)k->batch_size, &k->b)) < 0)
+    if (!k->since)
+        k->since = fl_now_ns();
+    if (k->format == KAFKA_BATCH) {
+        k->n_msgs++;
+        k->n_bytes += m->len;
+        if ((rc = kafka_message_batch(k, m)) < 0)
             return rc;
-        k->b_since = fl_now_ns();
+        goto offset;
     }
+    if (!k->b && (rc = fl_batch_new(k->ctx, k->schema, (uint32_t)k->batch_size, &k->b)) < 0)
+        return rc;
     uint32_t r = k->b->rows;
     rc = k->format == KAFKA_CSV ? kafka_parse_csv(&k->ps, m->payload, m->len, k->b, r)
                                 : kafka_parse_json(&k->ps, m->payload, m->len, k->b, r);
@@ -322,13 +359,14 @@ static int kafka_message(struct kafka_in *k, const rd_kafka_message_t *m)
     } else {
         k->b->rows++;
     }
+offset:;
     rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(k->offs, topic,
                                                                        m->partition);
     if (!p)
         p = rd_kafka_topic_partition_list_add(k->offs, topic, m->partition);
     p->offset = m->offset + 1;
     kafka_at_end(k, m, false);
-    if (k->b->rows == k->b->cap)
+    if (k->b && k->b->rows == k->b->cap)
         return kafka_flush(k, false);
     return 0;
 }
@@ -339,12 +377,17 @@ static int kafka_init(struct fl_ctx *ctx, void *state)
     rd_kafka_conf_t *conf;
     char err[512], cid[128];
     k->ctx = ctx;
-    if (kafka_names(k) < 0)
-        return -FL_ENOMEM;
-    k->ps.names = (const char *const *)k->names;
-    k->ps.sep = ',';
-    if (!(k->ps.seen = calloc(k->schema->ncols, sizeof(bool))))
-        return -FL_ENOMEM;
+    if (k->format == KAFKA_BATCH) {
+        if (fl_wire_dec_new(ctx, 0, &k->dec) < 0)
+            return -FL_ENOMEM;
+    } else {
+        if (kafka_names(k) < 0)
+            return -FL_ENOMEM;
+        k->ps.names = (const char *const *)k->names;
+        k->ps.sep = ',';
+        if (!(k->ps.seen = calloc(k->schema->ncols, sizeof(bool))))
+            return -FL_ENOMEM;
+    }
     int rc = fl_kafka_conf_new(ctx, k, k->brokers, kafka_consumer_defaults, &k->properties, &conf);
     if (rc < 0)
         return rc;
@@ -398,14 +441,14 @@ static int kafka_run(struct fl_ctx *ctx, void *state)
                 break;
         }
         uint64_t now = fl_now_ns();
-        if (k->b && (!m || now - k->b_since >= k->batch_timeout)
+        if (k->since && (!m || now - k->since >= k->batch_timeout)
             && (rc = kafka_flush(k, false)) < 0)
             break;
         if (!m && now - wm_last > 100000000u) {   /* idle: let downstream timeouts fire */
             fl_watermark(ctx, now);
             wm_last = now;
         }
-        if (k->stop_at_end && !k->b && kafka_all_at_end(k))
+        if (k->stop_at_end && !k->since && kafka_all_at_end(k))
             break;
     }
     if (rc == 0 && k->fail)
@@ -437,6 +480,7 @@ static void kafka_fini(struct fl_ctx *ctx, void *state)
             free(k->names[i]);
     free(k->names);
     free(k->ps.seen);
+    fl_wire_dec_free(&k->dec);
     fl_text_buf_free(&k->ps.buf);
     fl_text_buf_free(&k->ps.key);
 }

@@ -1,6 +1,8 @@
 /* kafka.c: output.kafka, records to a Kafka topic with librdkafka's
  * producer: one message per record (json, csv) keyed by a field, so that
- * consumers can partition by host.
+ * consumers can partition by host, or batches in flowline's binary
+ * encoding (batch: flowline/wire.h), one message per key and at most
+ * batch_records rows.
  *
  * Delivery (docs/decisions.md, "output.kafka and no silent loss"): the
  * idempotent producer by default (no duplicates or reordering from
@@ -17,8 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <flowline/plugin.h>
+#include <flowline/wire.h>
 #include "fl_kafka.h"
-#include "fl_text.h"
+#include "kafka_int.h"
 
 enum kafka_format { KAFKA_JSON = 0, KAFKA_CSV, KAFKA_BATCH };
 
@@ -38,18 +41,22 @@ struct kafka {
     int format, time_format;
     struct fl_strlist fields;
     struct fl_strmap properties;
-    uint64_t flush_timeout;
+    uint64_t flush_timeout, batch_records;
     /* run time */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;
     struct kafka_lay lays[KAFKA_LAYS];
     unsigned lay_next;
     struct fl_text_buf msg, keybuf;
+    struct kafka_groups groups;      /* batch format: rows by key */
+    struct fl_wire_buf wire;
     const struct fl_batch *resume;   /* a batch refused with -FL_EAGAIN ... */
-    uint32_t resume_row;             /* ... and its first row not yet queued */
+    uint32_t resume_row;             /* ... and its first row not yet queued (batch
+                                      * format: position in groups.rows) */
     /* delivery reports since the last fl_counter_add (callbacks run in
      * rd_kafka_poll on the stage thread, so plain integers do) */
     uint64_t n_delivered, n_failed, n_undelivered, bytes_delivered;
+    int group_key_col;               /* kafka_group_key's column */
     bool stopping;                   /* purging at shutdown: reports count as undelivered */
 };
 
@@ -78,6 +85,11 @@ static const struct fl_opt kafka_opts[] = {
     { .name = "properties", .type = FL_OPT_MAP, .offset = offsetof(struct kafka, properties),
       .doc = "librdkafka producer properties (CONFIGURATION.md), over flowline's defaults "
              "enable.idempotence=true, partitioner=murmur2_random, message.timeout.ms=0" },
+    { .name = "batch_records", .type = FL_OPT_UINT,
+      .offset = offsetof(struct kafka, batch_records), .def = "1000", .min = "1",
+      .max = "1048576", .unit = "records",
+      .doc = "format batch: records per message at most (keep messages under the "
+             "brokers' message.max.bytes)" },
     { .name = "flush_timeout", .type = FL_OPT_DURATION,
       .offset = offsetof(struct kafka, flush_timeout), .def = "30s", .min = "0s",
       .doc = "at shutdown, wait at most this long for queued messages to be delivered; "
@@ -104,8 +116,10 @@ static int kafka_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
     (void)out;
     if (k->topic && !k->topic[0])
         rc = fl_diag(ctx, "topic", "topic must not be empty");
-    if (k->format == KAFKA_BATCH)
-        rc = fl_diag(ctx, "format", "format batch is not available in this build");
+    if (k->format == KAFKA_BATCH && (k->fields.n || fl_opt_given(ctx, "time_format")))
+        rc = fl_diag(ctx, k->fields.n ? "fields" : "time_format",
+                     "format batch sends every field in binary; fields and time_format are "
+                     "for json and csv");
     if (k->key) {
         struct fl_bind *bd;
         struct fl_want w = { .name = k->key, .flags = FL_WANT_NAMED };
@@ -228,11 +242,10 @@ static struct kafka_lay *kafka_layout(struct kafka *k, const struct fl_schema *s
 
 /* The key of row r: the text form of its cell (a string's own bytes), or
  * none when the value is missing. */
-static int kafka_key(struct kafka *k, const struct fl_batch *b, int col, uint32_t r)
+static int kafka_key_text(struct kafka *k, const struct fl_batch *b, int col, uint32_t r,
+                          struct fl_text_buf *kb)
 {
-    struct fl_text_buf *kb = &k->keybuf;
     char *p, *e;
-    kb->len = 0;
     if (col < 0 || !fl_batch_is_valid(b, (uint32_t)col, r))
         return 0;
     enum fl_type t = b->schema->cols[col]->type;
@@ -243,7 +256,7 @@ static int kafka_key(struct kafka *k, const struct fl_batch *b, int col, uint32_
     int rc = fl_text_buf_reserve(kb, FL_TEXT_CELL_MAX);
     if (rc < 0)
         return rc;
-    p = kb->p;
+    p = kb->p + kb->len;
     const void *d = b->data[col];
     switch (t) {
     case FL_T_U8:   e = fl_text_u64(p, ((const uint8_t *)d)[r]); break;
@@ -259,17 +272,31 @@ static int kafka_key(struct kafka *k, const struct fl_batch *b, int col, uint32_
     case FL_T_MAC:  e = fl_text_mac(p, (const uint8_t *)d + 6u * r); break;
     default:        e = p; break;
     }
-    kb->len = (size_t)(e - p);
+    kb->len += (size_t)(e - p);
     return 0;
+}
+
+static int kafka_key(struct kafka *k, const struct fl_batch *b, int col, uint32_t r)
+{
+    k->keybuf.len = 0;
+    return kafka_key_text(k, b, col, r, &k->keybuf);
+}
+
+/* kafka_groups_build's key function: the stage's key column of this schema. */
+static int kafka_group_key(void *arg, const struct fl_batch *b, uint32_t r, struct fl_text_buf *kb)
+{
+    struct kafka *k = arg;
+    return kafka_key_text(k, b, k->group_key_col, r, kb);
 }
 
 /* Queue one message; on a full queue, serve delivery reports for up to
  * ~100 ms before giving up with -FL_EAGAIN. */
-static int kafka_produce(struct kafka *k, const void *val, size_t len)
+static int kafka_produce(struct kafka *k, const void *val, size_t len, const char *key,
+                         size_t klen)
 {
     for (int tries = 0;; tries++) {
         if (rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, len,
-                             k->keybuf.len ? k->keybuf.p : NULL, k->keybuf.len, k) == 0)
+                             klen ? key : NULL, klen, k) == 0)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -284,6 +311,52 @@ static int kafka_produce(struct kafka *k, const void *val, size_t len)
     }
 }
 
+/* Format batch: the rows by key (one group without a key), each group cut
+ * into messages of at most batch_records rows. *pos: where in the grouped
+ * rows to start (a resumed batch keeps its groups). */
+static int kafka_process_batch(struct kafka *k, struct fl_batch *b, bool resumed, uint32_t *pos,
+                               uint32_t *queued)
+{
+    struct kafka_groups *g = &k->groups;
+    int rc;
+    if (!resumed) {
+        struct kafka_lay *l = k->key ? kafka_layout(k, b->schema) : NULL;
+        if (k->key && !l)
+            return -FL_ENOMEM;
+        k->group_key_col = l ? l->key_col : -1;
+        if ((rc = kafka_groups_build(g, b, k->group_key_col >= 0 ? kafka_group_key : NULL,
+                                     k)) < 0)
+            return rc;
+        *pos = 0;
+    }
+    uint32_t gi = 0;
+    while (*pos < b->rows) {
+        while (g->first[gi + 1] <= *pos)
+            gi++;
+        uint32_t end = g->first[gi + 1];
+        if (end - *pos > k->batch_records)
+            end = *pos + (uint32_t)k->batch_records;
+        struct fl_batch *sub;
+        if (*pos == 0 && end == b->rows && g->n == 1)   /* rows in batch order */
+            sub = fl_batch_retain(b);
+        else if ((rc = kafka_gather(k->ctx, b, g->rows + *pos, end - *pos, &sub)) < 0)
+            return rc;
+        k->wire.len = 0;
+        rc = fl_wire_encode(sub, 0, &k->wire);
+        fl_batch_release(&sub);
+        if (rc < 0) {
+            FL_LOG_ERROR(k->ctx, "batch encoding: %s", fl_strerror(rc));
+            return rc;
+        }
+        if ((rc = kafka_produce(k, k->wire.p, k->wire.len, k->groups.keys.p + g->koff[gi],
+                                g->klen[gi])) < 0)
+            return rc;
+        (*queued)++;
+        *pos = end;
+    }
+    return 0;
+}
+
 static int kafka_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
 {
     struct kafka *k = state;
@@ -296,9 +369,14 @@ static int kafka_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         FL_LOG_ERROR(ctx, "topic %s: the producer failed: %s", k->topic, reason);
         return -FL_EIO;
     }
-    if (k->resume == b)
+    bool resumed = k->resume == b;
+    if (resumed)
         row = k->resume_row;
     k->resume = NULL;
+    if (k->format == KAFKA_BATCH) {
+        rc = kafka_process_batch(k, b, resumed, &row, &queued);
+        goto done;
+    }
     struct kafka_lay *l = kafka_layout(k, b->schema);
     if (!l)
         return -FL_ENOMEM;
@@ -311,10 +389,11 @@ static int kafka_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         size_t len = k->msg.len;
         if (len && k->msg.p[len - 1] == '\n')    /* a message is a record, not a line */
             len--;
-        if ((rc = kafka_produce(k, k->msg.p, len)) < 0)
+        if ((rc = kafka_produce(k, k->msg.p, len, k->keybuf.p, k->keybuf.len)) < 0)
             break;
         queued++;
     }
+done:
     if (queued)
         fl_counter_add(ctx, "messages_produced", queued);
     if (rc == -FL_EAGAIN) {
@@ -373,6 +452,8 @@ static void kafka_fini(struct fl_ctx *ctx, void *state)
         fl_text_layout_destroy(&k->lays[i].lay);
     fl_text_buf_free(&k->msg);
     fl_text_buf_free(&k->keybuf);
+    kafka_groups_free(&k->groups);
+    fl_wire_buf_free(&k->wire);
 }
 
 FL_PLUGIN_DEFINE(.kind = FL_KIND_OUTPUT, .name = "kafka", .version = "1.0",
