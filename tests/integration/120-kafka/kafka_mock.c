@@ -60,8 +60,10 @@ int main(int argc, char **argv)
         return 2;
     }
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* The handle only hosts the cluster; it never connects anywhere. */
-    if (rd_kafka_conf_set(conf, "client.id", "kafka_mock", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+    /* The handle only hosts the cluster; it never connects anywhere (so
+     * no warning about bootstrap.servers). */
+    if (rd_kafka_conf_set(conf, "client.id", "kafka_mock", err, sizeof(err)) != RD_KAFKA_CONF_OK
+        || rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "kafka_mock: %s\n", err);
         return 1;
     }
