@@ -318,11 +318,31 @@ def scenario_down(mock, n):
     mock.cmd("up all")
 
 
+def scenario_example(mock):
+    """conf/examples/flows-to-kafka.yaml as its comment says to run it."""
+    ex = os.path.join(os.environ.get("FLOWLINE_SRC", os.path.join(os.path.dirname(
+        os.path.abspath(__file__)), "../../..")), "conf/examples/flows-to-kafka.yaml")
+    p = subprocess.run([BIN, "run", "-v", "--no-progress", ex], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PCAP=PCAP, BROKERS=mock.brokers,
+                                             TOPIC="example"))
+    k = counters(p.stderr).get("to_kafka", {})
+    if p.returncode != 0:
+        print(p.stderr)
+    msgs = kcat(mock.brokers, "example")
+    objs = [json.loads(m[2]) for m in msgs]
+    check(p.returncode == 0 and k.get("messages_delivered") == k.get("records_in") == len(msgs) > 1000
+          and all(o["src_addr"] == m[1] for o, m in zip(objs, msgs))
+          and all(list(o) == ["flow_start", "flow_end", "src_addr", "dst_addr", "src_port", "dst_port",
+                              "proto", "packets", "bytes", "duration", "end_reason"] for o in objs),
+          f"example flows-to-kafka.yaml: {len(msgs)} json messages keyed by src_addr ({k})")
+
+
 def main():
-    mock = Mock(["flows_json", "flows_csv", "flows_batch", "bad", "grp", "down"])
+    mock = Mock(["flows_json", "flows_csv", "flows_batch", "bad", "grp", "down", "example"])
     try:
         n = scenario_formats(mock)
         scenario_bad(mock)
+        scenario_example(mock)
         scenario_group(mock, n)
         scenario_down(mock, n)
         mock.stop()
