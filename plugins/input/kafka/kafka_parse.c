@@ -73,7 +73,8 @@ int kafka_parse_csv(struct kafka_parser *ps, const char *p, size_t n, struct fl_
             i = j;
         }
         /* an empty unquoted cell is a missing value; "" is an empty string */
-        if ((quoted || ps->buf.len) && (rc = row_set(b, r, c, ps->buf.p, ps->buf.len)) < 0)
+        if ((quoted || ps->buf.len)
+            && (rc = row_set(b, r, c, ps->buf.len ? ps->buf.p : "", ps->buf.len)) < 0)
             return rc;
         c++;
         if (i >= n)
@@ -247,7 +248,8 @@ int kafka_parse_json(struct kafka_parser *ps, const char *p, size_t n, struct fl
         if (p[i] == '"') {
             if ((rc = json_string(p, n, &i, &ps->buf)) < 0)
                 return rc;
-            if (c >= 0 && (rc = row_set(b, r, (uint32_t)c, ps->buf.p, ps->buf.len)) < 0)
+            if (c >= 0 && (rc = row_set(b, r, (uint32_t)c, ps->buf.len ? ps->buf.p : "",
+                                        ps->buf.len)) < 0)
                 return rc;
         } else if (p[i] == '{' || p[i] == '[') {
             if (json_skip(p, n, &i, &ps->buf) < 0 || c >= 0)

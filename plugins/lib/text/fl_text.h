@@ -75,6 +75,8 @@ int fl_text_buf_reserve(struct fl_text_buf *b, size_t n);
 void fl_text_buf_free(struct fl_text_buf *b);
 static inline int fl_text_buf_put(struct fl_text_buf *b, const void *s, size_t n)
 {
+    if (n == 0)         /* b->p may still be NULL: no pointer arithmetic on it */
+        return 0;
     if (b->cap - b->len < n) {
         int rc = fl_text_buf_reserve(b, n);
         if (rc < 0)
