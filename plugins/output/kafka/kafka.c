@@ -21,9 +21,16 @@
 #include <flowline/plugin.h>
 #include <flowline/wire.h>
 #include "fl_kafka.h"
+#include "fl_text.h"
 #include "kafka_int.h"
 
 enum kafka_format { KAFKA_JSON = 0, KAFKA_CSV, KAFKA_BATCH };
+
+/* A keyed partitioner of librdkafka (its hash over the key modulo the
+ * partition count, no availability check, so callable outside a
+ * partitioner callback). */
+typedef int32_t (*kafka_hash_fn)(const rd_kafka_topic_t *, const void *, size_t, int32_t,
+                                 void *, void *);
 
 /* One input schema's layout and key column, resolved once. */
 struct kafka_lay {
@@ -56,7 +63,11 @@ struct kafka {
     /* delivery reports since the last fl_counter_add (callbacks run in
      * rd_kafka_poll on the stage thread, so plain integers do) */
     uint64_t n_delivered, n_failed, n_undelivered, bytes_delivered;
-    int group_key_col;               /* kafka_group_key's column */
+    int group_key_col;               /* kafka_row_partition's column */
+    kafka_hash_fn hash;              /* the partitioner's hash over a key */
+    int32_t nparts;                  /* the topic's partitions (batch format) */
+    uint64_t nparts_at;              /* when nparts was learnt (refreshed each minute) */
+    uint32_t spread;                 /* partitions for rows without a key, in turn */
     bool stopping;                   /* purging at shutdown: reports count as undelivered */
 };
 
@@ -194,6 +205,17 @@ static void kafka_poll(struct kafka *k, int timeout_ms)
     }
 }
 
+/* The keyed hash of the configured partitioner (random ones spread rows
+ * without a key themselves, see above). */
+static kafka_hash_fn kafka_hash_of(const char *partitioner)
+{
+    if (strncmp(partitioner, "consistent", 10) == 0)
+        return rd_kafka_msg_partitioner_consistent;
+    if (strncmp(partitioner, "fnv1a", 5) == 0)
+        return rd_kafka_msg_partitioner_fnv1a;
+    return rd_kafka_msg_partitioner_murmur2;
+}
+
 static int kafka_init(struct fl_ctx *ctx, void *state)
 {
     struct kafka *k = state;
@@ -204,6 +226,9 @@ static int kafka_init(struct fl_ctx *ctx, void *state)
     if (rc < 0)
         return rc;
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+    char part[64];
+    k->hash = kafka_hash_of(fl_kafka_conf_get(conf, "partitioner", part, sizeof(part)));
+    FL_LOG_DEBUG(ctx, "partitioner %s", part);
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!k->rk) {
         rd_kafka_conf_destroy(conf);
@@ -282,20 +307,50 @@ static int kafka_key(struct kafka *k, const struct fl_batch *b, int col, uint32_
     return kafka_key_text(k, b, col, r, &k->keybuf);
 }
 
-/* kafka_groups_build's key function: the stage's key column of this schema. */
-static int kafka_group_key(void *arg, const struct fl_batch *b, uint32_t r, struct fl_text_buf *kb)
+/* kafka_groups_build's partition function: the partitioner's hash of the
+ * key text, as librdkafka would place a json or csv message with that key;
+ * rows without a key value go round the partitions. */
+static int32_t kafka_row_partition(void *arg, const struct fl_batch *b, uint32_t r,
+                                   int32_t nparts)
 {
     struct kafka *k = arg;
-    return kafka_key_text(k, b, k->group_key_col, r, kb);
+    k->keybuf.len = 0;
+    if (kafka_key_text(k, b, k->group_key_col, r, &k->keybuf) < 0 || k->keybuf.len == 0)
+        return (int32_t)(k->spread++ % (uint32_t)nparts);
+    return k->hash(k->rkt, k->keybuf.p, k->keybuf.len, nparts, NULL, NULL);
+}
+
+/* The topic's partition count, from the brokers' metadata: -FL_EAGAIN
+ * while no broker answers (the core offers the batch again later). */
+static int kafka_partitions(struct kafka *k)
+{
+    uint64_t now = fl_now_ns();
+    if (k->nparts > 0 && now - k->nparts_at < 60000000000u)
+        return 0;
+    const struct rd_kafka_metadata *md;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(k->rk, 0, k->rkt, &md, 1000);
+    if (err) {
+        FL_LOG_WARN_RL(k->ctx, "topic %s: no metadata: %s", k->topic, rd_kafka_err2str(err));
+        return k->nparts > 0 ? 0 : -FL_EAGAIN;
+    }
+    int32_t n = md->topic_cnt == 1 && !md->topics[0].err ? md->topics[0].partition_cnt : 0;
+    if (md->topic_cnt == 1 && md->topics[0].err)
+        FL_LOG_WARN_RL(k->ctx, "topic %s: %s", k->topic, rd_kafka_err2str(md->topics[0].err));
+    rd_kafka_metadata_destroy(md);
+    if (n <= 0)
+        return k->nparts > 0 ? 0 : -FL_EAGAIN;
+    k->nparts = n;
+    k->nparts_at = now;
+    return 0;
 }
 
 /* Queue one message; on a full queue, serve delivery reports for up to
  * ~100 ms before giving up with -FL_EAGAIN. */
-static int kafka_produce(struct kafka *k, const void *val, size_t len, const char *key,
-                         size_t klen)
+static int kafka_produce(struct kafka *k, int32_t part, const void *val, size_t len,
+                         const char *key, size_t klen)
 {
     for (int tries = 0;; tries++) {
-        if (rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY, (void *)val, len,
+        if (rd_kafka_produce(k->rkt, part, RD_KAFKA_MSG_F_COPY, (void *)val, len,
                              klen ? key : NULL, klen, k) == 0)
             return 0;
         rd_kafka_resp_err_t err = rd_kafka_last_error();
@@ -311,9 +366,10 @@ static int kafka_produce(struct kafka *k, const void *val, size_t len, const cha
     }
 }
 
-/* Format batch: the rows by key (one group without a key), each group cut
- * into messages of at most batch_records rows. *pos: where in the grouped
- * rows to start (a resumed batch keeps its groups). */
+/* Format batch: the rows by the partition of their key (one group without
+ * a key), each group cut into messages of at most batch_records rows,
+ * without a message key. *pos: where in the grouped rows to start (a
+ * resumed batch keeps its groups). */
 static int kafka_process_batch(struct kafka *k, struct fl_batch *b, bool resumed, uint32_t *pos,
                                uint32_t *queued)
 {
@@ -324,8 +380,10 @@ static int kafka_process_batch(struct kafka *k, struct fl_batch *b, bool resumed
         if (k->key && !l)
             return -FL_ENOMEM;
         k->group_key_col = l ? l->key_col : -1;
-        if ((rc = kafka_groups_build(g, b, k->group_key_col >= 0 ? kafka_group_key : NULL,
-                                     k)) < 0)
+        if (k->group_key_col >= 0 && (rc = kafka_partitions(k)) < 0)
+            return rc;
+        if ((rc = kafka_groups_build(g, b, k->nparts,
+                                     k->group_key_col >= 0 ? kafka_row_partition : NULL, k)) < 0)
             return rc;
         *pos = 0;
     }
@@ -348,8 +406,7 @@ static int kafka_process_batch(struct kafka *k, struct fl_batch *b, bool resumed
             FL_LOG_ERROR(k->ctx, "batch encoding: %s", fl_strerror(rc));
             return rc;
         }
-        if ((rc = kafka_produce(k, k->wire.p, k->wire.len, k->groups.keys.p + g->koff[gi],
-                                g->klen[gi])) < 0)
+        if ((rc = kafka_produce(k, g->part[gi], k->wire.p, k->wire.len, NULL, 0)) < 0)
             return rc;
         (*queued)++;
         *pos = end;
@@ -389,7 +446,7 @@ static int kafka_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         size_t len = k->msg.len;
         if (len && k->msg.p[len - 1] == '\n')    /* a message is a record, not a line */
             len--;
-        if ((rc = kafka_produce(k, k->msg.p, len, k->keybuf.p, k->keybuf.len)) < 0)
+        if ((rc = kafka_produce(k, RD_KAFKA_PARTITION_UA, k->msg.p, len, k->keybuf.p, k->keybuf.len)) < 0)
             break;
         queued++;
     }

@@ -1,34 +1,33 @@
-/* kafka_int.h: output.kafka's parts: the producer stage (kafka.c) and the
- * grouping of a batch's rows by key for the batch format (kafka_group.c). */
+/* kafka_int.h: output.kafka's parts: the producer stage (kafka.c) and, for
+ * the batch format, the rows of a batch grouped by the partition their key
+ * goes to (kafka_group.c). */
 #ifndef KAFKA_OUT_INT_H
 #define KAFKA_OUT_INT_H
 
 #include <stdint.h>
 #include <flowline/plugin.h>
-#include "fl_text.h"
 
-/* Rows of one batch ordered by key: rows[first[g] .. first[g + 1]) are the
- * rows of group g (in their batch order), whose key text is
- * keys.p[koff[g] .. koff[g] + klen[g]) (klen 0: no key). Reused across
- * batches; kafka_groups_free() releases. */
+/* Rows of one batch by partition: rows[first[g] .. first[g + 1]) are the
+ * rows (in batch order) of group g, which goes to partition part[g] (-1:
+ * any, librdkafka chooses). Reused across batches; kafka_groups_free()
+ * releases. */
 struct kafka_groups {
     uint32_t n;                  /* groups */
     uint32_t *rows;              /* batch rows, grouped */
     uint32_t *first;             /* n + 1 entries */
-    uint32_t *koff, *klen;       /* per group */
-    struct fl_text_buf keys;     /* every row's key text */
-    struct kafka_keyrow *tmp;    /* per row: for sorting */
-    uint32_t cap;
+    int32_t *part;               /* per group */
+    int32_t *row_part;           /* per row, while grouping */
+    uint32_t cap, pcap;
 };
 
-/* The key text of row r of b (kafka.c): appended to kb. */
-typedef int (*kafka_key_fn)(void *arg, const struct fl_batch *b, uint32_t r,
-                            struct fl_text_buf *kb);
+/* The partition (0 .. nparts - 1) of row r of b. */
+typedef int32_t (*kafka_part_fn)(void *arg, const struct fl_batch *b, uint32_t r,
+                                 int32_t nparts);
 
-/* Group the rows of b by their key text (key_fn per row; NULL: one
- * group without a key). */
-int kafka_groups_build(struct kafka_groups *g, const struct fl_batch *b, kafka_key_fn key_fn,
-                       void *arg);
+/* Group b's rows by partition (part_fn per row); part_fn NULL: one group
+ * of every row for partition -1. */
+int kafka_groups_build(struct kafka_groups *g, const struct fl_batch *b, int32_t nparts,
+                       kafka_part_fn part_fn, void *arg);
 void kafka_groups_free(struct kafka_groups *g);
 
 /* A new batch of b's schema holding rows[0..n) of b, in that order
