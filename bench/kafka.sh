@@ -4,11 +4,9 @@
 #  - cost: gen -> flowmeter -> output.kafka (key src_addr); the CPU seconds
 #    of the output stage's thread and of librdkafka's threads (sampled from
 #    /proc per thread), per 1 M flow records;
-#  - rate: a topic of (at most 100k: the mock keeps about 5 MB per
-#    partition and deletes older messages) flows as batch messages replayed
-#    by input.kafka into output.kafka; records and messages per second from
-#    the consumer's partition assignment to the end of the run (consuming
-#    and the final flush included, so a lower bound).
+#  - rate: input.gen's packet records (a fast source, no flowmeter) into
+#    output.kafka; records and messages per second of the whole run, flush
+#    included, beside the same source into output.csv on /dev/null.
 # Not part of ctest.
 #
 #   bench/kafka.sh [FLOWS] [FORMATS...]     (defaults: 1000000; json csv batch)

@@ -28,12 +28,23 @@ def sample_threads(pid, cpu, stop):
         time.sleep(0.01)
 
 
+MOCK_PID = None
+
+
+def mock_cpu():
+    """CPU seconds the mock cluster's process has used so far."""
+    f = open(f"/proc/{MOCK_PID}/stat").read()
+    f = f[f.rindex(")") + 2:].split()
+    return (int(f[11]) + int(f[12])) / TICK
+
+
 def run(yaml_text, tmp, name):
     path = os.path.join(tmp, name + ".yaml")
     open(path, "w").write(yaml_text)
     cpu, stop = {}, threading.Event()
     t0 = time.time()
     r0 = os.times()
+    m0 = mock_cpu()
     p = subprocess.Popen([BIN, "run", "-v", "--no-progress", path], stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE, text=True)
     th = threading.Thread(target=sample_threads, args=(p.pid, cpu, stop))
@@ -51,12 +62,14 @@ def run(yaml_text, tmp, name):
     total = (r1.children_user - r0.children_user) + (r1.children_system - r0.children_system)
     if p.returncode:
         sys.exit(f"{name} failed:\n{err}")
+    m1 = mock_cpu()
     c = {m.group(1): {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(2))}
          for m in re.finditer(r"^\s+(\S+) \(\S+\):(.*)$", err, re.M)}
     by = {}
     for name_, secs in cpu.values():
         key = "rdkafka" if name_.startswith("rdk:") else name_
         by[key] = by.get(key, 0) + secs
+    by["mock"] = m1 - m0
     return wall, total, by, c
 
 
@@ -75,6 +88,8 @@ def main():
     mock = subprocess.Popen([MOCK, "-b", "3", "-p", "4", "src"] + ["dst_" + f for f in FORMATS],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     brokers = mock.stdout.readline().strip()
+    global MOCK_PID
+    MOCK_PID = mock.pid
     print(f"flowline output.kafka -> librdkafka mock cluster ({brokers}), {FLOWS} flow records")
     print(f"load average {open('/proc/loadavg').read().split()[0]}, {os.cpu_count()} CPUs")
     try:
@@ -99,34 +114,35 @@ stages:
                       f"stage {stage:.2f} s + librdkafka {rdk:.2f} s = {stage + rdk:.2f} s CPU "
                       f"per 1 M records -> {1e6 / stage / 1e6 if stage else 0:.2f} M records/s "
                       f"on the stage's thread; whole run {wall:.1f} s wall, {total:.1f} s CPU")
-            # 2. rate: a topic of batch messages replayed into output.kafka
-            # (the mock keeps about 5 MB per partition, so at most 100k flows)
-            run(f"""version: 1
+            # 2. rate: records from a fast source (input.gen's packet records,
+            # 15 columns, no flowmeter) into output.kafka, wall time of the
+            # whole run against the same source into output.csv on /dev/null
+            src = f"""version: 1
 stages:
-{gen_stages(min(FLOWS, 100000))}  - id: out
+  - id: gen
+    use: input.gen
+    with: {{ packets: {FLOWS}, batch_size: 4096 }}
+"""
+            wall0, total0, _, _ = run(src + """  - id: out
+    use: output.csv
+    from: gen
+    with: { path: /dev/null }
+""", tmp, "rate_null")
+            print(f"\nrate into the mock ({FLOWS} packet records of input.gen, wall time of the "
+                  f"whole run, flush included; the same into output.csv on /dev/null: "
+                  f"{wall0:.2f} s, {FLOWS / wall0 / 1e6:.2f} M records/s):")
+            for f in FORMATS:
+                wall, total, by, c = run(src + f"""  - id: out
     use: output.kafka
-    from: flows
-    with: {{ brokers: "{brokers}", topic: src, format: batch }}
-""", tmp, "load")
-            print("\nrate into the mock (input.kafka replaying batch messages -> output.kafka; "
-                  "from the consumer's partition assignment to the end of the run, flush "
-                  "included):")
-            for i, f in enumerate(FORMATS):
-                wall, total, by, c = run(f"""version: 1
-stages:
-  - id: kin
-    use: input.kafka
-    with: {{ brokers: "{brokers}", topics: [src], group: bench{i}, format: batch, stop_at_end: true }}
-  - id: out
-    use: output.kafka
-    from: kin
+    from: gen
     with: {{ brokers: "{brokers}", topic: dst_{f}, key: src_addr, format: {f} }}
 """, tmp, "rate_" + f)
                 k = c["out"]
+                assert k["messages_delivered"] == k["messages_produced"], k
                 print(f"  {f:5}  {k['messages_delivered']} messages of {k['records_in']} records "
                       f"in {wall:.2f} s: {k['records_in'] / wall / 1e6:.2f} M records/s, "
                       f"{k['messages_delivered'] / wall / 1e3:.0f} k messages/s "
-                      f"({total:.1f} s CPU in all)")
+                      f"(flowline {total:.1f} s CPU, the mock cluster {by['mock']:.1f} s)")
     finally:
         mock.stdin.close()
         mock.wait(timeout=60)
