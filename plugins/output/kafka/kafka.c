@@ -57,7 +57,10 @@ struct kafka {
     struct fl_text_buf msg, keybuf;
     struct kafka_groups groups;      /* batch format: rows by key */
     struct fl_wire_buf wire;
-    const struct fl_batch *resume;   /* a batch refused with -FL_EAGAIN ... */
+    const struct fl_batch *resume;   /* a batch refused with -FL_EAGAIN (and its seq:
+                                      * the core may give up on it while stopping,
+                                      * and a new batch reuse its address) ... */
+    uint64_t resume_seq;
     uint32_t resume_row;             /* ... and its first row not yet queued (batch
                                       * format: position in groups.rows) */
     /* delivery reports since the last fl_counter_add (callbacks run in
@@ -426,7 +429,7 @@ static int kafka_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
         FL_LOG_ERROR(ctx, "topic %s: the producer failed: %s", k->topic, reason);
         return -FL_EIO;
     }
-    bool resumed = k->resume == b;
+    bool resumed = k->resume == b && k->resume_seq == b->seq;
     if (resumed)
         row = k->resume_row;
     k->resume = NULL;
@@ -455,6 +458,7 @@ done:
         fl_counter_add(ctx, "messages_produced", queued);
     if (rc == -FL_EAGAIN) {
         k->resume = b;
+        k->resume_seq = b->seq;
         k->resume_row = row;
         fl_counter_add(ctx, "queue_full", 1);
     }

@@ -337,7 +337,10 @@ def scenario_down(mock, n):
     b = mock.brokers
     mock.cmd("down all")
     cons = start(consumer("dc", b, "down", "json", "g_down", stop_at_end=False), "dc.log")
-    prod = start(producer("dp", b, "down", "json"), "dp.log")
+    # a queue of 50 messages: full while the brokers are away, so the stage
+    # holds the pipeline back (-FL_EAGAIN) and resumes where it stopped
+    prod = start(producer("dp", b, "down", "json", "properties: {queue.buffering.max.messages: 50}"),
+                 "dp.log")
     time.sleep(6)
     still = prod.poll() is None
     mock.cmd("up all")
@@ -345,8 +348,10 @@ def scenario_down(mock, n):
     ptext = open(os.path.join(TMP, "dp.log")).read()
     kc = counters(ptext).get("kafka", {})
     check(still, "down: the producer waited for the brokers (still running after 6 s)")
-    check(prod.returncode == 0 and kc.get("messages_delivered") == n and "messages_undelivered" not in kc,
-          f"down: after the brokers came back, all {n} records delivered ({kc})")
+    check(prod.returncode == 0 and kc.get("messages_delivered") == n and "messages_undelivered" not in kc
+          and kc.get("queue_full", 0) > 0,
+          f"down: the full queue held the pipeline back; after the brokers came back, all {n} "
+          f"records delivered ({kc})")
     wait_for(lambda: len(rows("dc")) >= n, 40)
     time.sleep(1)
     rc, text, c = finish(cons, "dc.log")
