@@ -34,7 +34,8 @@ extern "C" {
  * columns and describe()'s outputs are pointer arrays (docs/decisions.md).
  * 2.1: fl_plugin.flags, fl_workers(). 2.2: flowline/expr.h, fl_diag_at(),
  * fl_name_suggest(). 2.3: flowline/window.h; fl_plugin.wall_tick, fl_wake_at(),
- * flowline/deliver.h (the delivery layer of network outputs). */
+ * flowline/deliver.h (the delivery layer of network outputs), flowline/wire.h
+ * (the binary batch encoding). */
 #define FL_ABI_MAJOR 2
 #define FL_ABI_MINOR 3
 

@@ -75,6 +75,8 @@ int fl_text_buf_reserve(struct fl_text_buf *b, size_t n);
 void fl_text_buf_free(struct fl_text_buf *b);
 static inline int fl_text_buf_put(struct fl_text_buf *b, const void *s, size_t n)
 {
+    if (n == 0)         /* b->p may still be NULL: no pointer arithmetic on it */
+        return 0;
     if (b->cap - b->len < n) {
         int rc = fl_text_buf_reserve(b, n);
         if (rc < 0)
@@ -113,6 +115,23 @@ int fl_text_csv_str(struct fl_text_buf *b, const char *s, size_t n, char sep);
 int fl_text_json_str(struct fl_text_buf *b, const char *s, size_t n);
 /* Lowercase hex of n bytes, no quotes. */
 int fl_text_hex(struct fl_text_buf *b, const void *s, size_t n);
+
+/* ---- Reading the forms back ------------------------------------------
+ * One unquoted, unescaped value s[0..n) (not NUL-terminated) of type t
+ * into the cell at `cell` (fl_type_size(t) bytes); str and bytes cells go
+ * into b's arena. Accepted: what the formatters write, and
+ *  - integers: decimal, range-checked for the type (i64 with a '-');
+ *  - f64: decimal or exponent form, "nan", "inf", "-inf" (no hex floats);
+ *  - bool: true, false, 1, 0;
+ *  - ts: RFC 3339 with 'Z' or a +hh:mm/-hh:mm offset and 0..9 fraction
+ *    digits; an epoch number with a fraction, or below 1e12, in seconds;
+ *    a larger integer in nanoseconds;
+ *  - dur: seconds with an optional sign and fraction;
+ *  - addr: dotted quad (stored IPv4-mapped) or any IPv6 text form;
+ *  - mac: six hex pairs joined by ':' or '-';
+ *  - bytes: hex digits, either case.
+ * Returns 0, -FL_EINVAL (not a value of the type) or -FL_ENOMEM. */
+int fl_text_parse(enum fl_type t, const char *s, size_t n, struct fl_batch *b, void *cell);
 
 /* ---- Layouts ----------------------------------------------------------
  * A layout is the list of output fields bound to one schema: built once per
