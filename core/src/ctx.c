@@ -244,3 +244,8 @@ bool fl_opt_given(struct fl_ctx *ctx, const char *name)
 {
     return opt_value(ctx, name) != NULL;
 }
+
+void fl_wake_at(struct fl_ctx *ctx, uint64_t wall_ns)
+{
+    ctx->wake_at = wall_ns;
+}

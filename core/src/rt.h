@@ -59,6 +59,7 @@ struct fl_ctx {
     _Atomic uint64_t progress_done, progress_total;
     atomic_bool progress_records;         /* counted in records, not bytes */
     struct fl_batch_pool *pool;           /* record.c: recycled batches (NULL: none) */
+    uint64_t wake_at;                     /* fl_wake_at(): wall ns, 0 = none */
 };
 
 int fl_ctx_init(struct fl_ctx *ctx, struct fl_rt *rt, const char *stage_id,

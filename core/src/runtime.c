@@ -256,6 +256,39 @@ static void stage_fail(struct fl_inst *in, int rc, const char *what)
     atomic_store(&in->ctx->rt->stopping, true);
 }
 
+/* fl_wake_at(): call wall_tick() if its time has come. True if it was
+ * called (the loop looks again before blocking). */
+static bool wall_due(struct fl_inst *in)
+{
+    struct fl_ctx *ctx = in->ctx;
+    const struct fl_plugin *pl = in->st->plugin;
+    if (!ctx->wake_at || !pl->wall_tick || in->link->rc != 0)
+        return false;
+    uint64_t now = fl_now_ns();
+    if (now < ctx->wake_at)
+        return false;
+    ctx->wake_at = 0;
+    int rc = pl->wall_tick(ctx, in->state, now);
+    if (rc < 0)
+        stage_fail(in, rc, "wall_tick");
+    return true;
+}
+
+/* Block until an envelope is there; with a wake time asked for, at most
+ * until then. True when one is there (or the wait failed: the receive
+ * reports it). */
+static bool wait_input(struct fl_inst *in)
+{
+    struct fl_ctx *ctx = in->ctx;
+    if (!ctx->wake_at || !in->st->plugin->wall_tick || in->link->rc != 0)
+        return true;
+    uint64_t now = fl_now_ns();
+    long ms = ctx->wake_at > now ? (long)((ctx->wake_at - now + 999999) / 1000000) : 0;
+    zmq_pollitem_t it = { .socket = in->link->pull, .events = ZMQ_POLLIN };
+    int n = zmq_poll(&it, 1, ms);
+    return n != 0 && !(n < 0 && errno == EINTR);
+}
+
 static void *stage_main(void *arg)
 {
     struct fl_inst *in = arg;
@@ -277,6 +310,8 @@ static void *stage_main(void *arg)
     } else {
         while (l->n_eos < l->n_slots) {
             struct env e;
+            if (wall_due(in) || !wait_input(in))
+                continue;
             int got = zmq_recv(l->pull, &e, sizeof(e), 0);
             if (got < 0 && errno == EINTR)
                 continue;

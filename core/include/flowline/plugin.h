@@ -33,7 +33,8 @@ extern "C" {
 /* 2.0: option rows and column definitions travel with their size, schema
  * columns and describe()'s outputs are pointer arrays (docs/decisions.md).
  * 2.1: fl_plugin.flags, fl_workers(). 2.2: flowline/expr.h, fl_diag_at(),
- * fl_name_suggest(). 2.3: flowline/window.h. */
+ * fl_name_suggest(). 2.3: flowline/window.h; fl_plugin.wall_tick, fl_wake_at(),
+ * flowline/deliver.h (the delivery layer of network outputs). */
 #define FL_ABI_MAJOR 2
 #define FL_ABI_MINOR 3
 
@@ -90,6 +91,11 @@ struct fl_plugin {
     int  (*reload)(struct fl_ctx *, void *state);
     /* 2.1: FL_PLUGIN_* flags (a plugin built for 2.0 reads as 0). */
     uint32_t flags;
+    /* 2.3, optional: the wall clock reached the time the stage asked for
+     * with fl_wake_at() (flush a buffer on time, retry a send), whatever
+     * the stage clock is (record time when reading files). Called from the
+     * stage's own thread, between batches. */
+    int  (*wall_tick)(struct fl_ctx *, void *state, uint64_t now_ns);
     FL_GROWN_TAIL
 };
 
@@ -174,6 +180,12 @@ FL_API uint32_t fl_worker_index(const struct fl_ctx *ctx);
 FL_API const char *fl_stage_id(const struct fl_ctx *ctx);
 /* Wall clock, ns since the epoch. */
 FL_API uint64_t fl_now_ns(void);
+/* 2.3: call the plugin's wall_tick() once the wall clock (fl_now_ns())
+ * reaches wall_ns; 0 cancels. One request per stage instance: a new one
+ * replaces the old (ask again from wall_tick for the next). Without a
+ * request a stage sleeps until a batch comes, so ask only while something
+ * waits. */
+FL_API void fl_wake_at(struct fl_ctx *ctx, uint64_t wall_ns);
 
 #ifdef __cplusplus
 }
