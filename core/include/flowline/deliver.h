@@ -84,35 +84,35 @@ struct fl_deliver_opts {
     uint64_t spare_[6];
 };
 
-/* The option rows of struct fl_deliver_opts `member` inside the plugin
- * state `type`: the same names, defaults and docs in every network output. */
-#define FL_DELIVER_OPTS(type, member)                                                      \
-    { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(type, member.batch_size), \
+/* The option rows of struct fl_deliver_opts `m` inside the plugin state
+ * struct `T`: the same names, defaults and docs in every network output. */
+#define FL_DELIVER_OPTS(T, m)                                                      \
+    { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(T, m.batch_size), \
       .def = "5000", .min = "1", .max = "10000000", .unit = "records",                     \
       .doc = "records per request: a request is sent when it holds this many" },           \
-    { .name = "batch_bytes", .type = FL_OPT_SIZE, .offset = offsetof(type, member.batch_bytes), \
+    { .name = "batch_bytes", .type = FL_OPT_SIZE, .offset = offsetof(T, m.batch_bytes), \
       .def = "1MiB", .min = "1KiB", .max = "256MiB", .unit = "bytes",                      \
       .doc = "bytes per request: a request is sent when it reaches this size" },           \
     { .name = "flush_interval", .type = FL_OPT_DURATION,                                   \
-      .offset = offsetof(type, member.flush_interval), .def = "1s", .min = "1ms",          \
+      .offset = offsetof(T, m.flush_interval), .def = "1s", .min = "1ms",          \
       .doc = "longest a record waits in a request that is not full (wall clock)" },       \
-    { .name = "retry_time", .type = FL_OPT_DURATION, .offset = offsetof(type, member.retry_time), \
+    { .name = "retry_time", .type = FL_OPT_DURATION, .offset = offsetof(T, m.retry_time), \
       .def = "30s", .min = "0s",                                                            \
       .doc = "how long a failing request is retried, holding the pipeline back, "          \
              "before it is spooled (or dropped without spool_dir)" },                      \
     { .name = "backoff_min", .type = FL_OPT_DURATION,                                      \
-      .offset = offsetof(type, member.backoff_min), .def = "100ms", .min = "1ms",          \
+      .offset = offsetof(T, m.backoff_min), .def = "100ms", .min = "1ms",          \
       .doc = "first retry delay; it doubles on each failure, with jitter" },              \
     { .name = "backoff_max", .type = FL_OPT_DURATION,                                      \
-      .offset = offsetof(type, member.backoff_max), .def = "10s", .min = "1ms",            \
+      .offset = offsetof(T, m.backoff_max), .def = "10s", .min = "1ms",            \
       .doc = "longest retry delay" },                                                      \
-    { .name = "queue_max", .type = FL_OPT_UINT, .offset = offsetof(type, member.queue_max), \
+    { .name = "queue_max", .type = FL_OPT_UINT, .offset = offsetof(T, m.queue_max), \
       .def = "4", .min = "1", .max = "1024", .unit = "requests",                           \
       .doc = "requests held in memory while retrying before the pipeline is held back" },  \
-    { .name = "spool_dir", .type = FL_OPT_PATH, .offset = offsetof(type, member.spool_dir), \
+    { .name = "spool_dir", .type = FL_OPT_PATH, .offset = offsetof(T, m.spool_dir), \
       .doc = "folder for requests the server did not take within retry_time; "             \
              "replayed in order when it is back, also after a restart" },                  \
-    { .name = "spool_max", .type = FL_OPT_SIZE, .offset = offsetof(type, member.spool_max), \
+    { .name = "spool_max", .type = FL_OPT_SIZE, .offset = offsetof(T, m.spool_max), \
       .def = "1GiB", .min = "64KiB", .unit = "bytes",                                      \
       .doc = "most bytes kept in spool_dir; past it requests are dropped (counted)" }
 
