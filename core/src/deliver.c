@@ -76,7 +76,7 @@ uint64_t fl_deliver_backoff(struct fl_deliver *d, unsigned attempt)
 
 static void drop(struct fl_deliver *d, uint32_t n, const char *why)
 {
-    fl_counter_add(d->ctx, "dropped", n);
+    fl_counter_add(d->ctx, "records_dropped", n);
     FL_LOG_ERROR_RL(d->ctx, "dropped %u records: %s", n, why);
 }
 
@@ -87,7 +87,7 @@ static int enqueue(struct fl_deliver *d, struct payload p)
     if (d->spool && (d->degraded || !fl_spool_empty(d->spool))) {
         int rc = fl_spool_put(d->spool, p.p, p.len, p.n);
         if (rc == 0)
-            fl_counter_add(d->ctx, "spooled", p.n);
+            fl_counter_add(d->ctx, "records_spooled", p.n);
         else
             drop(d, p.n, rc == -FL_EFULL ? "the spool is full (spool_max)"
                                           : "the spool cannot be written");
@@ -192,12 +192,12 @@ static bool pump(struct fl_deliver *d, uint64_t now, bool draining)
         if (r == FL_DELIVER_REJECT) {
             if (rej > n)
                 rej = n;
-            fl_counter_add(d->ctx, "rejected", rej);
+            fl_counter_add(d->ctx, "records_rejected", rej);
             n -= rej;
         } else if (r != FL_DELIVER_OK) {
             FL_LOG_ERROR_RL(d->ctx, "send returned %d, taken as delivered", r);
         }
-        fl_counter_add(d->ctx, "sent", n);
+        fl_counter_add(d->ctx, "records_sent", n);
         fl_counter_add(d->ctx, "payloads_sent", 1);
         fl_counter_add(d->ctx, "bytes_sent", len);
         if (d->fail_since)
@@ -207,7 +207,7 @@ static bool pump(struct fl_deliver *d, uint64_t now, bool draining)
         d->next_try = 0;
         d->degraded = false;
         if (from_spool) {
-            fl_counter_add(d->ctx, "replayed", n + rej);
+            fl_counter_add(d->ctx, "records_replayed", n + rej);
             fl_spool_pop(d->spool);
         } else {
             free(d->q[d->q_head].p);

@@ -82,8 +82,8 @@ void fl_counters_print(struct fl_pipeline *p, FILE *out)
 bool fl_counter_is_loss(const char *name)
 {
     static const char *const prefixes[] = { "drop_", "unsupported_", "truncated_" };
-    static const char *const suffixes[] = { "_dropped", "_drops", "_missing_field" };
-    static const char *const names[] = { "bad_record", "frag_unjoined" };
+    static const char *const suffixes[] = { "_dropped", "_drops", "_missing_field", "_rejected" };
+    static const char *const names[] = { "bad_record", "frag_unjoined", "series_limited" };
     size_t len = strlen(name);
     /* ARP, LLDP, ...; 802.11 beacons, ACKs, null data: nothing a flow
      * could use (drop_encrypted is a loss: traffic that went unmetered) */

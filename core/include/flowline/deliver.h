@@ -13,8 +13,8 @@
  *     is buffered, so an idle output uses no CPU);
  *   - the send's result: FL_DELIVER_OK, FL_DELIVER_RETRY (connection
  *     failure, 5xx, timeout) or FL_DELIVER_REJECT (the server refused the
- *     content: retrying cannot help; counted as `rejected`, the plugin logs
- *     why, never retried);
+ *     content: retrying cannot help; counted as records_rejected, the
+ *     plugin logs why, never retried);
  *   - retry with exponential backoff (`backoff_min` doubling to
  *     `backoff_max`, each delay drawn uniformly from [d/2, d]: jitter, so
  *     many collectors do not hammer a recovering server in step);
@@ -28,14 +28,16 @@
  *     the spool is replayed in order before anything newer. The spool
  *     survives a restart: a new run finds it and replays it first;
  *   - only past the spool budget (or with no `spool_dir`) payloads are
- *     dropped, counted as `dropped` and logged;
+ *     dropped, counted as records_dropped and logged;
  *   - fl_deliver_drain() (the plugin's drain()) sends everything buffered;
  *     what the server does not take is spooled (or, without a spool, retried
  *     for `retry_time` and then dropped, counted).
  *
- * Counters of the stage (records unless said): sent, rejected, retries
- * (failed attempts), spooled, replayed, dropped, payloads_sent,
- * bytes_sent, spool_corrupt (unreadable spool records, skipped).
+ * Counters of the stage: records_sent, records_rejected, retries (failed
+ * attempts), records_spooled, records_replayed (from the spool, also
+ * counted in records_sent), records_dropped, payloads_sent, bytes_sent,
+ * spool_corrupt (unreadable spool records, skipped). records_dropped and
+ * records_rejected are losses (flowline run --strict).
  *
  * Guarantee: at-least-once. A payload is removed from memory or the spool
  * only after the send callback said OK or REJECT; after a crash the spool

@@ -121,7 +121,7 @@ static void test_batch_by_size_and_time(void **st)
     assert_int_equal(ctx->wake_at, 0);
     srv.got[srv.got_len] = 0;
     assert_string_equal(srv.got, expect_seq(0, 25));
-    assert_int_equal(fl_counter_get(ctx, "sent"), 25);
+    assert_int_equal(fl_counter_get(ctx, "records_sent"), 25);
     fl_deliver_free(&d);
     fl_test_ctx_destroy(&ctx);
 }
@@ -174,7 +174,7 @@ static void test_backpressure_then_recovery(void **st)
     sleep_ms(10);
     assert_int_equal(fl_deliver_ready(d), 0);
     assert_int_equal(srv.got_n, 2);
-    assert_int_equal(fl_counter_get(ctx, "dropped"), 0);
+    assert_int_equal(fl_counter_get(ctx, "records_dropped"), 0);
     fl_deliver_free(&d);
     fl_test_ctx_destroy(&ctx);
 }
@@ -193,7 +193,7 @@ static void test_reject_not_retried(void **st)
     tick_until_idle(d, ctx);
     assert_int_equal(fl_deliver_drain(d), 0);
     assert_int_equal(srv.calls, 1);
-    assert_int_equal(fl_counter_get(ctx, "rejected"), 10);
+    assert_int_equal(fl_counter_get(ctx, "records_rejected"), 10);
     assert_int_equal(fl_counter_get(ctx, "retries"), 0);
     assert_int_equal(fl_deliver_ready(d), 0);
     fl_deliver_free(&d);
@@ -222,7 +222,7 @@ static void test_spool_replay_order(void **st)
             sleep_ms(1);
     }
     assert_int_equal(i, 200);     /* after retry_time, no more backpressure */
-    assert_true(fl_counter_get(ctx, "spooled") >= 150);
+    assert_true(fl_counter_get(ctx, "records_spooled") >= 150);
     assert_true(spool_files(dir) >= 1);
     assert_int_equal(srv.got_n, 0);
     srv.mode = FL_DELIVER_OK;
@@ -231,9 +231,9 @@ static void test_spool_replay_order(void **st)
     assert_int_equal(fl_deliver_drain(d), 0);
     srv.got[srv.got_len] = 0;
     assert_string_equal(srv.got, expect_seq(0, 230));
-    assert_int_equal(fl_counter_get(ctx, "sent"), 230);
-    assert_int_equal(fl_counter_get(ctx, "replayed"), fl_counter_get(ctx, "spooled"));
-    assert_int_equal(fl_counter_get(ctx, "dropped"), 0);
+    assert_int_equal(fl_counter_get(ctx, "records_sent"), 230);
+    assert_int_equal(fl_counter_get(ctx, "records_replayed"), fl_counter_get(ctx, "records_spooled"));
+    assert_int_equal(fl_counter_get(ctx, "records_dropped"), 0);
     assert_int_equal(spool_files(dir), 0);
     fl_deliver_free(&d);
     fl_test_ctx_destroy(&ctx);
@@ -257,9 +257,9 @@ static void test_spool_survives_restart(void **st)
     for (unsigned i = 0; i < 55; i++)
         add_rec(d, i);
     assert_int_equal(fl_deliver_drain(d), 0);   /* retry_time is 30 s: drain spools at once */
-    assert_int_equal(fl_counter_get(ctx, "spooled"), 55);
+    assert_int_equal(fl_counter_get(ctx, "records_spooled"), 55);
     fl_deliver_free(&d);
-    assert_int_equal(fl_counter_get(ctx, "dropped"), 0);
+    assert_int_equal(fl_counter_get(ctx, "records_dropped"), 0);
     fl_test_ctx_destroy(&ctx);
     assert_true(spool_files(dir) >= 1);
 
@@ -273,7 +273,7 @@ static void test_spool_survives_restart(void **st)
     assert_int_equal(fl_deliver_drain(d), 0);
     srv2.got[srv2.got_len] = 0;
     assert_string_equal(srv2.got, expect_seq(0, 60));
-    assert_int_equal(fl_counter_get(ctx, "replayed"), 55);
+    assert_int_equal(fl_counter_get(ctx, "records_replayed"), 55);
     assert_int_equal(spool_files(dir), 0);
     fl_deliver_free(&d);
     fl_test_ctx_destroy(&ctx);
@@ -303,7 +303,7 @@ static void test_spool_budget_drops(void **st)
         assert_int_equal(fl_dbuf_append(fl_deliver_buf(d), big, sizeof(big)), 0);
         assert_int_equal(fl_deliver_add(d, 1), 0);
     }
-    uint64_t sp = fl_counter_get(ctx, "spooled"), dr = fl_counter_get(ctx, "dropped");
+    uint64_t sp = fl_counter_get(ctx, "records_spooled"), dr = fl_counter_get(ctx, "records_dropped");
     assert_int_equal(sp + dr, 20);
     assert_true(sp >= 5 && sp <= 6);      /* 64 KiB / 10 KB */
     srv.mode = FL_DELIVER_OK;
@@ -372,10 +372,10 @@ static void test_drain_without_spool(void **st)
     assert_int_equal(fl_deliver_drain(d), 0);
     uint64_t took = fl_now_ns() - t0;
     assert_true(took >= 20000000 && took < 2000000000ull);
-    assert_int_equal(fl_counter_get(ctx, "dropped"), 35);
+    assert_int_equal(fl_counter_get(ctx, "records_dropped"), 35);
     assert_true(srv.calls >= 3);
     fl_deliver_free(&d);
-    assert_int_equal(fl_counter_get(ctx, "dropped"), 35);   /* not counted twice */
+    assert_int_equal(fl_counter_get(ctx, "records_dropped"), 35);   /* not counted twice */
     fl_test_ctx_destroy(&ctx);
 }
 
