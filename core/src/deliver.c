@@ -16,7 +16,7 @@
 
 #define SENDS_PER_CALL 64   /* bound one call's work; the rest at the next wall tick */
 
-struct payload { uint8_t *p; size_t len; uint32_t n; };
+struct payload { uint8_t *p; size_t len, cap; uint32_t n; };
 
 struct fl_deliver {
     struct fl_ctx *ctx;
@@ -24,6 +24,8 @@ struct fl_deliver {
     struct fl_deliver_ops ops;
     void *arg;
     struct fl_dbuf open;         /* the payload being filled */
+    struct fl_dbuf spare;        /* a sent payload's buffer, reused for the next
+                                  * (no regrowing a 1 MiB buffer per request) */
     uint32_t open_n;
     uint64_t open_since;         /* wall ns of its first record */
     struct payload *q;           /* ring of closed payloads, oldest at q_head */
@@ -150,8 +152,10 @@ static void close_open(struct fl_deliver *d)
 {
     if (!d->open_n)
         return;
-    struct payload p = { d->open.p, d->open.len, d->open_n };
-    d->open = (struct fl_dbuf){ 0 };
+    struct payload p = { d->open.p, d->open.len, d->open.cap, d->open_n };
+    d->open = d->spare;
+    d->open.len = 0;
+    d->spare = (struct fl_dbuf){ 0 };
     d->open_n = 0;
     (void)enqueue(d, p);
 }
@@ -210,7 +214,11 @@ static bool pump(struct fl_deliver *d, uint64_t now, bool draining)
             fl_counter_add(d->ctx, "records_replayed", n + rej);
             fl_spool_pop(d->spool);
         } else {
-            free(d->q[d->q_head].p);
+            struct payload *h = &d->q[d->q_head];
+            if (!d->spare.p && h->cap <= d->o.batch_bytes * 2)
+                d->spare = (struct fl_dbuf){ h->p, 0, h->cap };
+            else
+                free(h->p);
             d->q_head = (d->q_head + 1) % d->q_cap;
             d->q_n--;
         }
@@ -291,6 +299,7 @@ void fl_deliver_free(struct fl_deliver **dp)
         drop(d, (uint32_t)lost, "still held at shutdown");
     free(d->q);
     free(d->open.p);
+    free(d->spare.p);
     fl_spool_close(&d->spool);
     free(d);
     *dp = NULL;
