@@ -48,7 +48,7 @@ void fl_part_check(struct fl_pipeline *p, struct fl_stage *st, struct fl_diags *
                      " workers: %u is for the stages it feeds", sc->id, sc->use, sc->workers);
         return;
     }
-    if (st->plugin->kind == FL_KIND_OUTPUT) {
+    if (st->plugin->kind == FL_KIND_OUTPUT && !(st->plugin->flags & FL_PLUGIN_INSTANCES)) {
         fl_diags_add(d, sc->workers_pos, "stage \"%s\" (%s): an output writes one destination and"
                      " runs as one instance; set workers: on the stage before it", sc->id, sc->use);
         return;
@@ -63,7 +63,9 @@ void fl_part_check(struct fl_pipeline *p, struct fl_stage *st, struct fl_diags *
     for (size_t k = 0; k < sc->n_partition_by; k++)
         part->keys[k] = sc->partition_by[k];
     if (!sc->n_partition_by) {
-        if (st->plugin->kind == FL_KIND_TRANSFORM) {
+        /* A transform, or an output whose instances each keep their own
+         * connection (FL_PLUGIN_INSTANCES): row by row, any will do. */
+        if (st->plugin->kind == FL_KIND_TRANSFORM || st->plugin->kind == FL_KIND_OUTPUT) {
             part->mode = FL_PART_ROUND_ROBIN;   /* row by row: any worker will do */
             return;
         }

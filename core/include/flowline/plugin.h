@@ -101,7 +101,10 @@ struct fl_plugin {
 
 /* An input that may run as several instances (`workers: N`), each reading
  * its own share of the source (a socket opened with SO_REUSEPORT, a
- * consumer group). Inputs without it run as one instance. */
+ * consumer group). Inputs without it run as one instance. 2.3: also an
+ * output whose instances may each write to the destination on their own
+ * (a network output: one connection and spool per instance); its records
+ * are spread row by row (or by partition_by). Other outputs run as one. */
 #define FL_PLUGIN_INSTANCES 0x1u
 
 /* The one exported symbol. Use as:

@@ -158,4 +158,5 @@ FL_PLUGIN_DEFINE(.kind = FL_KIND_OUTPUT, .name = "influx", .version = "1.0",
                             "or UDP, with retries and an on-disk spool",
                  .opts = influx_opts, .state_size = sizeof(struct influx),
                  .describe = influx_describe, .init = influx_init, .process = influx_process,
-                 .wall_tick = influx_wall_tick, .drain = influx_drain, .fini = influx_fini);
+                 .wall_tick = influx_wall_tick, .drain = influx_drain, .fini = influx_fini,
+                 .flags = FL_PLUGIN_INSTANCES);
