@@ -23,6 +23,7 @@ struct influx_plan {
     struct influx_col *tags, *fields;   /* tags sorted by key (as InfluxDB stores them) */
     size_t n_tags, n_fields;
     int time_col;                        /* -1: no timestamp, the server's time */
+    size_t row_max;                      /* bytes a row can take, strings aside */
 };
 
 #define INFLUX_PLANS 8

@@ -28,9 +28,10 @@
 
 /* Append s escaped for a name (measurement: which = 0) or a tag key, tag
  * value or field key (which = 1). */
-static int esc_name(struct fl_dbuf *b, const char *s, size_t n, int which, uint64_t *nl)
+static int esc_name(struct fl_dbuf *b, const char *s, size_t n, int which, uint64_t *nl,
+                    size_t extra)
 {
-    int rc = fl_dbuf_reserve(b, 2 * n);
+    int rc = fl_dbuf_reserve(b, 2 * n + extra);
     if (rc < 0)
         return rc;
     uint8_t *o = b->p + b->len;
@@ -48,10 +49,11 @@ static int esc_name(struct fl_dbuf *b, const char *s, size_t n, int which, uint6
     return 0;
 }
 
-/* A string field value, quotes included. */
-static int esc_str(struct fl_dbuf *b, const char *s, size_t n)
+/* A string field value, quotes included. extra: room to keep after it
+ * (the rest of the row's non-string values write unchecked). */
+static int esc_str(struct fl_dbuf *b, const char *s, size_t n, size_t extra)
 {
-    int rc = fl_dbuf_reserve(b, 2 * n + 2);
+    int rc = fl_dbuf_reserve(b, 2 * n + 2 + extra);
     if (rc < 0)
         return rc;
     uint8_t *o = b->p + b->len;
@@ -84,7 +86,7 @@ static int key_of(struct influx_col *c, const char *name)
 {
     struct fl_dbuf t = { 0 };
     uint64_t nl = 0;
-    int rc = esc_name(&t, name, strlen(name), 1, &nl);
+    int rc = esc_name(&t, name, strlen(name), 1, &nl, 0);
     if (rc == 0)
         rc = fl_dbuf_append(&t, "", 1);
     if (rc < 0) {
@@ -144,6 +146,13 @@ static int plan_build(struct influx *s, const struct fl_schema *sc, struct influ
             p->n_fields++;
     }
     qsort(p->tags, p->n_tags, sizeof(*p->tags), cmp_key);
+    /* Every non-string value fits FL_TEXT_CELL_MAX (+ its suffix); a tag
+     * value may double when escaped; strings reserve for themselves. */
+    p->row_max = s->meas_len + 2 * 24 + 4;
+    for (size_t i = 0; i < p->n_tags; i++)
+        p->row_max += p->tags[i].key_len + 2 + 2 * FL_TEXT_CELL_MAX;
+    for (size_t i = 0; i < p->n_fields; i++)
+        p->row_max += p->fields[i].key_len + 2 + FL_TEXT_CELL_MAX + 2;
     return 0;
 nomem:
     plan_free(p);
@@ -175,7 +184,7 @@ int influx_line_init(struct influx *s)
     struct fl_dbuf t = { 0 };
     uint64_t nl = 0;
     const char *m = s->measurement ? s->measurement : "flows";
-    if (esc_name(&t, m, strlen(m), 0, &nl) < 0 || fl_dbuf_append(&t, "", 1) < 0) {
+    if (esc_name(&t, m, strlen(m), 0, &nl, 0) < 0 || fl_dbuf_append(&t, "", 1) < 0) {
         free(t.p);
         return -FL_ENOMEM;
     }
@@ -272,7 +281,8 @@ static size_t tag_text(const struct fl_batch *b, const struct influx_col *c, uin
 /* One field "key=value" (with its leading comma unless first). Returns 1
  * if written, 0 if left out, negative on ENOMEM. */
 static int put_field(struct influx *s, struct fl_dbuf *o, const struct fl_batch *b,
-                     const struct influx_col *c, uint32_t r, bool first, struct tallies *t)
+                     const struct influx_col *c, uint32_t r, bool first, struct tallies *t,
+                     size_t row_max)
 {
     const void *d = b->data[c->col];
     char num[FL_TEXT_CELL_MAX + 2], *e = num;
@@ -322,9 +332,7 @@ static int put_field(struct influx *s, struct fl_dbuf *o, const struct fl_batch 
     default:
         return 0;
     }
-    int rc = fl_dbuf_reserve(o, c->key_len + 2 + (size_t)(e - num));
-    if (rc < 0)
-        return rc;
+    int rc;   /* room for everything but strings: reserved per row (row_max) */
     if (!first)
         o->p[o->len++] = ',';
     memcpy(o->p + o->len, c->key, c->key_len);
@@ -335,13 +343,16 @@ static int put_field(struct influx *s, struct fl_dbuf *o, const struct fl_batch 
         o->len += (size_t)(e - num);
         return 1;
     }
-    if (!sv) {
-        sv = num;
-        sl = (size_t)(e - num);
+    if (!sv) {   /* address, MAC: short, within row_max */
+        o->p[o->len++] = '"';
+        memcpy(o->p + o->len, num, (size_t)(e - num));
+        o->len += (size_t)(e - num);
+        o->p[o->len++] = '"';
+        return 1;
     }
     if (hex) {
         static const char hx[] = "0123456789abcdef";
-        if ((rc = fl_dbuf_reserve(o, 2 * sl + 2)) < 0)
+        if ((rc = fl_dbuf_reserve(o, 2 * sl + 2 + row_max)) < 0)
             return rc;
         o->p[o->len++] = '"';
         for (size_t i = 0; i < sl; i++) {
@@ -351,7 +362,7 @@ static int put_field(struct influx *s, struct fl_dbuf *o, const struct fl_batch 
         o->p[o->len++] = '"';
         return 1;
     }
-    return esc_str(o, sv, sl) < 0 ? -FL_ENOMEM : 1;
+    return esc_str(o, sv, sl, row_max) < 0 ? -FL_ENOMEM : 1;
 }
 
 static int encode_row(struct influx *s, const struct influx_plan *p, const struct fl_batch *b,
@@ -359,7 +370,11 @@ static int encode_row(struct influx *s, const struct influx_plan *p, const struc
 {
     struct fl_dbuf *o = fl_deliver_buf(s->d);
     size_t start = o->len;
-    int rc = fl_dbuf_append(o, s->meas_esc, s->meas_len);
+    int rc = fl_dbuf_reserve(o, p->row_max);
+    if (rc < 0)
+        return rc;
+    memcpy(o->p + o->len, s->meas_esc, s->meas_len);
+    o->len += s->meas_len;
     for (size_t i = 0; rc == 0 && i < p->n_tags; i++) {
         const struct influx_col *c = &p->tags[i];
         if (!fl_batch_is_valid(b, (uint32_t)c->col, r))
@@ -369,13 +384,11 @@ static int encode_row(struct influx *s, const struct influx_plan *p, const struc
         size_t n = tag_text(b, c, r, tb, &v);
         if (!n)
             continue;
-        if ((rc = fl_dbuf_reserve(o, c->key_len + 2)) < 0)
-            break;
-        o->p[o->len++] = ',';
+        o->p[o->len++] = ',';   /* within row_max (strings keep it free after them) */
         memcpy(o->p + o->len, c->key, c->key_len);
         o->len += c->key_len;
         o->p[o->len++] = '=';
-        rc = esc_name(o, v, n, 1, &t->nl);
+        rc = esc_name(o, v, n, 1, &t->nl, p->row_max);
     }
     if (rc < 0)
         goto fail;
@@ -384,14 +397,13 @@ static int encode_row(struct influx *s, const struct influx_plan *p, const struc
         o->len = start;
         return 0;
     }
-    if ((rc = fl_dbuf_append(o, " ", 1)) < 0)
-        goto fail;
+    o->p[o->len++] = ' ';   /* within row_max: strings reserve their own room */
     int n_out = 0;
     for (size_t i = 0; i < p->n_fields; i++) {
         const struct influx_col *c = &p->fields[i];
         if (!fl_batch_is_valid(b, (uint32_t)c->col, r))
             continue;
-        if ((rc = put_field(s, o, b, c, r, n_out == 0, t)) < 0)
+        if ((rc = put_field(s, o, b, c, r, n_out == 0, t, p->row_max)) < 0)
             goto fail;
         n_out += rc;
     }
@@ -401,15 +413,12 @@ static int encode_row(struct influx *s, const struct influx_plan *p, const struc
         return 0;
     }
     if (p->time_col >= 0 && fl_batch_is_valid(b, (uint32_t)p->time_col, r)) {
-        if ((rc = fl_dbuf_reserve(o, 24)) < 0)
-            goto fail;
         o->p[o->len++] = ' ';
         uint64_t ts = ((const uint64_t *)b->data[p->time_col])[r] / prec_div(s->precision);
         char *e = fl_text_u64((char *)o->p + o->len, ts);
         o->len = (size_t)((uint8_t *)e - o->p);
     }
-    if ((rc = fl_dbuf_append(o, "\n", 1)) < 0)
-        goto fail;
+    o->p[o->len++] = '\n';
     return 1;
 fail:
     o->len = start;

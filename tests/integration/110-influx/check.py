@@ -380,6 +380,23 @@ stages:
           f"{got} == {rows} + {rows2}; spool files left: {len(left)}")
 
 
+def test_example(ix, data, tmp):
+    """conf/examples/flows-to-influx.yaml runs as documented."""
+    ix.query("CREATE DATABASE example")
+    ex = os.path.join(HERE, "..", "..", "..", "conf", "examples", "flows-to-influx.yaml")
+    env = dict(os.environ, PCAP=os.path.join(data, "pcap", "ndpi_1kxun.pcap"), INFLUX=ix.url,
+               DB="example", SPOOL=os.path.join(tmp, "spool-example"))
+    p = subprocess.run([FLOWLINE, "run", "-v", "--no-progress", ex], capture_output=True,
+                       text=True, timeout=120, env=env)
+    c = counters(p.stderr)
+    n = c.get("flows", {}).get("records_out", 0)
+    v = one(ix, "SELECT count(bytes) FROM flows", "example")
+    check(p.returncode == 0 and n > 0 and c.get("influx", {}).get("records_sent") == n and v
+          and 0 < v[1] <= n,
+          f"example: flows-to-influx.yaml sent {n} flows, {v[1] if v else 0} points "
+          f"(flows of one service ending in the same ms are one point)")
+
+
 def main():
     data, tmp = sys.argv[1], sys.argv[2]
     ix = Influxd(tmp)
@@ -391,6 +408,7 @@ def main():
         test_wall_flush(ix, data, tmp)
         test_kill_restart(ix, tmp)
         test_spool_restart(ix, tmp)
+        test_example(ix, data, tmp)
     finally:
         ix.kill(signal.SIGTERM)
     print("FAILED: " + "; ".join(FAILS) if FAILS else "all passed")

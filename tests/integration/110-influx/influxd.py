@@ -41,7 +41,8 @@ class Influxd:
             cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] + cmd
         self.log = open(os.path.join(os.path.dirname(self.dir), "influxd.log"), "ab")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log)
-        for _ in range(300):
+        t0 = time.time()
+        while time.time() - t0 < 90:   # a restart replays the WAL; the machine may be busy
             try:
                 with urllib.request.urlopen(self.url + "/ping", timeout=1) as r:
                     if r.status == 204:
