@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
+#include <flowline/expr.h>
 #include "influx.h"
 
 static const char *const precisions[] = { "ns", "us", "ms", "s", NULL };
@@ -62,13 +63,25 @@ static const struct fl_opt influx_opts[] = {
     { 0 }
 };
 
+static int no_field(struct fl_ctx *ctx, const char *opt, const char *key, const char *name,
+                    const struct fl_schema *sc)
+{
+    const char *cands[256];
+    size_t n = 0;
+    for (uint32_t c = 0; c < sc->ncols && n < 256; c++)
+        cands[n++] = sc->cols[c]->name;
+    const char *best = fl_name_suggest(name, cands, n);
+    return fl_diag_at(ctx, opt, key, 0, "the input has no field \"%s\"%s%s%s", name,
+                      best ? "; did you mean \"" : "", best ? best : "", best ? "\"?" : "");
+}
+
 static int check_list(struct fl_ctx *ctx, const char *opt, const struct fl_strlist *l,
                       const struct fl_schema *const *in, size_t n_in)
 {
     for (size_t i = 0; i < l->n; i++)
         for (size_t k = 0; k < n_in; k++)
             if (in[k] && fl_schema_find(in[k], l->v[i]) < 0)
-                return fl_diag_at(ctx, opt, l->v[i], 0, "the input has no field \"%s\"", l->v[i]);
+                return no_field(ctx, opt, l->v[i], l->v[i], in[k]);
     return 0;
 }
 
@@ -94,7 +107,7 @@ static int influx_describe(struct fl_ctx *ctx, void *state, const struct fl_sche
     for (size_t k = 0; rc == 0 && s->time && k < n_in; k++) {
         int c = in[k] ? fl_schema_find(in[k], s->time) : 0;
         if (c < 0)
-            rc = fl_diag(ctx, "time", "the input has no field \"%s\"", s->time);
+            rc = no_field(ctx, "time", NULL, s->time, in[k]);
         else if (in[k] && in[k]->cols[c]->type != FL_T_TS)
             rc = fl_diag(ctx, "time", "\"%s\" is a %s, not a ts", s->time,
                          fl_type_name(in[k]->cols[c]->type));
