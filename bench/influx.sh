@@ -4,7 +4,8 @@
 # a real influxd 1.6 started here (points/s the server takes), against the
 # same pipeline with no output. Not part of ctest.
 #
-#   bench/influx.sh [PACKETS] [FLOWS]     (defaults: 4000000 packets, 1000000 flows)
+#   bench/influx.sh [PACKETS] [FLOWS]     (defaults: 4000000 packets, 1000000 flows;
+#                                        ONLY=influxd: just the influxd run)
 set -eu
 cd "$(dirname "$0")/.."
 [ -x build/flowline ] || { echo "build first: cmake --build build" >&2; exit 1; }
