@@ -131,7 +131,10 @@ struct fl_deliver_ops {
      * partial write (some lines refused) lowers it. Must not block longer
      * than the plugin's own timeout. */
     int (*send)(void *arg, const uint8_t *buf, size_t len, uint32_t n, uint32_t *n_rejected);
-    FL_GROWN_TAIL
+    /* Room for later callbacks (NULL: absent). The plugin fills this struct
+     * and the core copies it whole, so it is fixed for the ABI major (no
+     * FL_GROWN_TAIL): use designated initializers, which zero the rest. */
+    void (*spare_[4])(void);
 };
 
 /* A growable byte buffer: the open payload. */
