@@ -116,7 +116,7 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
     }
     for (;;) {
         /* fill the window, unless a failure already decided a retry */
-        while (res == CASS_OK && nfree && next < nchunks) {
+        while ((res == CASS_OK || res == CASS_REJECT) && nfree && next < nchunks) {
             int16_t sid = free_sids[--nfree];
             uint32_t r0 = (uint32_t)(next * per), r1 = r0 + per < n ? r0 + per : n;
             put_request(s, sid, buf, r0, r1);

@@ -10,6 +10,7 @@
  * words: refused credentials, a server that asks for authentication when
  * none is configured, a statement the server refuses (syntax, invalid,
  * unauthorized, config), a prepared INSERT whose columns are not ours. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,13 +34,23 @@ void cass_log_error(struct cass *s, const char *what, const struct cql_error *e)
     default:
         break;
     }
-    FL_LOG_WARN_RL(s->ctx, "%s: %s (0x%04x): %.*s%s", what, cql_error_name(e->code),
-                   (unsigned)e->code, (int)e->message.len, (const char *)e->message.p, extra);
+    /* rate-limited per kind of error, so one kind does not hide another */
+#define CASS_LOG_ERR_ FL_LOG_WARN_RL(s->ctx, "%s: %s (0x%04x): %.*s%s", what, cql_error_name(e->code), \
+                                     (unsigned)e->code, (int)e->message.len, \
+                                     (const char *)e->message.p, extra)
+    switch (e->code) {
+    case CQL_E_UNAVAILABLE: CASS_LOG_ERR_; break;
+    case CQL_E_WRITE_TIMEOUT: CASS_LOG_ERR_; break;
+    case CQL_E_OVERLOADED: CASS_LOG_ERR_; break;
+    case CQL_E_UNPREPARED: CASS_LOG_ERR_; break;
+    default: CASS_LOG_ERR_; break;
+    }
+#undef CASS_LOG_ERR_
 }
 
 void cass_session_drop(struct cass *s, const char *why)
 {
-    if (s->conn.fd >= 0 && why)
+    if (why)
         FL_LOG_WARN_RL(s->ctx, "connection to %s lost: %s", s->hosts.v[s->host_i], why);
     cql_conn_close(&s->conn);
     s->ready = false;
@@ -68,10 +79,14 @@ static int call(struct cass *s)
     }
 }
 
-static int fatal(struct cass *s, int rc, const char *fmt, const char *host, const struct cql_slice *m)
+static int fatal(struct cass *s, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fatal(struct cass *s, int rc, const char *fmt, ...)
 {
     char msg[512];
-    snprintf(msg, sizeof msg, fmt, host, m ? (int)m->len : 0, m ? (const char *)m->p : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
     FL_LOG_ERROR(s->ctx, "%s", msg);
     s->fatal = rc;
     return rc;
@@ -89,9 +104,9 @@ static int setup_error(struct cass *s, const char *host, const char *what)
         snprintf(s->conn.err, sizeof s->conn.err, "%s", cql_error_name(e->code));
         return -FL_EIO;
     }
-    snprintf(buf, sizeof buf, "%%s refused %s: %s (0x%04x): %%.*s%%s", what,
-             cql_error_name(e->code), (unsigned)e->code);
-    return fatal(s, -FL_EINVAL, buf, host, &e->message);
+    return fatal(s, -FL_EINVAL, "%s refused %s: %s (0x%04x): %.*s", host, what,
+                 cql_error_name(e->code), (unsigned)e->code, (int)e->message.len,
+                 (const char *)e->message.p);
 }
 
 static int startup(struct cass *s, const char *host)
@@ -108,7 +123,7 @@ static int startup(struct cass *s, const char *host)
         goto unexpected;
     if (!s->user)
         return fatal(s, -FL_EINVAL, "%s asks for authentication (%.*s): set user and password",
-                     host, &s->resp.authenticator);
+                     host, (int)s->resp.authenticator.len, (const char *)s->resp.authenticator.p);
     cql_req_auth_plain(&s->conn.out, 0, s->user, s->password ? s->password : "");
     if ((rc = call(s)) < 0)
         return rc;
@@ -116,10 +131,10 @@ static int startup(struct cass *s, const char *host)
         return 0;
     if (s->resp.h.opcode == CQL_OP_ERROR)
         return fatal(s, -FL_EINVAL, "%s refused the credentials of user: %.*s", host,
-                     &s->resp.error.message);
+                     (int)s->resp.error.message.len, (const char *)s->resp.error.message.p);
     if (s->resp.h.opcode == CQL_OP_AUTH_CHALLENGE)
-        return fatal(s, -FL_EINVAL, "%s answered PLAIN authentication with a challenge%.*s: "
-                     "only PLAIN (PasswordAuthenticator) is supported", host, NULL);
+        return fatal(s, -FL_EINVAL, "%s answered PLAIN authentication with a challenge: "
+                     "only PLAIN (PasswordAuthenticator) is supported", host);
 unexpected:
     snprintf(s->conn.err, sizeof s->conn.err, "unexpected answer (opcode 0x%02x) to the handshake",
              s->resp.h.opcode);
@@ -159,22 +174,20 @@ static int prepare(struct cass *s, const char *host)
     }
     const struct cql_meta *m = &s->resp.bind;
     if ((size_t)m->ncols != s->ncols || s->resp.prepared_id.len > sizeof s->prepared_id)
-        return fatal(s, -FL_EPROTO, "%s prepared the INSERT with an unexpected number of "
-                     "bound values%.*s", host, NULL);
+        return fatal(s, -FL_EPROTO, "%s prepared the INSERT with %d bound values, not %zu",
+                     host, m->ncols, s->ncols);
     for (size_t i = 0; i < s->ncols; i++) {
         struct cass_col *c = &s->cols[i];
         const struct cql_col *b = &m->cols[i];
         if (b->name.len != strlen(c->name) || strncasecmp((const char *)b->name.p, c->name,
                                                           b->name.len) != 0)
-            return fatal(s, -FL_EPROTO, "%s prepared the INSERT with bound values in another "
-                         "order%.*s", host, NULL);
-        if (c->type_known && b->type != c->type) {
-            char f[256];
-            snprintf(f, sizeof f, "%%s: column %s of %s.%s is %s, but columns: says %s%%.*s",
-                     c->name, s->keyspace, s->table, cql_type_name(b->type),
-                     cql_type_name(c->type));
-            return fatal(s, -FL_EINVAL, f, host, NULL);
-        }
+            return fatal(s, -FL_EPROTO, "%s prepared the INSERT with bound value %zu named "
+                         "%.*s, not %s", host, i, (int)b->name.len, (const char *)b->name.p,
+                         c->name);
+        if (c->type_known && b->type != c->type)
+            return fatal(s, -FL_EINVAL, "%s: column %s of %s.%s is %s, but columns: says %s",
+                         host, c->name, s->keyspace, s->table, cql_type_name(b->type),
+                         cql_type_name(c->type));
         c->type = b->type;      /* the table's type decides the conversion */
         c->type_known = true;
     }

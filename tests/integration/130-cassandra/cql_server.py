@@ -21,7 +21,7 @@ tests and benchmark. Not Cassandra: enough of it to check a client.
 - Faults: --fault KIND@N[,M...] answers the Nth write request (EXECUTE or
   BATCH, counted from 1 over the server's life) with KIND: unavailable,
   write_timeout, overloaded, syntax, invalid, unprepared, close (drops the
-  connection without answering). --fault KIND@prepare answers PREPAREs.
+  connection without answering), die (the process exits at once: a crash). --fault KIND@prepare answers PREPAREs.
 - Prints "PORT n" when listening; on SIGTERM/SIGINT writes --stats as JSON
   (requests by opcode, compared, mismatches, writes, rows) and exits.
 
@@ -141,7 +141,8 @@ def fault_error(kind):
     if kind == "overloaded":
         return CqlError(ERR[kind], "Overloaded (injected)")
     if kind == "unprepared":
-        return CqlError(ERR[kind], "Prepared query not found (injected)")
+        P.write_short(f, 16); f.write(b"\0" * 16)
+        return CqlError(ERR[kind], "Prepared query not found (injected)", f.getvalue())
     raise ValueError(kind)
 
 
@@ -523,6 +524,8 @@ class Conn(threading.Thread):
             srv.faults_fired.append(f"{kind}@{srv.writes}")
             if kind == "close":
                 return "close"
+            if kind == "die":     # a crash: no answer, nothing more journaled
+                os._exit(3)
             raise fault_error(kind)
         cl, stmts = info[0], info[1]
         if opcode == 0x0D and not all(info[3]):
