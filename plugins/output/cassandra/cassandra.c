@@ -1,15 +1,18 @@
 /* cassandra.c: output.cassandra, records as rows of a Cassandra table over
  * the CQL native protocol v4, written in flowline (no C driver is
- * packaged). Options, the stage's life cycle, and process(): each batch is
- * encoded into one payload of bound values (cassandra_schema.c) and
- * delivered (cassandra_send.c) over the session (cassandra_session.c).
+ * packaged). Options, the stage's life cycle, and process(): rows are
+ * encoded as their bound values (cassandra_schema.c) into the payloads of
+ * the delivery layer (flowline/deliver.h: batch_size rows per payload,
+ * flush on time, retry with backoff, spool), which hands each payload to
+ * cassandra_send.c to go out over the session (cassandra_session.c).
  *
- * Delivery: at-least-once. process() returns only when the server took
- * every row of the batch; while it cannot (no host answers, a write timed
- * out), process() returns -FL_EAGAIN and the runtime offers the same batch
- * again after a backoff, holding the pipeline back. A row may be written
- * twice (a request whose answer was lost is sent again); an INSERT of the
- * same values is an idempotent upsert, so the table ends the same. */
+ * Delivery: at-least-once. A payload leaves memory (or the spool) only
+ * once the server answered every request of it; a payload that failed
+ * part way is sent again whole, so a row may be written twice, and an
+ * INSERT of the same values is an idempotent upsert: the table ends the
+ * same. The first batch waits for the first session: the table's column
+ * types, which decide how values are encoded, come from the prepared
+ * INSERT. */
 #include <stdlib.h>
 #include <string.h>
 #include "cassandra.h"
@@ -67,16 +70,11 @@ static const struct fl_opt cass_opts[] = {
     { .name = "request_timeout", .type = FL_OPT_DURATION,
       .offset = offsetof(struct cass, request_timeout), .def = "12s", .min = "1ms",
       .doc = "how long an answer may take before the connection counts as failed" },
-    { .name = "reconnect_min", .type = FL_OPT_DURATION,
-      .offset = offsetof(struct cass, reconnect_min), .def = "100ms", .min = "1ms",
-      .doc = "wait after the first failed round of connection attempts; doubles, with jitter" },
-    { .name = "reconnect_max", .type = FL_OPT_DURATION,
-      .offset = offsetof(struct cass, reconnect_max), .def = "10s", .min = "1ms",
-      .doc = "longest wait between rounds of connection attempts" },
     { .name = "drop_invalid", .type = FL_OPT_BOOL, .offset = offsetof(struct cass, drop_invalid),
       .def = "false",
       .doc = "rows the server refuses as invalid are counted (rows_rejected) and dropped; "
              "by default such a refusal stops the pipeline with the server's message" },
+    FL_DELIVER_OPTS(struct cass, dl),
     { 0 }
 };
 
@@ -101,8 +99,8 @@ static int cass_describe(struct fl_ctx *ctx, void *state, const struct fl_schema
                      s->table ? s->table : "");
     if (!s->user != !s->password)
         rc = fl_diag(ctx, s->user ? "user" : "password", "user and password go together");
-    if (s->reconnect_min > s->reconnect_max)
-        rc = fl_diag(ctx, "reconnect_min", "is longer than reconnect_max");
+    if (s->dl.backoff_min > s->dl.backoff_max)
+        rc = fl_diag(ctx, "backoff_min", "is longer than backoff_max");
     int crc = cass_cols_configure(ctx, s, in, n_in);
     if (crc < 0)
         return crc;
@@ -112,31 +110,51 @@ static int cass_describe(struct fl_ctx *ctx, void *state, const struct fl_schema
     return rc;
 }
 
+static int cass_deliver_send(void *arg, const uint8_t *buf, size_t len, uint32_t n,
+                             uint32_t *n_rejected)
+{
+    struct cass *s = arg;
+    switch (cass_send_rows(s, buf, len, n, n_rejected)) {
+    case CASS_OK:
+        return FL_DELIVER_OK;
+    case CASS_RETRY:
+        return FL_DELIVER_RETRY;
+    case CASS_FATAL:            /* s->fatal: process() stops the stage */
+        *n_rejected = n;
+        return FL_DELIVER_REJECT;
+    default:
+        return FL_DELIVER_REJECT;
+    }
+}
+
 static int cass_start(struct fl_ctx *ctx, void *state)
 {
     struct cass *s = state;
+    struct fl_deliver_ops ops = { .send = cass_deliver_send };
     s->ctx = ctx;
     s->conn.fd = -1;
     s->conn.bind_cols = s->bind_cols;
     s->conn.result_cols = s->result_cols;
     if (!(s->insert_cql = cass_insert_cql(s)))
         return -FL_ENOMEM;
+    int rc = fl_deliver_new(ctx, &s->dl, &ops, s, &s->d);
+    if (rc < 0)
+        return rc;
     /* the first connection now, so a wrong password or table stops the
      * pipeline before any record is read; a server that is down is only
      * a warning (the rows wait) */
-    int rc = cass_session_ensure(s);
+    rc = cass_session_ensure(s, true);
     return rc == -FL_EAGAIN ? 0 : rc;
 }
 
 static void count(struct fl_ctx *ctx, struct cass *s)
 {
     static const char *const names[] = {
-        "rows_written", "requests", "bytes", "rows_rejected", "retries", "connects",
+        "rows_written", "requests", "bytes", "connects",
         "errors_unavailable", "errors_write_timeout", "errors_overloaded", "errors_other",
         "values_out_of_range", "rows_missing_key"
     };
-    uint64_t *v[] = { &s->c_rows, &s->c_requests, &s->c_bytes, &s->c_rejected, &s->c_retries,
-                      &s->c_reconnects, &s->c_unavailable, &s->c_write_timeout,
+    uint64_t *v[] = { &s->c_rows, &s->c_requests, &s->c_bytes, &s->c_reconnects, &s->c_unavailable, &s->c_write_timeout,
                       &s->c_overloaded, &s->c_other_errors, &s->c_out_of_range,
                       &s->c_missing_key };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
@@ -169,53 +187,53 @@ static int bind_plan(struct cass *s, const struct fl_schema *schema)
 static int cass_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
 {
     struct cass *s = state;
-    uint32_t n = 0, rejected = 0;
     int rc;
-    /* the table's types are needed to encode: the first batch waits for
-     * the first session */
-    if ((rc = cass_session_ensure(s)) < 0)
+    if ((rc = fl_deliver_ready(s->d)) < 0)
         goto out;
+    if (!s->prepared_once && (rc = cass_session_ensure(s, true)) < 0)
+        goto out;   /* -FL_EAGAIN: the runtime offers the batch again */
     if (s->plan.schema != b->schema && (rc = bind_plan(s, b->schema)) < 0)
         goto out;
-    s->payload.len = 0;
-    for (uint32_t r = 0; r < b->rows; r++) {
-        rc = cass_encode_row(s, b, r);
+    for (uint32_t r = 0; r < b->rows && !s->fatal; r++) {
+        struct fl_dbuf *o = fl_deliver_buf(s->d);
+        struct cql_wr w = { .p = o->p, .len = o->len, .cap = o->cap };
+        rc = cass_encode_row(s, &w, b, r);
+        o->p = w.p;             /* both grow with realloc: the buffer moves over */
+        o->cap = w.cap;
         if (rc < 0)
             goto out;
-        n += rc == 0;
+        o->len = w.len;
+        if (rc == 0 && (rc = fl_deliver_add(s->d, 1)) < 0)
+            goto out;
     }
-    switch (cass_send_rows(s, s->payload.p, s->payload.len, n, &rejected)) {
-    case CASS_OK:
-        rc = 0;
-        break;
-    case CASS_REJECT:
-        s->c_rejected += rejected;
-        rc = 0;
-        break;
-    case CASS_RETRY:
-        rc = -FL_EAGAIN;
-        break;
-    case CASS_FATAL:
-        rc = s->fatal ? s->fatal : -FL_EIO;
-        break;
-    }
+    rc = 0;
 out:
     count(ctx, s);
-    return rc;
+    return s->fatal ? s->fatal : rc;
+}
+
+static int cass_wall_tick(struct fl_ctx *ctx, void *state, uint64_t now_ns)
+{
+    struct cass *s = state;
+    int rc = fl_deliver_tick(s->d, now_ns);
+    count(ctx, s);
+    return s->fatal ? s->fatal : rc;
 }
 
 static int cass_drain(struct fl_ctx *ctx, void *state)
 {
-    count(ctx, state);
-    return 0;
+    struct cass *s = state;
+    int rc = s->d ? fl_deliver_drain(s->d) : 0;
+    count(ctx, s);
+    return s->fatal ? s->fatal : rc;
 }
 
 static void cass_fini(struct fl_ctx *ctx, void *state)
 {
     struct cass *s = state;
     (void)ctx;
+    fl_deliver_free(&s->d);
     cql_conn_free(&s->conn);
-    cql_wr_free(&s->payload);
     free(s->insert_cql);
     free(s->row_off);
     free(s->stream_chunk);
@@ -233,6 +251,7 @@ FL_PLUGIN_DEFINE(
     .describe = cass_describe,
     .start = cass_start,
     .process = cass_process,
+    .wall_tick = cass_wall_tick,
     .drain = cass_drain,
     .fini = cass_fini,
 );

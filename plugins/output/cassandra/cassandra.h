@@ -10,6 +10,7 @@
 #ifndef FL_CASSANDRA_H
 #define FL_CASSANDRA_H
 
+#include <flowline/deliver.h>
 #include <flowline/plugin.h>
 #include "cql.h"
 #include "cql_conn.h"
@@ -42,8 +43,9 @@ struct cass {
     int consistency;                /* index = CQL consistency code */
     bool create, drop_invalid;
     uint64_t batch_rows, in_flight, connect_timeout, request_timeout;
-    uint64_t reconnect_min, reconnect_max;
     int time_unit;
+    struct fl_deliver_opts dl;      /* batching, retry, spool: the delivery layer */
+    struct fl_deliver *d;
     /* the table */
     struct cass_col cols[CASS_MAX_COLS];
     size_t ncols;
@@ -58,20 +60,21 @@ struct cass {
     size_t host_i;                  /* the host connected to, or tried next */
     bool ready;                     /* connected, started, prepared */
     bool created;                   /* CREATE statements went through once */
+    bool prepared_once;             /* the table's column types are known */
     uint8_t prepared_id[256];
     uint16_t prepared_len;
     uint64_t next_connect_ns;       /* monotonic: no attempt before */
     uint64_t backoff_ns;
     int fatal;                      /* a non-retryable session error: the stage fails */
     /* sending */
-    struct cql_wr payload;          /* the rows being delivered: [value]s */
     size_t *row_off;                /* row i of the payload at row_off[i] */
     size_t row_cap;
     int16_t *stream_chunk;          /* per stream id: the chunk in flight, -1 free */
     uint32_t *chunk_state;
     size_t chunk_cap;
     /* counters, added per batch */
-    uint64_t c_rows, c_requests, c_bytes, c_rejected, c_retries, c_reconnects;
+    /* (records sent, rejected, retried, spooled: the delivery layer's) */
+    uint64_t c_rows, c_requests, c_bytes, c_reconnects;
     uint64_t c_unavailable, c_write_timeout, c_overloaded, c_other_errors;
     uint64_t c_out_of_range, c_missing_key;
 };
@@ -87,14 +90,16 @@ void cass_cols_free(struct cass *s);
 bool cass_ident_ok(const char *s);
 /* Bind the plan to b's schema (once per schema). */
 void cass_plan_bind(struct cass *s, const struct fl_schema *schema);
-/* Append row r of b to the payload; 0, 1 (skipped: a key value missing,
- * counted) or -FL_ENOMEM. */
-int cass_encode_row(struct cass *s, const struct fl_batch *b, uint32_t r);
+/* Append row r of b to w; 0, 1 (skipped: a key value missing, counted)
+ * or -FL_ENOMEM. */
+int cass_encode_row(struct cass *s, struct cql_wr *w, const struct fl_batch *b, uint32_t r);
 
 /* cassandra_session.c */
 /* Connected, started, (created,) prepared: 0; -FL_EAGAIN not now (retry
- * later, logged); another code: s->fatal is set, the stage fails. */
-int cass_session_ensure(struct cass *s);
+ * later, logged); another code: s->fatal is set, the stage fails. gate:
+ * after a failed round, try again only once the reconnect backoff has
+ * passed (the delivery layer paces its own retries: no gate there). */
+int cass_session_ensure(struct cass *s, bool gate);
 void cass_session_drop(struct cass *s, const char *why);
 void cass_log_error(struct cass *s, const char *what, const struct cql_error *e);
 

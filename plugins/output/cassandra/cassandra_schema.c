@@ -297,9 +297,8 @@ void cass_plan_bind(struct cass *s, const struct fl_schema *schema)
     }
 }
 
-int cass_encode_row(struct cass *s, const struct fl_batch *b, uint32_t r)
+int cass_encode_row(struct cass *s, struct cql_wr *w, const struct fl_batch *b, uint32_t r)
 {
-    struct cql_wr *w = &s->payload;
     size_t at = w->len;
     for (size_t i = 0; i < s->ncols; i++) {
         int ci = s->plan.col[i];

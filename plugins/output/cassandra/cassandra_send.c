@@ -105,7 +105,7 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
         *n_rejected = n;
         return CASS_REJECT;
     }
-    if ((rc = cass_session_ensure(s)) < 0)
+    if ((rc = cass_session_ensure(s, false)) < 0)
         return rc == -FL_EAGAIN ? CASS_RETRY : CASS_FATAL;
     if (grow(s, nchunks) < 0)
         return CASS_RETRY;
@@ -135,7 +135,6 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
         if (rc < 0) {
             cass_session_drop(s, rc == -FL_EAGAIN ? "no answer within request_timeout"
                                                   : s->conn.err);
-            s->c_retries++;
             return CASS_RETRY;
         }
         int16_t sid = s->resp.h.stream;
@@ -191,10 +190,7 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
             }
         }
     }
-    if (res == CASS_RETRY) {
-        s->c_retries++;
-        if (!s->ready)
-            cass_session_drop(s, NULL);
-    }
+    if (res == CASS_RETRY && !s->ready)
+        cass_session_drop(s, NULL);
     return res;
 }

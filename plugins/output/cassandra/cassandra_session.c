@@ -4,7 +4,8 @@
  * CQL_VERSION 3.0.0, SASL PLAIN when the server asks (AUTHENTICATE), the
  * optional CREATE KEYSPACE / CREATE TABLE IF NOT EXISTS, and PREPARE of the
  * INSERT. When no host answers, the next attempt waits a backoff that
- * doubles from reconnect_min to reconnect_max, each draw in [d/2, d].
+ * doubles from backoff_min to backoff_max, each draw in [d/2, d] (the
+ * delivery layer's options, which pace its retries of payloads too).
  *
  * What cannot be cured by waiting fails the stage with the server's own
  * words: refused credentials, a server that asks for authentication when
@@ -193,6 +194,7 @@ static int prepare(struct cass *s, const char *host)
     }
     memcpy(s->prepared_id, s->resp.prepared_id.p, s->resp.prepared_id.len);
     s->prepared_len = (uint16_t)s->resp.prepared_id.len;
+    s->prepared_once = true;
     s->plan.schema = NULL;      /* types may have changed: bind again */
     return 0;
 }
@@ -228,7 +230,7 @@ static uint64_t jitter(struct cass *s, uint64_t d)
     return d / 2 + (d / 2 ? x % (d / 2 + 1) : 0);
 }
 
-int cass_session_ensure(struct cass *s)
+int cass_session_ensure(struct cass *s, bool gate)
 {
     if (s->fatal)
         return s->fatal;
@@ -236,7 +238,7 @@ int cass_session_ensure(struct cass *s)
         return 0;
     s->ready = false;
     uint64_t now = cql_mono_ns();
-    if (now < s->next_connect_ns)
+    if (gate && now < s->next_connect_ns)
         return -FL_EAGAIN;
     for (size_t k = 0; k < s->hosts.n; k++) {
         size_t i = (s->host_i + k) % s->hosts.n;
@@ -258,9 +260,9 @@ int cass_session_ensure(struct cass *s)
         FL_LOG_WARN_RL(s->ctx, "%s: %s", host, s->conn.err);
         cql_conn_close(&s->conn);
     }
-    s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : s->reconnect_min;
-    if (s->backoff_ns > s->reconnect_max)
-        s->backoff_ns = s->reconnect_max;
+    s->backoff_ns = s->backoff_ns ? s->backoff_ns * 2 : s->dl.backoff_min;
+    if (s->backoff_ns > s->dl.backoff_max)
+        s->backoff_ns = s->dl.backoff_max;
     s->next_connect_ns = cql_mono_ns() + jitter(s, s->backoff_ns);
     return -FL_EAGAIN;
 }

@@ -200,7 +200,7 @@ def main():
     srv = server("retry", "--fault", "unavailable@3", "--fault", "write_timeout@40",
                  "--fault", "overloaded@90", "--fault", "unprepared@120", "--fault", "close@150")
     csv3 = os.path.join(TMP, "retry.csv")
-    rc, err, c = run(example_with_csv("retry", csv3, reconnect_min="10ms"), srv.port)
+    rc, err, c = run(example_with_csv("retry", csv3, backoff_min="10ms"), srv.port)
     st = srv.stop()
     cs = c.get("store", {})
     check(rc == 0, f"retryable errors: the run ends normally (exit {rc}){'' if rc == 0 else err[-600:]}")
@@ -237,7 +237,7 @@ def main():
     csv5 = os.path.join(TMP, "drop.csv")
     rc, err, c = run(example_with_csv("drop", csv5, drop_invalid="true"), srv.port)
     st = srv.stop()
-    check(rc == 0 and c.get("store", {}).get("rows_rejected") == 2,
+    check(rc == 0 and c.get("store", {}).get("records_rejected") == 2,
           f"drop_invalid: the two refused rows are counted, the run goes on (exit {rc}, {c.get('store')})")
     tab = srv.table()
     check(tab and len(tab["rows"]) == st.get("inserts") and st.get("inserts") == c["store"]["records_in"] - 2,
@@ -278,7 +278,7 @@ def main():
     srv = server("crash", "--fault", "die@60")
     port = srv.port
     csv8 = os.path.join(TMP, "crash.csv")
-    p = run(example_with_csv("crash", csv8, reconnect_min="50ms", reconnect_max="500ms"), port,
+    p = run(example_with_csv("crash", csv8, backoff_min="50ms", backoff_max="500ms"), port,
             background=True)
     srv.p.wait(60)
     check(srv.p.returncode == 3, f"the server died at the 60th write (exit {srv.p.returncode})")
@@ -294,6 +294,34 @@ def main():
           f"the INSERT prepared again on the restarted server ({st.get('requests')})")
     check(c.get("store", {}).get("connects", 0) >= 2, f"reconnected ({c.get('store')})")
     compare_table("crash", srv.table(), csv8)
+
+    # ---- 8. down past retry_time: spooled, replayed by the next run ----------
+    srv = server("spool", "--fault", "die@1")
+    port = srv.port
+    spool = os.path.join(TMP, "spool")
+    csv9 = os.path.join(TMP, "spool1.csv")
+    over = dict(batch_size=50, retry_time="300ms", backoff_min="20ms", backoff_max="100ms",
+                spool_dir=f'"{spool}"')
+    rc, err, c = run(example_with_csv("spool1", csv9, **over), port)
+    cs = c.get("store", {})
+    check(rc == 0 and cs.get("records_spooled") == cs.get("records_in") and not cs.get("records_dropped"),
+          f"server gone past retry_time: every record spooled, none dropped (exit {rc}, {cs})")
+    srv.args = []
+    srv.start(port)
+    csv10 = os.path.join(TMP, "spool2.csv")
+    global PCAP
+    first, PCAP = PCAP, os.path.join(DATA, "pcap", "ndpi_reddit.pcap")
+    rc, err, c = run(example_with_csv("spool2", csv10, **over), port)
+    PCAP = first
+    srv.stop()
+    cs = c.get("store", {})
+    check(rc == 0 and cs.get("records_replayed") == 197,
+          f"the next run replays the spool first (exit {rc}, {cs})")
+    tab = srv.table()
+    both = os.path.join(TMP, "spool-both.csv")
+    lines = open(csv9).read().splitlines() + open(csv10).read().splitlines()[1:]
+    open(both, "w").write("\n".join(lines) + "\n")
+    compare_table("spool then a second capture", tab, both)
 
     for s in SERVERS:
         s.kill()
