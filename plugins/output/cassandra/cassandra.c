@@ -72,7 +72,7 @@ static const struct fl_opt cass_opts[] = {
       .doc = "how long an answer may take before the connection counts as failed" },
     { .name = "drop_invalid", .type = FL_OPT_BOOL, .offset = offsetof(struct cass, drop_invalid),
       .def = "false",
-      .doc = "rows the server refuses as invalid are counted (rows_rejected) and dropped; "
+      .doc = "rows the server refuses as invalid are counted (records_rejected) and dropped; "
              "by default such a refusal stops the pipeline with the server's message" },
     FL_DELIVER_OPTS(struct cass, dl),
     { 0 }
