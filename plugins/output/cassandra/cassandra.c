@@ -102,8 +102,10 @@ static int cass_describe(struct fl_ctx *ctx, void *state, const struct fl_schema
     if (s->dl.backoff_min > s->dl.backoff_max)
         rc = fl_diag(ctx, "backoff_min", "is longer than backoff_max");
     int crc = cass_cols_configure(ctx, s, in, n_in);
-    if (crc < 0)
+    if (crc == -FL_ENOMEM)
         return crc;
+    if (crc < 0)
+        rc = crc;       /* and check the columns that did parse */
     for (size_t i = 0; i < n_in; i++)
         if (cass_cols_check(ctx, s, in[i]) < 0)
             rc = -FL_EINVAL;

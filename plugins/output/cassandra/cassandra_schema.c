@@ -155,15 +155,15 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
         const char *field = name;
         bool known = true;
         if (!cass_ident_ok(name)) {
-            rc = fl_diag(ctx, "columns", "\"%s\" is not a column name CQL takes unquoted "
-                                         "(a letter, then letters, digits, _)", name);
+            rc = fl_diag_at(ctx, "columns", name, 0, "\"%s\" is not a column name CQL takes "
+                            "unquoted (a letter, then letters, digits, _)", name);
             continue;
         }
         if (n == 2) {
             field = w[0];
             if (cql_type_from_name(w[1], &type) < 0) {
-                rc = fl_diag(ctx, "columns", "column %s: \"%s\" is not a CQL type flowline "
-                                             "writes", name, w[1]);
+                rc = fl_diag_at(ctx, "columns", name, 0, "column %s: \"%s\" is not a CQL type "
+                            "flowline writes", name, w[1]);
                 continue;
             }
         } else if (n == 1) {
@@ -172,14 +172,20 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
                 known = false;
             }
         } else {
-            rc = fl_diag(ctx, "columns", "column %s: give TYPE, FIELD TYPE or FIELD, not \"%s\"",
-                         name, s->columns.val[i]);
+            rc = fl_diag_at(ctx, "columns", name, 0, "column %s: give TYPE, FIELD TYPE or "
+                            "FIELD, not \"%s\"", name, s->columns.val[i]);
             continue;
         }
-        if (!fl_field_find(field) && sch && fl_schema_find(sch, field) < 0) {
+        if (!fl_field_find(field) && (!sch || fl_schema_find(sch, field) < 0)) {
             const char *sug = fl_field_suggest(field);
-            rc = fl_diag(ctx, "columns", "column %s: unknown field \"%s\"%s%s%s", name, field,
-                         sug ? "; did you mean \"" : "", sug ? sug : "", sug ? "\"?" : "");
+            if (n == 1)
+                rc = fl_diag_at(ctx, "columns", name, 0, "column %s: \"%s\" is neither a CQL "
+                                "type nor a field%s%s%s", name, field,
+                                sug ? "; did you mean \"" : "", sug ? sug : "", sug ? "\"?" : "");
+            else
+                rc = fl_diag_at(ctx, "columns", name, 0, "column %s: unknown field \"%s\"%s%s%s",
+                                name, field, sug ? "; did you mean \"" : "", sug ? sug : "",
+                                sug ? "\"?" : "");
             continue;
         }
         if (!known) {
@@ -215,10 +221,13 @@ int cass_cols_check(struct fl_ctx *ctx, struct cass *s, const struct fl_schema *
             continue;
         }
         const char *why = cql_conv_why_not(in->cols[ci]->type, c->type);
-        if (why)
-            rc = fl_diag(ctx, s->cols_from_schema ? NULL : "columns",
-                         "column %s (%s): field \"%s\" is %s: %s", c->name,
+        if (why && s->cols_from_schema)
+            rc = fl_diag(ctx, NULL, "column %s (%s): field \"%s\" is %s: %s", c->name,
                          cql_type_name(c->type), c->field, fl_type_name(in->cols[ci]->type), why);
+        else if (why)
+            rc = fl_diag_at(ctx, "columns", c->name, 0, "column %s (%s): field \"%s\" is %s: %s",
+                            c->name, cql_type_name(c->type), c->field,
+                            fl_type_name(in->cols[ci]->type), why);
     }
     return rc;
 }
