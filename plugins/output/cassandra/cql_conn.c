@@ -180,16 +180,10 @@ int cql_conn_next(struct cql_conn *c, uint64_t deadline, struct cql_resp *r)
         snprintf(c->err, sizeof c->err, "not connected");
         return -FL_EIO;
     }
-    /* the previous frame's bytes may go now: its slices are no longer used */
-    if (c->in_off) {
-        memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-        c->in_len -= c->in_off;
-        c->in_off = 0;
-    }
     for (;;) {
         if ((rc = have_frame(c, &h)) < 0) {
             snprintf(c->err, sizeof c->err, "malformed frame header (version 0x%02x, length %u)",
-                     c->in[0], h.length);
+                     c->in[c->in_off], h.length);
             cql_conn_close(c);
             return -FL_EPROTO;
         }
@@ -197,16 +191,17 @@ int cql_conn_next(struct cql_conn *c, uint64_t deadline, struct cql_resp *r)
             break;
         if ((rc = push(c)) < 0)
             return rc;
-        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (c->out.len ? POLLOUT : 0) };
-        int n = poll(&pfd, 1, ms_left(deadline));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return fail(c, "poll", errno);
-        if (n == 0)
-            return -FL_EAGAIN;
-        if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
-            continue;
+        /* the frames before in_off are done with (their slices were the
+         * previous call's): move the partial one to the front, once per
+         * read rather than once per frame */
+        if (c->in_off) {
+            memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
+            c->in_len -= c->in_off;
+            c->in_off = 0;
+        }
+        /* read first, poll only when nothing is there: with many requests
+         * in flight the answers are usually waiting, and a poll per read
+         * would double the system calls */
         size_t want = c->in_len + 65536;
         if (c->in_cap < want) {
             uint8_t *p = realloc(c->in, want);
@@ -216,17 +211,30 @@ int cql_conn_next(struct cql_conn *c, uint64_t deadline, struct cql_resp *r)
             c->in_cap = want;
         }
         ssize_t got = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (got < 0 && (errno == EINTR || errno == EAGAIN))
+        if (got > 0) {
+            c->in_len += (size_t)got;
             continue;
-        if (got <= 0)
-            return fail(c, "receive", got < 0 ? errno : 0);
-        c->in_len += (size_t)got;
+        }
+        if (got == 0)
+            return fail(c, "receive", 0);
+        if (errno == EINTR)
+            continue;
+        if (errno != EAGAIN && errno != EWOULDBLOCK)
+            return fail(c, "receive", errno);
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN | (c->out.len ? POLLOUT : 0) };
+        int n = poll(&pfd, 1, ms_left(deadline));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(c, "poll", errno);
+        if (n == 0)
+            return -FL_EAGAIN;
     }
     rc = cql_resp_decode(&h, c->in + c->in_off + CQL_HDR_LEN, c->bind_cols, c->result_cols, r);
     c->in_off += CQL_HDR_LEN + h.length;
     if (rc < 0) {
-        snprintf(c->err, sizeof c->err, "malformed %s response (opcode 0x%02x, %u bytes)",
-                 rc == -FL_ERANGE ? "(too many columns)" : "", h.opcode, h.length);
+        snprintf(c->err, sizeof c->err, "malformed response (opcode 0x%02x, %u bytes)%s",
+                 h.opcode, h.length, rc == -FL_ERANGE ? ": too many columns" : "");
         cql_conn_close(c);
         return -FL_EPROTO;
     }

@@ -25,8 +25,10 @@ tests and benchmark. Not Cassandra: enough of it to check a client.
 - Prints "PORT n" when listening; on SIGTERM/SIGINT writes --stats as JSON
   (requests by opcode, compared, mismatches, writes, rows) and exits.
 
+- --sink (benchmarks): EXECUTE and BATCH are answered Void unread.
+
 Usage: cql_server.py [--port P] [--journal F] [--stats F] [--auth u:p]
-                     [--fault ...] [--quiet] [--no-compare]
+                     [--fault ...] [--no-compare] [--sink]
 Also a module: load_journal(path) gives the tables and their rows."""
 import argparse, hashlib, io, json, os, re, signal, socket, struct, sys, threading
 
@@ -298,6 +300,9 @@ def P_strings(a, b):
     return f.getvalue()
 
 
+VOID = struct.pack(">i", 1)
+
+
 def result_void():
     f = io.BytesIO(); P.write_int(f, 1)
     return f.getvalue()
@@ -452,6 +457,12 @@ class Conn(threading.Thread):
                     # what Cassandra does for a version it does not speak
                     self.send(stream, 0x00, error_body(0x000A, "Invalid or unsupported protocol version (%d); supported versions are (3/v3, 4/v4, 5/v5)" % ver))
                     continue
+                if self.srv.args.sink and opcode in (0x0A, 0x0D):
+                    # the benchmark's sink: writes answered unread, so the
+                    # client's own cost shows (Python decoding is slower)
+                    self.srv.writes += 1
+                    self.send(stream, 0x08, VOID)
+                    continue
                 if self.handle(stream, flags, opcode, hdr + body, body) == "close":
                     break
         except (EOFError, ConnectionError, OSError):
@@ -554,6 +565,7 @@ def main():
     ap.add_argument("--auth")
     ap.add_argument("--fault", action="append")
     ap.add_argument("--no-compare", action="store_true")
+    ap.add_argument("--sink", action="store_true")
     args = ap.parse_args()
     srv = Server(args)
     ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
