@@ -164,6 +164,8 @@ static int push(struct cql_conn *c)
  * -FL_EPROTO for a bad header. */
 static int have_frame(struct cql_conn *c, struct cql_hdr *h)
 {
+    if (!c->in)
+        return 0;   /* nothing received yet */
     int rc = cql_hdr_decode(c->in + c->in_off, c->in_len - c->in_off, h);
     if (rc == -FL_EAGAIN)
         return 0;

@@ -198,7 +198,7 @@ def main():
 
     # ---- 3. retryable errors: Unavailable, Write_timeout, Overloaded, a dropped connection
     srv = server("retry", "--fault", "unavailable@3", "--fault", "write_timeout@40",
-                 "--fault", "overloaded@90", "--fault", "unprepared@120", "--fault", "close@150")
+                 "--fault", "overloaded@90", "--fault", "unprepared@120", "--fault", "close@300")
     csv3 = os.path.join(TMP, "retry.csv")
     rc, err, c = run(example_with_csv("retry", csv3, backoff_min="10ms"), srv.port)
     st = srv.stop()
