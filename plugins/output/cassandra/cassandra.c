@@ -10,9 +10,10 @@
  * once the server answered every request of it; a payload that failed
  * part way is sent again whole, so a row may be written twice, and an
  * INSERT of the same values is an idempotent upsert: the table ends the
- * same. The first batch waits for the first session: the table's column
- * types, which decide how values are encoded, come from the prepared
- * INSERT. */
+ * same. The table's column types decide how values are encoded: when
+ * columns: gives them all, rows are encoded (and spooled) before the
+ * server was ever reached, and the prepared INSERT must then agree; else
+ * the first batch waits for the first session. */
 #include <stdlib.h>
 #include <string.h>
 #include "cassandra.h"
@@ -192,7 +193,9 @@ static int cass_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
     int rc;
     if ((rc = fl_deliver_ready(s->d)) < 0)
         goto out;
-    if (!s->prepared_once && (rc = cass_session_ensure(s, true)) < 0)
+    /* the table's types are needed to encode, unless columns: gave them
+     * all (checked against the table when it is reached) */
+    if (!s->prepared_once && !s->types_given && (rc = cass_session_ensure(s, true)) < 0)
         goto out;   /* -FL_EAGAIN: the runtime offers the batch again */
     if (s->plan.schema != b->schema && (rc = bind_plan(s, b->schema)) < 0)
         goto out;

@@ -50,6 +50,7 @@ struct cass {
     struct cass_col cols[CASS_MAX_COLS];
     size_t ncols;
     bool cols_from_schema;          /* no columns: every input field */
+    bool types_given;               /* columns: gave every type: encode before the server answers */
     struct cass_plan plan;
     char *insert_cql;
     /* the session */

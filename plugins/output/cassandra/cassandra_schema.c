@@ -131,6 +131,7 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
     int rc = 0;
     cass_cols_free(s);
     s->cols_from_schema = false;
+    s->types_given = false;
     if (!s->columns.n) {
         if (!sch)
             return fl_diag(ctx, NULL, "the input's fields are known only at run time: "
@@ -196,6 +197,9 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
         if ((rc = add_col(s, name, field, type, known)) < 0)
             return rc;
     }
+    s->types_given = true;
+    for (size_t i = 0; i < s->ncols; i++)
+        s->types_given &= s->cols[i].type_known;
     int krc = mark_keys(ctx, s);
     return rc < 0 ? rc : krc;
 }
