@@ -194,8 +194,17 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
             int ci = sch ? fl_schema_find(sch, field) : -1;
             type = cql_type_default(ci >= 0 ? sch->cols[ci]->type : f ? f->type : FL_T_STR);
         }
-        if ((rc = add_col(s, name, field, type, known)) < 0)
-            return rc;
+        if (known && type == CQL_T_COUNTER) {
+            /* counters change only by UPDATE c = c + ?, and a re-sent
+             * increment would count twice: not what an at-least-once
+             * writer of INSERTs can offer */
+            rc = fl_diag_at(ctx, "columns", name, 0, "column %s: counter columns take UPDATE, "
+                            "not INSERT; output.cassandra writes INSERTs (use bigint)", name);
+            continue;
+        }
+        int arc = add_col(s, name, field, type, known);
+        if (arc < 0)
+            return arc;
     }
     s->types_given = true;
     for (size_t i = 0; i < s->ncols; i++)
