@@ -134,6 +134,31 @@ stages:
         print(f"| {name} | {br} | {inf} | {rows_in / wall:,.0f} | {cpu / rows_in * 1e6:.2f} "
               f"({own / rows_in * 1e6:.2f}) | {scpu / rows_in * 1e6:.2f} | {scpu / wall * 100:.0f}% |",
               flush=True)
+    # output.cassandra alone (build/cassandra_load through the harness)
+    load = os.path.join(ROOT, "build/cassandra_load")
+    print()
+    print("output.cassandra alone (build/cassandra_load: batches of 4096 synthetic flow records, "
+          "no pipeline in front), into the sink:")
+    print()
+    print("| batch_rows | in_flight | rows | rows/s | flowline CPU s / 1 M rows | "
+          "rows/s per flowline CPU second | sink CPU s / 1 M rows |")
+    print("|---|---|---|---|---|---|---|")
+    for br, inf, millions in ((1, 64, 0.2), (100, 8, 2), (1000, 4, 2)):
+        srv = subprocess.Popen(["/usr/bin/python3", SERVER, "--port", "0", "--sink"],
+                               stdout=subprocess.PIPE, text=True)
+        port = int(srv.stdout.readline().split()[1])
+        c0 = proc_cpu(srv.pid)
+        out = subprocess.run([load, str(port), str(millions), str(br), str(inf)],
+                             capture_output=True, text=True)
+        scpu = proc_cpu(srv.pid) - c0
+        srv.terminate()
+        srv.wait()
+        m = re.match(r"rows (\d+) written (\d+) wall ([\d.]+) cpu ([\d.]+)", out.stdout)
+        if out.returncode != 0 or not m:
+            sys.exit(f"cassandra_load failed: {out.stdout} {out.stderr[-1000:]}")
+        rows, wall, cpu = int(m.group(1)), float(m.group(3)), float(m.group(4))
+        print(f"| {br} | {inf} | {rows:,} | {rows / wall:,.0f} | {cpu / rows * 1e6:.2f} | "
+              f"{rows / cpu:,.0f} | {scpu / rows * 1e6:.2f} |", flush=True)
     subprocess.run(["rm", "-rf", tmp])
 
 
