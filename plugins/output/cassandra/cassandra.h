@@ -31,6 +31,7 @@ struct cass_plan {
     const struct fl_schema *schema;
     int col[CASS_MAX_COLS];         /* -1: the schema lacks the field */
     enum fl_type ftype[CASS_MAX_COLS];
+    size_t fsize[CASS_MAX_COLS];    /* bytes per cell */
 };
 
 enum cass_send_result { CASS_OK = 0, CASS_RETRY, CASS_REJECT, CASS_FATAL };

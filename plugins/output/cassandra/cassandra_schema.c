@@ -316,6 +316,7 @@ void cass_plan_bind(struct cass *s, const struct fl_schema *schema)
         int ci = fl_schema_find(schema, s->cols[i].field);
         s->plan.col[i] = ci;
         s->plan.ftype[i] = ci >= 0 ? schema->cols[ci]->type : FL_T_NONE;
+        s->plan.fsize[i] = ci >= 0 ? fl_type_size(s->plan.ftype[i]) : 0;
     }
 }
 
@@ -331,8 +332,9 @@ int cass_encode_row(struct cass *s, struct cql_wr *w, const struct fl_batch *b, 
             continue;
         }
         enum fl_type t = s->plan.ftype[i];
-        const uint8_t *cell = (const uint8_t *)b->data[ci] + (size_t)r * fl_type_size(t);
-        int rc = cql_value_put(w, s->cols[i].type, t, cell, b, (enum cql_time_unit)s->time_unit);
+        const uint8_t *cell = (const uint8_t *)b->data[ci] + (size_t)r * s->plan.fsize[i];
+        /* the pairing was checked when the plan was bound (bind_plan) */
+        int rc = cql_value_enc(w, s->cols[i].type, t, cell, b, (enum cql_time_unit)s->time_unit);
         if (rc == -FL_ERANGE || rc == -FL_ETYPE) {
             s->c_out_of_range++;
             if (s->cols[i].key)

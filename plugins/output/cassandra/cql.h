@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <flowline/error.h>
 #include <flowline/record.h>
 
@@ -106,11 +107,30 @@ struct cql_wr {
     int err;
 };
 void cql_wr_free(struct cql_wr *w);
-int cql_wr_reserve(struct cql_wr *w, size_t n);
-void cql_wr_raw(struct cql_wr *w, const void *s, size_t n);
+int cql_wr_grow(struct cql_wr *w, size_t n);
+/* Room for n more bytes; 0 or w->err. Inline: called per value. */
+static inline int cql_wr_reserve(struct cql_wr *w, size_t n)
+{
+    if (!w->err && w->cap - w->len >= n)
+        return 0;
+    return cql_wr_grow(w, n);
+}
+static inline void cql_wr_raw(struct cql_wr *w, const void *s, size_t n)
+{
+    if (cql_wr_reserve(w, n) < 0)
+        return;
+    if (n)
+        memcpy(w->p + w->len, s, n);
+    w->len += n;
+}
 void cql_wr_u8(struct cql_wr *w, uint8_t v);
 void cql_wr_u16(struct cql_wr *w, uint16_t v);
-void cql_wr_i32(struct cql_wr *w, int32_t v);
+static inline void cql_wr_i32(struct cql_wr *w, int32_t v)
+{
+    uint32_t u = (uint32_t)v;
+    uint8_t b[4] = { (uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u };
+    cql_wr_raw(w, b, 4);
+}
 void cql_wr_i64(struct cql_wr *w, int64_t v);
 void cql_wr_string(struct cql_wr *w, const char *s, size_t n);       /* [string] */
 void cql_wr_long_string(struct cql_wr *w, const char *s, size_t n);  /* [long string] */
@@ -268,6 +288,10 @@ const char *cql_conv_why_not(enum fl_type t, uint16_t code);
  * was written instead); -FL_ETYPE when the types do not convert (a null
  * was written). */
 int cql_value_put(struct cql_wr *w, uint16_t code, enum fl_type t, const void *cell,
+                  const struct fl_batch *b, enum cql_time_unit unit);
+/* The same for a pairing already checked with cql_conv_why_not (the hot
+ * path: once per column per schema, not per value). */
+int cql_value_enc(struct cql_wr *w, uint16_t code, enum fl_type t, const void *cell,
                   const struct fl_batch *b, enum cql_time_unit unit);
 
 #endif

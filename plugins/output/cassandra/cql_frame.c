@@ -29,7 +29,7 @@ void cql_wr_free(struct cql_wr *w)
     *w = (struct cql_wr){ 0 };
 }
 
-int cql_wr_reserve(struct cql_wr *w, size_t n)
+int cql_wr_grow(struct cql_wr *w, size_t n)
 {
     if (w->err)
         return w->err;
@@ -49,15 +49,6 @@ int cql_wr_reserve(struct cql_wr *w, size_t n)
     return 0;
 }
 
-void cql_wr_raw(struct cql_wr *w, const void *s, size_t n)
-{
-    if (cql_wr_reserve(w, n) < 0)
-        return;
-    if (n)
-        memcpy(w->p + w->len, s, n);
-    w->len += n;
-}
-
 void cql_wr_u8(struct cql_wr *w, uint8_t v)
 {
     cql_wr_raw(w, &v, 1);
@@ -67,13 +58,6 @@ void cql_wr_u16(struct cql_wr *w, uint16_t v)
 {
     uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
     cql_wr_raw(w, b, 2);
-}
-
-void cql_wr_i32(struct cql_wr *w, int32_t v)
-{
-    uint32_t u = (uint32_t)v;
-    uint8_t b[4] = { (uint8_t)(u >> 24), (uint8_t)(u >> 16), (uint8_t)(u >> 8), (uint8_t)u };
-    cql_wr_raw(w, b, 4);
 }
 
 void cql_wr_i64(struct cql_wr *w, int64_t v)

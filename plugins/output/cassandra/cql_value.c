@@ -164,13 +164,17 @@ static double cell_f64(enum fl_type t, const void *cell)
     }
 }
 
-static void put_be(struct cql_wr *w, uint64_t v, unsigned n)
+/* A fixed-size big-endian [value] of n bytes (per value: one reserve). */
+static inline void put_be(struct cql_wr *w, uint64_t v, unsigned n)
 {
-    uint8_t b[8];
+    if (cql_wr_reserve(w, 4 + n) < 0)
+        return;
+    uint8_t *p = w->p + w->len;
+    p[0] = p[1] = p[2] = 0;
+    p[3] = (uint8_t)n;
     for (unsigned i = 0; i < n; i++)
-        b[i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    cql_wr_i32(w, (int32_t)n);
-    cql_wr_raw(w, b, n);
+        p[4 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    w->len += 4 + n;
 }
 
 /* varint: two's complement, big-endian, in the fewest bytes (spec §6.23). */
@@ -382,11 +386,17 @@ static int put_as_text(struct cql_wr *w, uint16_t c, enum fl_type t, const void 
 int cql_value_put(struct cql_wr *w, uint16_t c, enum fl_type t, const void *cell,
                   const struct fl_batch *b, enum cql_time_unit unit)
 {
-    __int128 v;
     if (cql_conv_why_not(t, c)) {
         cql_wr_null(w);
         return -FL_ETYPE;
     }
+    return cql_value_enc(w, c, t, cell, b, unit);
+}
+
+int cql_value_enc(struct cql_wr *w, uint16_t c, enum fl_type t, const void *cell,
+                  const struct fl_batch *b, enum cql_time_unit unit)
+{
+    __int128 v;
     if (c == CQL_T_VARCHAR || c == CQL_T_ASCII)
         return put_as_text(w, c, t, cell, b);
     if (is_intcol(c)) {
