@@ -259,4 +259,6 @@ FL_PLUGIN_DEFINE(
     .wall_tick = cass_wall_tick,
     .drain = cass_drain,
     .fini = cass_fini,
+    /* workers: N: a connection, a prepared statement and a spool each */
+    .flags = FL_PLUGIN_INSTANCES,
 );

@@ -196,6 +196,21 @@ def main():
     check_bytes("batch", st)
     compare_table("batch", srv.table(), csv2)
 
+    # ---- 2b. workers: 2, a connection each -----------------------------------
+    srv = server("workers")
+    csvw = os.path.join(TMP, "workers.csv")
+    y = example_with_csv("workers", csvw, in_flight=8)
+    text = open(y).read().replace("    use: output.cassandra\n",
+                                  "    use: output.cassandra\n    workers: 2\n")
+    open(y, "w").write(text)
+    rc, err, c = run(y, srv.port)
+    st = srv.stop()
+    conns = sum(v.get("connects", 0) for k, v in c.items() if k.startswith("store"))
+    check(rc == 0 and st.get("requests", {}).get("STARTUP") == 2 and conns == 2,
+          f"workers: 2: two connections, each its own STARTUP and PREPARE (exit {rc}, {st.get('requests')})")
+    check_bytes("workers", st)
+    compare_table("workers", srv.table(), csvw)
+
     # ---- 3. retryable errors: Unavailable, Write_timeout, Overloaded, a dropped connection
     srv = server("retry", "--fault", "unavailable@3", "--fault", "write_timeout@40",
                  "--fault", "overloaded@90", "--fault", "unprepared@120", "--fault", "close@300")
