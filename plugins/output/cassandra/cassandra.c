@@ -242,6 +242,7 @@ static void cass_fini(struct fl_ctx *ctx, void *state)
     free(s->insert_cql);
     free(s->row_off);
     free(s->stream_chunk);
+    free(s->free_sids);
     free(s->chunk_state);
     cass_cols_free(s);
 }

@@ -72,6 +72,7 @@ struct cass {
     size_t *row_off;                /* row i of the payload at row_off[i] */
     size_t row_cap;
     int16_t *stream_chunk;          /* per stream id: the chunk in flight, -1 free */
+    int16_t *free_sids;             /* stream ids not in flight (a stack) */
     uint32_t *chunk_state;
     size_t chunk_cap;
     /* counters, added per batch */

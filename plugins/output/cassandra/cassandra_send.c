@@ -51,8 +51,13 @@ static int grow(struct cass *s, size_t nchunks)
 {
     if (!s->stream_chunk) {
         s->stream_chunk = malloc((s->in_flight + 1) * sizeof *s->stream_chunk);
-        if (!s->stream_chunk)
+        s->free_sids = malloc((s->in_flight + 1) * sizeof *s->free_sids);
+        if (!s->stream_chunk || !s->free_sids) {
+            free(s->stream_chunk);
+            free(s->free_sids);
+            s->stream_chunk = s->free_sids = NULL;
             return -FL_ENOMEM;
+        }
     }
     if (s->chunk_cap < nchunks) {
         uint32_t *p = realloc(s->chunk_state, nchunks * sizeof *p);
@@ -90,7 +95,7 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
     uint32_t per = (uint32_t)s->batch_rows;
     size_t nchunks = ((size_t)n + per - 1) / per, next = 0, inflight = 0;
     enum cass_send_result res = CASS_OK;
-    int16_t free_sids[CQL_MAX_STREAMS];
+    int16_t *free_sids;
     size_t nfree = 0;
     int rc;
 
@@ -109,6 +114,7 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
         return rc == -FL_EAGAIN ? CASS_RETRY : CASS_FATAL;
     if (grow(s, nchunks) < 0)
         return CASS_RETRY;
+    free_sids = s->free_sids;
     memset(s->chunk_state, 0, nchunks * sizeof *s->chunk_state);
     for (int16_t sid = (int16_t)s->in_flight; sid >= 1; sid--) {
         s->stream_chunk[sid] = -1;
