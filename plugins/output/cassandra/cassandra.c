@@ -238,12 +238,12 @@ static void cass_fini(struct fl_ctx *ctx, void *state)
     struct cass *s = state;
     (void)ctx;
     fl_deliver_free(&s->d);
-    cql_conn_free(&s->conn);
+    if (s->ctx)     /* started: conn.fd is a socket or -1 (zeroed state would say fd 0) */
+        cql_conn_free(&s->conn);
     free(s->insert_cql);
     free(s->row_off);
     free(s->stream_chunk);
     free(s->free_sids);
-    free(s->chunk_state);
     cass_cols_free(s);
 }
 

@@ -71,10 +71,8 @@ struct cass {
     /* sending */
     size_t *row_off;                /* row i of the payload at row_off[i] */
     size_t row_cap;
-    int16_t *stream_chunk;          /* per stream id: the chunk in flight, -1 free */
+    int32_t *stream_chunk;          /* per stream id: the request (chunk) in flight, -1 free */
     int16_t *free_sids;             /* stream ids not in flight (a stack) */
-    uint32_t *chunk_state;
-    size_t chunk_cap;
     /* counters, added per batch */
     /* (records sent, rejected, retried, spooled: the delivery layer's) */
     uint64_t c_rows, c_requests, c_bytes, c_reconnects;

@@ -22,8 +22,6 @@
 #include <string.h>
 #include "cassandra.h"
 
-enum { CH_PENDING = 0, CH_FLIGHT, CH_DONE };
-
 /* Row boundaries of the payload; -FL_EPROTO if it is not ncols values per
  * row (a spool written by another configuration). */
 static int index_rows(struct cass *s, const uint8_t *buf, size_t len, uint32_t n)
@@ -47,7 +45,7 @@ static int index_rows(struct cass *s, const uint8_t *buf, size_t len, uint32_t n
     return r.off == len ? 0 : -FL_EPROTO;
 }
 
-static int grow(struct cass *s, size_t nchunks)
+static int alloc_streams(struct cass *s)
 {
     if (!s->stream_chunk) {
         s->stream_chunk = malloc((s->in_flight + 1) * sizeof *s->stream_chunk);
@@ -55,16 +53,10 @@ static int grow(struct cass *s, size_t nchunks)
         if (!s->stream_chunk || !s->free_sids) {
             free(s->stream_chunk);
             free(s->free_sids);
-            s->stream_chunk = s->free_sids = NULL;
+            s->stream_chunk = NULL;
+            s->free_sids = NULL;
             return -FL_ENOMEM;
         }
-    }
-    if (s->chunk_cap < nchunks) {
-        uint32_t *p = realloc(s->chunk_state, nchunks * sizeof *p);
-        if (!p)
-            return -FL_ENOMEM;
-        s->chunk_state = p;
-        s->chunk_cap = nchunks;
     }
     return 0;
 }
@@ -112,10 +104,9 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
     }
     if ((rc = cass_session_ensure(s, false)) < 0)
         return rc == -FL_EAGAIN ? CASS_RETRY : CASS_FATAL;
-    if (grow(s, nchunks) < 0)
+    if (alloc_streams(s) < 0)
         return CASS_RETRY;
     free_sids = s->free_sids;
-    memset(s->chunk_state, 0, nchunks * sizeof *s->chunk_state);
     for (int16_t sid = (int16_t)s->in_flight; sid >= 1; sid--) {
         s->stream_chunk[sid] = -1;
         free_sids[nfree++] = sid;
@@ -126,8 +117,8 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
             int16_t sid = free_sids[--nfree];
             uint32_t r0 = (uint32_t)(next * per), r1 = r0 + per < n ? r0 + per : n;
             put_request(s, sid, buf, r0, r1);
-            s->stream_chunk[sid] = (int16_t)next;
-            s->chunk_state[next++] = CH_FLIGHT;
+            s->stream_chunk[sid] = (int32_t)next;   /* payloads hold < 2^31 rows */
+            next++;
             inflight++;
             s->c_requests++;
         }
@@ -152,7 +143,6 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
         free_sids[nfree++] = sid;
         inflight--;
         if (s->resp.h.opcode == CQL_OP_RESULT) {
-            s->chunk_state[c] = CH_DONE;
             s->c_rows += rows;
             continue;
         }
@@ -161,7 +151,6 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
             return CASS_RETRY;
         }
         const struct cql_error *e = &s->resp.error;
-        s->chunk_state[c] = CH_PENDING;
         if (e->code == CQL_E_UNPREPARED) {
             /* the node lost the statement (restarted): prepare again on a
              * new session, then retry */
@@ -190,7 +179,6 @@ enum cass_send_result cass_send_rows(struct cass *s, const uint8_t *buf, size_t 
                 res = CASS_FATAL;
             } else {
                 cass_log_error(s, "rows refused (dropped)", e);
-                s->chunk_state[c] = CH_DONE;
                 if (res == CASS_OK)
                     res = CASS_REJECT;
             }
