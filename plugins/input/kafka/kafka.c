@@ -46,6 +46,8 @@ struct kafka_in {
     rd_kafka_topic_partition_list_t *assigned; /* .offset: 1 = at its end (stop_at_end) */
     uint64_t n_msgs, n_bad, n_bytes;
     int fail;                        /* an error inside a callback */
+    bool emitted;                    /* something went downstream */
+    uint64_t ev_max, ev_wall;        /* latest record time sent, and when (wall) */
 };
 
 static const char *const kafka_formats[] = { "json", "csv", "batch", NULL };
@@ -206,11 +208,21 @@ static int kafka_describe(struct fl_ctx *ctx, void *state, const struct fl_schem
 
 /* Send the rows read downstream, then commit the offsets past the
  * messages they came from (async normally, sync before partitions go). */
+/* Hand b downstream, noting its record time for the idle watermark. */
+static int kafka_emit(struct kafka_in *k, struct fl_batch **b)
+{
+    k->emitted = true;
+    k->ev_wall = fl_now_ns();
+    if ((*b)->t_max > k->ev_max)
+        k->ev_max = (*b)->t_max;
+    return fl_emit(k->ctx, b);
+}
+
 static int kafka_flush(struct kafka_in *k, bool sync)
 {
     int rc = 0;
     if (k->b && k->b->rows) {
-        rc = fl_emit(k->ctx, &k->b);
+        rc = kafka_emit(k, &k->b);
     }
     fl_batch_release(&k->b);
     k->since = 0;
@@ -323,7 +335,7 @@ static int kafka_message_batch(struct kafka_in *k, const rd_kafka_message_t *m)
             return 0;
         }
         off += used;
-        if ((rc = fl_emit(k->ctx, &bt)) < 0)
+        if ((rc = kafka_emit(k, &bt)) < 0)
             return rc;
     }
     return 0;
@@ -444,8 +456,13 @@ static int kafka_run(struct fl_ctx *ctx, void *state)
         if (k->since && (!m || now - k->since >= k->batch_timeout)
             && (rc = kafka_flush(k, false)) < 0)
             break;
-        if (!m && now - wm_last > 100000000u) {   /* idle: let downstream timeouts fire */
-            fl_watermark(ctx, now);
+        /* Idle: let downstream windows and timeouts fire. The clock is the
+         * records' own time moved on by the wall time since the last ones
+         * went down (a replay of old records must not close every window
+         * at once); the wall clock for records without times. Before any
+         * record there is nothing to time out. */
+        if (!m && k->emitted && now - wm_last > 100000000u) {
+            fl_watermark(ctx, k->ev_max ? k->ev_max + (now - k->ev_wall) : now);
             wm_last = now;
         }
         if (k->stop_at_end && !k->since && kafka_all_at_end(k))
