@@ -1,0 +1,80 @@
+/* hoststats.h: aggregate.hoststats, per-host statistics over several
+ * windows at once (README.md, DESIGN.md §6, seeds 002 and 004). Shared
+ * between the plugin (hoststats.c: options, binding, the record loop) and
+ * the per-window host tables (hoststats_table.c). */
+#ifndef HOSTSTATS_H
+#define HOSTSTATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <flowline/plugin.h>
+#include <flowline/window.h>
+#include "fl_sketch.h"
+
+#define HS_NFLAGS 8   /* FIN SYN RST PSH ACK URG ECE CWR: bit i of tcp_flags */
+
+/* One host in one window: 200 bytes (README "Memory"). */
+struct hs_host {
+    struct fl_addr addr;
+    uint64_t src_flows, src_packets, src_bytes;
+    uint64_t dst_flows, dst_packets, dst_bytes;
+    uint64_t dur_sum, dur_n;   /* ns over the flow records with a duration */
+    uint64_t flags[HS_NFLAGS]; /* records in which the host sent the flag */
+    struct fl_distinct peers, src_ports, dst_ports;
+    uint64_t ref;              /* clock bit for eviction */
+};
+
+/* The table of one open window (w->state). */
+struct hs_win {
+    uint64_t *slot;            /* tag << 32 | index + 1; 0 = empty */
+    uint32_t bits;             /* log2 of the slot count */
+    uint32_t n, cap;           /* hosts used, allocated */
+    uint32_t hand;             /* eviction clock hand */
+    struct hs_host *h;
+};
+
+struct hs_cidr {
+    struct fl_addr net;
+    uint32_t plen;             /* 0..128 over the 16-byte (IPv4-mapped) form */
+};
+
+/* What one record contributes: "fwd" is sent by src, "rev" by dst. */
+struct hs_rec {
+    const struct fl_addr *src, *dst;
+    uint64_t hsrc, hdst;         /* address hashes */
+    uint64_t hsport, hdport;     /* port hashes */
+    uint64_t fwd_packets, fwd_bytes, rev_packets, rev_bytes;
+    uint64_t dur;
+    uint8_t fwd_flags, rev_flags;
+    bool flow, has_dur, ports, src_host, dst_host;
+};
+
+struct hoststats {
+    /* options */
+    struct fl_window_conf win;
+    struct fl_strlist hosts;
+    uint64_t max_hosts, exact_max, precision, batch_size;
+    /* runtime */
+    struct fl_ctx *ctx;
+    struct hs_cidr *cidr;
+    size_t n_cidr;
+    struct fl_distinct_conf dc;
+    struct fl_bind *bind;
+    const struct fl_schema *out_schema;
+    struct fl_windows *ws;
+    struct fl_window **wins;
+    uint64_t *times;
+    uint32_t wins_cap;
+    struct fl_batch *out;
+    uint64_t n_evicted, n_nomem, n_rows;
+    int err;                    /* first error inside a window callback */
+};
+
+/* hoststats_table.c */
+extern const struct fl_window_ops hs_window_ops;
+int hs_apply(struct hoststats *st, struct fl_window *w, const struct hs_rec *r);
+int hs_flush(struct hoststats *st);
+void hs_count(struct hoststats *st);
+int hs_out_schema(struct fl_ctx *ctx, const struct fl_schema **out);
+
+#endif
