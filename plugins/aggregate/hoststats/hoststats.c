@@ -157,6 +157,71 @@ static int hosts_parse(struct fl_ctx *ctx, struct hoststats *st)
     return 0;
 }
 
+/* ---- windows: sorted, pane mode ---- */
+
+/* "10s", "1m", "1h30m", "250ms": ns, or 0 when not a plain length (a
+ * hopping "5m/1m" or anything else: then no pane mode; the window service
+ * checks the text itself). */
+static uint64_t plain_length(const char *s)
+{
+    static const struct { const char *u; uint64_t ns; } units[] = {
+        { "ns", 1 }, { "us", 1000 }, { "ms", 1000000 }, { "s", 1000000000ull },
+        { "m", 60000000000ull }, { "h", 3600000000000ull }, { "d", 86400000000000ull },
+    };
+    uint64_t total = 0;
+    if (!*s)
+        return 0;
+    while (*s) {
+        char *end;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (end == s)
+            return 0;
+        size_t i, n = strspn(end, "abcdefghijklmnopqrstuvwxyz");
+        for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+            if (strlen(units[i].u) == n && !strncmp(end, units[i].u, n))
+                break;
+        if (i == sizeof(units) / sizeof(units[0]))
+            return 0;
+        total += v * units[i].ns;
+        s = end + n;
+    }
+    return total;
+}
+
+/* The service gets the windows shortest first (its close order for equal
+ * ends is the list's: a shortest window then merges into the longer ones
+ * before they close). */
+static void windows_sort(struct hoststats *st)
+{
+    size_t n = st->win.windows.n < HS_MAX_SPECS ? st->win.windows.n : HS_MAX_SPECS;
+    uint64_t len[HS_MAX_SPECS];
+    bool plain = n > 0;
+    st->sorted = st->win;
+    for (size_t i = 0; i < n; i++) {
+        st->sorted_v[i] = st->win.windows.v[i];
+        len[i] = plain_length(st->win.windows.v[i]);
+        plain &= len[i] != 0;
+    }
+    if (plain)   /* stable insertion sort: equal lengths keep their order */
+        for (size_t i = 1; i < n; i++)
+            for (size_t j = i; j > 0 && len[j] < len[j - 1]; j--) {
+                uint64_t l = len[j];
+                char *v = st->sorted_v[j];
+                len[j] = len[j - 1];
+                st->sorted_v[j] = st->sorted_v[j - 1];
+                len[j - 1] = l;
+                st->sorted_v[j - 1] = v;
+            }
+    if (n == st->win.windows.n) {
+        st->sorted.windows.v = st->sorted_v;
+        st->sorted.windows.n = n;
+    }
+    st->nspec = (uint32_t)n;
+    st->panes = plain && n > 1;
+    for (size_t i = 1; st->panes && i < n; i++)
+        st->panes = len[i] % len[0] == 0;
+}
+
 /* ---- lifecycle ---- */
 
 static int hoststats_setup(struct fl_ctx *ctx, struct hoststats *st)
@@ -198,7 +263,15 @@ static int hoststats_init(struct fl_ctx *ctx, void *state)
     st->ctx = ctx;
     if ((rc = hoststats_setup(ctx, st)) < 0)
         return rc;
-    return fl_windows_new(ctx, &st->win, &hs_window_ops, sizeof(hs_window_ops), st, &st->ws);
+    if (!(st->seen = calloc((size_t)1 << HS_SEEN_BITS, sizeof(*st->seen))))
+        return -FL_ENOMEM;
+    windows_sort(st);
+    if ((rc = fl_windows_new(ctx, &st->sorted, &hs_window_ops, sizeof(hs_window_ops), st,
+                             &st->ws)) < 0)
+        return rc;
+    st->nspec = fl_windows_specs(st->ws);
+    st->panes &= st->nspec > 1 && st->nspec <= HS_MAX_SPECS;
+    return 0;
 }
 
 static inline uint64_t u64_at(const uint64_t *d, const uint64_t *valid, uint32_t r)
@@ -270,6 +343,8 @@ static int hoststats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         if (rec.ports) {
             rec.hsport = fl_hash64(sport ? sport[r] : 0);
             rec.hdport = fl_hash64(dport ? dport[r] : 0);
+            rec.hports = fl_hash_mix64(rec.hsport ^ (rec.hdport << 1 | rec.hdport >> 63)) | 4;
+            rec.hports_rev = fl_hash_mix64(rec.hdport ^ (rec.hsport << 1 | rec.hsport >> 63)) | 4;
         }
         rec.hsrc = fl_hash_addr(rec.src);
         rec.hdst = fl_hash_addr(rec.dst);
@@ -304,6 +379,15 @@ static int hoststats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
             rec.fwd_bytes = fl_bind_row_valid(viplen, r) ? iplen[r] : 0;
             rec.fwd_flags = flags && p == 6 && fl_bind_row_valid(vflags, r) ? flags[r] : 0;
         }
+        struct fl_window *pane = st->panes ? st->wins[r] : NULL;
+        if (pane) {   /* the longer windows get it when the pane closes */
+            if (!((struct hs_win *)pane->state)->targets_set)
+                hs_set_targets(st, pane, st->wins, rows, r);
+            if ((rc = hs_apply(st, pane, &rec)) < 0)
+                goto out;
+            continue;
+        }
+        /* every window holding it (also when late for the shortest only) */
         for (uint32_t k = 0; k < nspec; k++)
             for (struct fl_window *w = st->wins[(size_t)k * rows + r];
                  fl_window_holds(w, st->times[r]); w = w->older)
@@ -351,6 +435,7 @@ static void hoststats_fini(struct fl_ctx *ctx, void *state)
     free(st->wins);
     free(st->times);
     free(st->cidr);
+    free(st->seen);
 }
 
 FL_PLUGIN_DEFINE(

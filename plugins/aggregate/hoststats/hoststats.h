@@ -11,9 +11,11 @@
 #include <flowline/window.h>
 #include "fl_sketch.h"
 
-#define HS_NFLAGS 8   /* FIN SYN RST PSH ACK URG ECE CWR: bit i of tcp_flags */
+#define HS_NFLAGS 8
+#define HS_SEEN_BITS 16
+#define HS_MAX_SPECS 16   /* as the window service */   /* FIN SYN RST PSH ACK URG ECE CWR: bit i of tcp_flags */
 
-/* One host in one window: 200 bytes (README "Memory"). */
+/* One host in one window: 208 bytes (README "Memory"). */
 struct hs_host {
     struct fl_addr addr;
     uint64_t src_flows, src_packets, src_bytes;
@@ -21,6 +23,7 @@ struct hs_host {
     uint64_t dur_sum, dur_n;   /* ns over the flow records with a duration */
     uint64_t flags[HS_NFLAGS]; /* records in which the host sent the flag */
     struct fl_distinct peers, src_ports, dst_ports;
+    uint64_t gen;              /* unique per (window, host) entry: see seen */
     uint64_t ref;              /* clock bit for eviction */
 };
 
@@ -31,6 +34,10 @@ struct hs_win {
     uint32_t n, cap;           /* hosts used, allocated */
     uint32_t hand;             /* eviction clock hand */
     struct hs_host *h;
+    /* Pane mode, spec 0 only: the window of each longer spec this one
+     * lies in, where its hosts go when it closes or evicts. */
+    struct fl_window *target[HS_MAX_SPECS];
+    bool targets_set;
 };
 
 struct hs_cidr {
@@ -43,6 +50,7 @@ struct hs_rec {
     const struct fl_addr *src, *dst;
     uint64_t hsrc, hdst;         /* address hashes */
     uint64_t hsport, hdport;     /* port hashes */
+    uint64_t hports, hports_rev; /* both ports as sent by src / by dst */
     uint64_t fwd_packets, fwd_bytes, rev_packets, rev_bytes;
     uint64_t dur;
     uint8_t fwd_flags, rev_flags;
@@ -56,6 +64,15 @@ struct hoststats {
     uint64_t max_hosts, exact_max, precision, batch_size;
     /* runtime */
     struct fl_ctx *ctx;
+    /* The windows sorted by length (spec 0 the shortest) as the service
+     * sees them. Pane mode: all tumbling and the shortest divides every
+     * other length, so a record updates only its shortest window and each
+     * closing shortest window merges its hosts into the longer windows
+     * holding it (README "How it is fast"). */
+    struct fl_window_conf sorted;
+    char *sorted_v[HS_MAX_SPECS];
+    bool panes;
+    uint32_t nspec;
     struct hs_cidr *cidr;
     size_t n_cidr;
     struct fl_distinct_conf dc;
@@ -66,6 +83,13 @@ struct hoststats {
     uint64_t *times;
     uint32_t wins_cap;
     struct fl_batch *out;
+    /* Which (entry, peer, ports) were added to the distinct counters
+     * lately: the packets of one connection repeat them, and an add that
+     * changes nothing still costs cache misses in the sets. Direct
+     * mapped, keyed by a hash of the entry's gen and the values, so a
+     * stale or colliding slot only costs a redundant add. */
+    uint64_t *seen;
+    uint64_t gen;
     uint64_t n_evicted, n_nomem, n_rows;
     int err;                    /* first error inside a window callback */
 };
@@ -73,6 +97,8 @@ struct hoststats {
 /* hoststats_table.c */
 extern const struct fl_window_ops hs_window_ops;
 int hs_apply(struct hoststats *st, struct fl_window *w, const struct hs_rec *r);
+void hs_set_targets(struct hoststats *st, struct fl_window *pane, struct fl_window *const *wins,
+                    uint32_t rows, uint32_t r);
 int hs_flush(struct hoststats *st);
 void hs_count(struct hoststats *st);
 int hs_out_schema(struct fl_ctx *ctx, const struct fl_schema **out);

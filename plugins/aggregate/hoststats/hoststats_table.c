@@ -132,13 +132,59 @@ static void win_free(struct hs_win *t)
     free(t);
 }
 
+static int host_get(struct hoststats *st, struct fl_window *w, const struct fl_addr *a, uint64_t h,
+                    struct hs_host **out);
+
+/* Pane mode: host h of a closing (or evicting) shortest window into the
+ * longer windows that hold it. */
+static int merge_up(struct hoststats *st, struct hs_win *pane, const struct hs_host *h)
+{
+    if (!st->panes || !pane->targets_set)
+        return 0;
+    uint64_t hash = fl_hash_addr(&h->addr);
+    for (uint32_t k = 1; k < st->nspec; k++) {
+        struct hs_host *x;
+        int rc;
+        if (!pane->target[k])
+            continue;
+        if ((rc = host_get(st, pane->target[k], &h->addr, hash, &x)) < 0)
+            return rc;
+        x->ref = 1;
+        x->src_flows += h->src_flows;
+        x->src_packets += h->src_packets;
+        x->src_bytes += h->src_bytes;
+        x->dst_flows += h->dst_flows;
+        x->dst_packets += h->dst_packets;
+        x->dst_bytes += h->dst_bytes;
+        x->dur_sum += h->dur_sum;
+        x->dur_n += h->dur_n;
+        for (int f = 0; f < HS_NFLAGS; f++)
+            x->flags[f] += h->flags[f];
+        if (fl_distinct_merge(&x->peers, &h->peers, &st->dc) < 0
+            || fl_distinct_merge(&x->src_ports, &h->src_ports, &st->dc) < 0
+            || fl_distinct_merge(&x->dst_ports, &h->dst_ports, &st->dc) < 0)
+            st->n_nomem++;
+    }
+    return 0;
+}
+
+void hs_set_targets(struct hoststats *st, struct fl_window *pane, struct fl_window *const *wins,
+                    uint32_t rows, uint32_t r)
+{
+    struct hs_win *t = pane->state;
+    for (uint32_t k = 1; k < st->nspec; k++)
+        t->target[k] = wins[(size_t)k * rows + r];
+    t->targets_set = true;
+}
+
 static int win_close(void *ud, struct fl_window *w)
 {
     struct hoststats *st = ud;
     struct hs_win *t = w->state;
     int rc = 0;
     for (uint32_t i = 0; i < t->n && rc == 0; i++)
-        rc = hs_row(st, w, &t->h[i], false);
+        if ((rc = hs_row(st, w, &t->h[i], false)) == 0 && w->spec == 0)
+            rc = merge_up(st, t, &t->h[i]);
     win_free(t);
     w->state = NULL;
     return rc;
@@ -234,6 +280,8 @@ static int evict(struct hoststats *st, struct fl_window *w, struct hs_win *t, ui
             continue;
         }
         int rc = hs_row(st, w, h, true);
+        if (rc == 0 && w->spec == 0)
+            rc = merge_up(st, t, h);   /* the longer windows keep it all */
         if (rc < 0)
             return rc;
         st->n_evicted++;
@@ -286,6 +334,7 @@ static int host_get(struct hoststats *st, struct fl_window *w, const struct fl_a
     struct hs_host *x = &t->h[idx];
     memset(x, 0, sizeof(*x));
     x->addr = *a;
+    x->gen = ++st->gen;
     *out = x;
     return 0;
 }
@@ -302,6 +351,17 @@ static inline void flags_add(struct hs_host *x, uint8_t f)
         x->flags[__builtin_ctz(f)]++;
         f &= (uint8_t)(f - 1);
     }
+}
+
+/* True when the distinct values `key` stands for were added lately (then
+ * adding them again changes nothing); else remembers them. */
+static inline bool seen(struct hoststats *st, uint64_t key)
+{
+    uint64_t *s = &st->seen[key & ((1u << HS_SEEN_BITS) - 1)];
+    if (*s == key)
+        return true;
+    *s = key;
+    return false;
 }
 
 /* One record into window w, for each side that is a host. */
@@ -322,10 +382,15 @@ int hs_apply(struct hoststats *st, struct fl_window *w, const struct hs_rec *r)
             x->dur_sum += r->dur;
             x->dur_n++;
         }
-        distinct_add(st, &x->peers, r->hdst);
-        if (r->ports && r->fwd_packets) {
-            distinct_add(st, &x->src_ports, r->hsport);
-            distinct_add(st, &x->dst_ports, r->hdport);
+        bool ports = r->ports && r->fwd_packets;
+        uint64_t key = fl_hash_mix64(x->gen * 0x9e3779b97f4a7c15ull ^ r->hdst
+                                     ^ (ports ? r->hports : 1));
+        if (!seen(st, key)) {
+            distinct_add(st, &x->peers, r->hdst);
+            if (ports) {
+                distinct_add(st, &x->src_ports, r->hsport);
+                distinct_add(st, &x->dst_ports, r->hdport);
+            }
         }
         flags_add(x, r->fwd_flags);
     }
@@ -342,11 +407,16 @@ int hs_apply(struct hoststats *st, struct fl_window *w, const struct hs_rec *r)
             x->dur_sum += r->dur;
             x->dur_n++;
         }
-        distinct_add(st, &x->peers, r->hsrc);
-        if (r->ports && r->rev_packets) {
-            /* the responder sends from the flow's dst_port to its src_port */
-            distinct_add(st, &x->src_ports, r->hdport);
-            distinct_add(st, &x->dst_ports, r->hsport);
+        /* the responder sends from the flow's dst_port to its src_port */
+        bool ports = r->ports && r->rev_packets;
+        uint64_t key = fl_hash_mix64(x->gen * 0x9e3779b97f4a7c15ull ^ r->hsrc
+                                     ^ (ports ? r->hports_rev : 2));
+        if (!seen(st, key)) {
+            distinct_add(st, &x->peers, r->hsrc);
+            if (ports) {
+                distinct_add(st, &x->src_ports, r->hdport);
+                distinct_add(st, &x->dst_ports, r->hsport);
+            }
         }
         flags_add(x, r->rev_flags);
     }

@@ -306,24 +306,27 @@ def generated(tmp):
     c = run(os.path.join(HERE, "generated.yaml"), OUT=tmp)
     exact = defaultdict(lambda: (set(), set(), set()))
     for p in csv.DictReader(open(os.path.join(tmp, "packets.csv"))):
-        w = ns(p["ts"]) - ns(p["ts"]) % (60 * S)
-        s, d = addr(p["src_addr"]), addr(p["dst_addr"])
-        e = exact[(w, s)]
-        e[0].add(d)
-        if int(p["proto"]) in (6, 17):
-            e[1].add(int(p["src_port"]))
-            e[2].add(int(p["dst_port"]))
-        exact[(w, d)][0].add(s)
+        for L in (10, 60):
+            w = ns(p["ts"]) - ns(p["ts"]) % (L * S)
+            s, d = addr(p["src_addr"]), addr(p["dst_addr"])
+            e = exact[(L, w, s)]
+            e[0].add(d)
+            if int(p["proto"]) in (6, 17):
+                e[1].add(int(p["src_port"]))
+                e[2].add(int(p["dst_port"]))
+            exact[(L, w, d)][0].add(s)
     for name, m, bound, least in (("default", 4096, 256, 5), ("mid", 4096, 64, 100),
                                   ("small", 1024, 16, 500)):
         sigma = 1.04 / math.sqrt(m)
         rows = list(csv.DictReader(open(os.path.join(tmp, name + ".csv"))))
-        if len(rows) != len(exact):
-            fail(f"generated/{name}: {len(rows)} rows, {len(exact)} hosts")
+        lengths = {int(r["window"]) for r in rows}
+        want_rows = sum(1 for k in exact if k[0] in lengths)
+        if len(rows) != want_rows or lengths != ({60} if name == "default" else {10, 60}):
+            fail(f"generated/{name}: {len(rows)} rows of {lengths}, {want_rows} expected")
         n_exact = n_est = beyond3 = 0
         worst = 0.0
         for r in rows:
-            e = exact[(ns(r["window_start"]), addr(r["host"]))]
+            e = exact[(int(r["window"]), ns(r["window_start"]), addr(r["host"]))]
             got = [int(r[k]) for k in ("peers", "src_ports", "dst_ports")]
             want = [len(x) for x in e]
             if r["estimated"] == "false":
