@@ -81,6 +81,7 @@ struct hoststats {
     struct fl_windows *ws;
     struct fl_window **wins;
     uint64_t *times;
+    uint64_t *hash;            /* per row: src address hash, dst address hash */
     uint32_t wins_cap;
     struct fl_batch *out;
     /* Which (entry, peer, ports) were added to the distinct counters
@@ -90,9 +91,34 @@ struct hoststats {
      * stale or colliding slot only costs a redundant add. */
     uint64_t *seen;
     uint64_t gen;
-    uint64_t n_evicted, n_nomem, n_rows;
+    uint64_t n_evicted, n_nomem;
     int err;                    /* first error inside a window callback */
 };
+
+static inline size_t hs_home(uint32_t tag, uint32_t bits)
+{
+    return tag >> (32 - bits);
+}
+
+/* Ahead of a record: its host's slot line, then (once that is in) its
+ * entry's lines, so the update finds them in cache. Hints only. */
+static inline void hs_prefetch_slot(const struct fl_window *w, uint64_t h)
+{
+    const struct hs_win *t = w->state;
+    __builtin_prefetch(&t->slot[hs_home((uint32_t)(h >> 32), t->bits)]);
+}
+
+static inline void hs_prefetch_entry(const struct fl_window *w, uint64_t h)
+{
+    const struct hs_win *t = w->state;
+    uint64_t v = t->slot[hs_home((uint32_t)(h >> 32), t->bits)];
+    if (v && (uint32_t)(v >> 32) == (uint32_t)(h >> 32) && (uint32_t)v <= t->n) {
+        const char *e = (const char *)&t->h[(uint32_t)v - 1];
+        __builtin_prefetch(e, 1);
+        __builtin_prefetch(e + 64, 1);
+        __builtin_prefetch(e + 128, 1);
+    }
+}
 
 /* hoststats_table.c */
 extern const struct fl_window_ops hs_window_ops;

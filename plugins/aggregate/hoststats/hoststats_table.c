@@ -94,7 +94,6 @@ static int hs_row(struct hoststats *st, const struct fl_window *w, struct hs_hos
     if (w->end - 1 > b->t_max)
         b->t_max = w->end - 1;
     b->rows = r + 1;
-    st->n_rows++;
     return b->rows == b->cap ? hs_flush(st) : 0;
 }
 
@@ -198,10 +197,7 @@ static void win_discard(void *ud, struct fl_window *w)
 
 const struct fl_window_ops hs_window_ops = { win_open, win_close, win_discard };
 
-static inline size_t home(uint32_t tag, uint32_t bits)
-{
-    return tag >> (32 - bits);
-}
+#define home hs_home
 
 static int grow_slots(struct hs_win *t)
 {
@@ -432,9 +428,5 @@ void hs_count(struct hoststats *st)
     if (st->n_nomem) {
         fl_counter_add(st->ctx, "distinct_nomem", st->n_nomem);
         st->n_nomem = 0;
-    }
-    if (st->n_rows) {
-        fl_counter_add(st->ctx, "rows", st->n_rows);
-        st->n_rows = 0;
     }
 }
