@@ -36,7 +36,7 @@ static const struct fl_opt hoststats_opts[] = {
 enum {
     F_SRC, F_DST, F_SPORT, F_DPORT, F_PROTO,
     F_PACKETS, F_BYTES, F_FWD_P, F_FWD_B, F_REV_P, F_REV_B,
-    F_DUR, F_START, F_END, F_IPLEN, F_FLAGS, F_FWD_FLAGS, F_REV_FLAGS, F_N
+    F_DUR, F_START, F_END, F_IPLEN, F_FLAGS, F_FWD_FLAGS, F_REV_FLAGS, F_RATE, F_N
 };
 
 static const struct fl_want hs_wants[F_N] = {
@@ -58,6 +58,7 @@ static const struct fl_want hs_wants[F_N] = {
     [F_FLAGS] = { .name = "tcp_flags", .type = FL_T_U8 },
     [F_FWD_FLAGS] = { .name = "fwd_tcp_flags", .type = FL_T_U8 },
     [F_REV_FLAGS] = { .name = "rev_tcp_flags", .type = FL_T_U8 },
+    [F_RATE] = { .name = "sampling_rate", .type = FL_T_U32 },
 };
 
 /* ---- hosts: CIDR blocks ---- */
@@ -340,6 +341,8 @@ static int hoststats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const int64_t *dur = COL(F_DUR);
     const uint64_t *start = COL(F_START), *end = COL(F_END);
     const uint32_t *iplen = COL(F_IPLEN);
+    const uint32_t *rate = flows ? NULL : COL(F_RATE);   /* sampled packets (sFlow) */
+    const uint64_t *vrate = fl_bind_valid(bd, F_RATE);
     const uint64_t *vdur = fl_bind_valid(bd, F_DUR), *vstart = fl_bind_valid(bd, F_START),
                    *vend = fl_bind_valid(bd, F_END), *viplen = fl_bind_valid(bd, F_IPLEN);
     bool split = fp && rp;   /* biflows with per-direction counts */
@@ -367,7 +370,7 @@ static int hoststats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
             no_addr++;
             continue;
         }
-        struct hs_rec rec = { .src = &src[r], .dst = &dst[r] };
+        struct hs_rec rec = { .src = &src[r], .dst = &dst[r], .flag_weight = 1 };
         rec.src_host = is_host(st, rec.src);
         rec.dst_host = is_host(st, rec.dst);
         if (!rec.src_host && !rec.dst_host) {
@@ -411,9 +414,13 @@ static int hoststats_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
                 rec.has_dur = true;
             }
         } else {   /* a packet */
-            rec.fwd_packets = 1;
-            rec.fwd_bytes = fl_bind_row_valid(viplen, r) ? iplen[r] : 0;
+            /* a sampled packet (1 in N) stands for N, as in aggregate.stats
+             * and the flow meter's sampling_scale */
+            uint32_t n = rate && fl_bind_row_valid(vrate, r) && rate[r] > 1 ? rate[r] : 1;
+            rec.fwd_packets = n;
+            rec.fwd_bytes = (fl_bind_row_valid(viplen, r) ? iplen[r] : 0) * (uint64_t)n;
             rec.fwd_flags = flags && p == 6 && fl_bind_row_valid(vflags, r) ? flags[r] : 0;
+            rec.flag_weight = n;
         }
         struct fl_window *pane = st->panes ? st->wins[r] : NULL;
         if (pane) {   /* the longer windows get it when the pane closes */

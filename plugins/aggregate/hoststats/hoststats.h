@@ -54,6 +54,7 @@ struct hs_rec {
     uint64_t fwd_packets, fwd_bytes, rev_packets, rev_bytes;
     uint64_t dur;
     uint8_t fwd_flags, rev_flags;
+    uint32_t flag_weight;        /* records each flag stands for (sampling) */
     bool flow, has_dur, ports, src_host, dst_host;
 };
 

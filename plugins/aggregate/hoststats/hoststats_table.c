@@ -341,10 +341,10 @@ static inline void distinct_add(struct hoststats *st, struct fl_distinct *d, uin
         st->n_nomem++;
 }
 
-static inline void flags_add(struct hs_host *x, uint8_t f)
+static inline void flags_add(struct hs_host *x, uint8_t f, uint32_t weight)
 {
     while (f) {
-        x->flags[__builtin_ctz(f)]++;
+        x->flags[__builtin_ctz(f)] += weight;
         f &= (uint8_t)(f - 1);
     }
 }
@@ -388,7 +388,7 @@ int hs_apply(struct hoststats *st, struct fl_window *w, const struct hs_rec *r)
                 distinct_add(st, &x->dst_ports, r->hdport);
             }
         }
-        flags_add(x, r->fwd_flags);
+        flags_add(x, r->fwd_flags, r->flag_weight);
     }
     if (r->dst_host) {
         if ((rc = host_get(st, w, r->dst, r->hdst, &x)) < 0)
@@ -414,7 +414,7 @@ int hs_apply(struct hoststats *st, struct fl_window *w, const struct hs_rec *r)
                 distinct_add(st, &x->dst_ports, r->hsport);
             }
         }
-        flags_add(x, r->rev_flags);
+        flags_add(x, r->rev_flags, r->flag_weight);
     }
     return 0;
 }

@@ -313,12 +313,59 @@ static void test_hosts_option(void **st)
     fl_harness_destroy(&h);
 }
 
+/* A sampled packet (sampling_rate 100, as input.sflow's) stands for 100:
+ * packets, bytes and flag counts scaled; an unsampled one (0) counts 1. */
+static void test_sampling_rate(void **st)
+{
+    static const struct fl_col_def cols[] = {
+        { "ts", FL_T_TS }, { "src_addr", FL_T_ADDR }, { "dst_addr", FL_T_ADDR },
+        { "proto", FL_T_U8 }, { "ip_len", FL_T_U32 }, { "tcp_flags", FL_T_U8 },
+        { "sampling_rate", FL_T_U32 },
+    };
+    struct fl_ctx *ctx = fl_test_ctx_new();
+    const struct fl_schema *s;
+    struct fl_harness *h;
+    struct fl_batch *b;
+    assert_int_equal(fl_schema_intern(ctx, cols, 7, sizeof(cols[0]), &s), 0);
+    assert_int_equal(fl_harness_new("aggregate.hoststats", "{windows: [1m]}", s, &h), 0);
+    assert_int_equal(fl_schema_intern(fl_harness_ctx(h), cols, 7, sizeof(cols[0]), &s), 0);
+    assert_int_equal(fl_batch_new(fl_harness_ctx(h), s, 2, &b), 0);
+    for (uint32_t r = 0; r < 2; r++) {
+        FL_COL(b, 0, uint64_t)[r] = T0 + S;
+        FL_COL(b, 1, struct fl_addr)[r] = v4(0x0a000001);
+        FL_COL(b, 2, struct fl_addr)[r] = v4(0x0a000002);
+        FL_COL(b, 3, uint8_t)[r] = 6;
+        FL_COL(b, 4, uint32_t)[r] = 60;
+        FL_COL(b, 5, uint8_t)[r] = 0x02;
+        FL_COL(b, 6, uint32_t)[r] = r ? 0 : 100;
+    }
+    b->rows = 2;
+    b->t_min = b->t_max = T0 + S;
+    assert_int_equal(fl_harness_push(h, b), 0);
+    fl_batch_release(&b);
+    assert_int_equal(fl_harness_drain(h), 0);
+    struct row *v;
+    size_t n = rows_of(h, &v, 0);
+    assert_int_equal(n, 2);
+    struct fl_batch *o = fl_harness_out(h, 0);
+    for (uint32_t r = 0; r < o->rows; r++) {
+        bool sender = FL_COL(o, 3, struct fl_addr)[r].b[15] == 1;
+        assert_int_equal(FL_COL(o, 5, uint64_t)[r], sender ? 101 : 0);        /* src_packets */
+        assert_int_equal(FL_COL(o, 6, uint64_t)[r], sender ? 6060 : 0);       /* src_bytes */
+        assert_int_equal(FL_COL(o, 8, uint64_t)[r], sender ? 0 : 101);        /* dst_packets */
+        assert_int_equal(FL_COL(o, 15, uint64_t)[r], sender ? 101 : 0);       /* tcp_syn */
+    }
+    free(v);
+    fl_harness_destroy(&h);
+    fl_test_ctx_destroy(&ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_panes_equal_direct), cmocka_unit_test(test_eviction),
         cmocka_unit_test(test_late_for_shortest_only), cmocka_unit_test(test_hopping),
-        cmocka_unit_test(test_hosts_option),
+        cmocka_unit_test(test_hosts_option), cmocka_unit_test(test_sampling_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
