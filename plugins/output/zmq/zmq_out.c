@@ -40,6 +40,7 @@ struct zout {
     struct fl_zmq zs;
     const char *topic_use;              /* topic, or the stage id */
     bool waited;                        /* wait_subscribers done */
+    bool gave_up;                       /* push: a send timed out while stopping */
     uint64_t subscribers;
     struct fl_wire_buf wb;
     struct fl_text_buf tb;
@@ -180,13 +181,17 @@ static int send_one(struct fl_ctx *ctx, struct zout *s, const void *p, size_t n)
         return 1;
     }
     uint64_t waited = 0;
-    while (zmq_send(s->zs.sock, p, n, 0) < 0) {
+    /* once a send has waited out `linger` while stopping, the rest do not
+     * wait again: shutdown takes one linger, not one per batch */
+    while (zmq_send(s->zs.sock, p, n, s->gave_up ? ZMQ_DONTWAIT : 0) < 0) {
         if (zmq_errno() != EAGAIN && zmq_errno() != EINTR)
             goto err;
         waited += ZO_SLICE_MS * 1000000ull;
         fl_zmq_events(ctx, &s->zs);
-        if ((fl_stopping(ctx) && waited >= s->z.linger) ||
+        bool stopping = fl_stopping(ctx);
+        if ((stopping && (s->gave_up || waited >= s->z.linger)) ||
             (s->send_timeout && waited >= s->send_timeout)) {
+            s->gave_up = stopping;
             FL_LOG_WARN_RL(ctx, "no puller took a message within %.1f s: dropped",
                            waited / 1e9);
             return 0;
