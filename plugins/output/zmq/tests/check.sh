@@ -189,4 +189,21 @@ else
 fi
 grep -q "version 2; this flowline reads version 1" "$tmp/in.out" || bad "5: version not named: $(cat "$tmp/in.out")"
 
+# ---- 6. the examples: conf/examples/flows-over-zmq.yaml -> flows-from-zmq.yaml
+src=${FLOWLINE_SRC:-$(dirname "$0")/../../../..}
+ZMQ_LINK="ipc://$tmp/ex.sock" OUT="$tmp/ex.csv" IDLE=3s \
+    $F run -v --no-progress "$src/conf/examples/flows-from-zmq.yaml" >"$tmp/in.out" 2>&1 &
+ip=$!
+sleep 0.3
+PCAP="$pcap" ZMQ_LINK="ipc://$tmp/ex.sock" \
+    $F run -v --no-progress "$src/conf/examples/flows-over-zmq.yaml" >"$tmp/run.out" 2>&1 ||
+    bad "6: flows-over-zmq.yaml failed: $(cat "$tmp/run.out")"
+wait $ip || bad "6: flows-from-zmq.yaml failed: $(cat "$tmp/in.out")"
+sent=$(sed -n 's/.*link (output.zmq):.* records_sent=\([0-9]*\).*/\1/p' "$tmp/run.out")
+if [ -n "$sent" ] && [ "$sent" -gt 3000 ] && [ "$(rows "$tmp/ex.csv")" = "$sent" ]; then
+    ok "6: the examples: $sent flows sent, $sent rows written by the receiver"
+else
+    bad "6: the examples: sent '$sent', received $(rows "$tmp/ex.csv" 2>/dev/null)"
+fi
+
 exit $fail
