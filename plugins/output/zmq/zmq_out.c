@@ -15,6 +15,7 @@
  * pipeline is noticed: once stopping, a send gives up after `linger`, and
  * after `send_timeout` (if set) at any time, counting what it dropped. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -25,6 +26,24 @@
 
 #define ZO_LAYOUTS 4
 #define ZO_SLICE_MS 100
+#define ZO_POOL 8
+
+/* Encoded batches are handed to ZeroMQ without a copy (zmq_msg_init_data),
+ * and ZeroMQ's I/O thread hands each buffer back here once sent. Reusing a
+ * few buffers keeps their pages: a fresh buffer of a few hundred KiB per
+ * batch cost a page fault per 4 KiB, more than the encoding itself
+ * (docs/performance.md). */
+struct zo_buf {
+    struct zo_pool *pool;
+    struct fl_wire_buf w;
+    bool keep;                  /* a send failed: closing the message keeps the buffer */
+};
+
+struct zo_pool {
+    pthread_mutex_t lock;
+    unsigned n;
+    struct zo_buf *free[ZO_POOL];
+};
 
 enum { ZO_PUB = 0, ZO_PUSH };
 enum { ZO_BATCH = 0, ZO_JSON };
@@ -42,7 +61,8 @@ struct zout {
     bool waited;                        /* wait_subscribers done */
     bool gave_up;                       /* push: a send timed out while stopping */
     uint64_t subscribers;
-    struct fl_wire_buf wb;
+    struct zo_pool pool;
+    bool pool_init;
     struct fl_text_buf tb;
     struct fl_text_layout *lay[ZO_LAYOUTS];
     unsigned lay_next;
@@ -130,6 +150,8 @@ static int zout_start(struct fl_ctx *ctx, void *state)
         zmq_setsockopt(s->zs.sock, ZMQ_SNDTIMEO, &slice, sizeof slice) != 0)
         goto zerr;
     s->topic_use = s->topic ? s->topic : fl_stage_id(ctx);
+    pthread_mutex_init(&s->pool.lock, NULL);
+    s->pool_init = true;
     return 0;
 zerr:
     FL_LOG_ERROR(ctx, "cannot set up the socket: %s", zmq_strerror(zmq_errno()));
@@ -167,23 +189,77 @@ static void wait_for_subscribers(struct fl_ctx *ctx, struct zout *s)
     }
 }
 
+static struct zo_buf *buf_get(struct zout *s)
+{
+    struct zo_buf *b = NULL;
+    pthread_mutex_lock(&s->pool.lock);
+    if (s->pool.n)
+        b = s->pool.free[--s->pool.n];
+    pthread_mutex_unlock(&s->pool.lock);
+    if (!b && (b = calloc(1, sizeof(*b))))
+        b->pool = &s->pool;
+    if (b)
+        b->w.len = 0;
+    return b;
+}
+
+/* ZeroMQ's free function: may run on its I/O thread. */
+static void buf_put(void *data, void *hint)
+{
+    struct zo_buf *b = hint;
+    struct zo_pool *p = b->pool;
+    (void)data;
+    if (b->keep) {
+        b->keep = false;
+        return;
+    }
+    pthread_mutex_lock(&p->lock);
+    if (p->n < ZO_POOL) {
+        p->free[p->n++] = b;
+        b = NULL;
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (b) {
+        fl_wire_buf_free(&b->w);
+        free(b);
+    }
+}
+
 /* Send one payload (with the topic frame on PUB). true if sent; false if
  * dropped (counted by the caller). -FL_EIO for a socket error. */
-static int send_one(struct fl_ctx *ctx, struct zout *s, const void *p, size_t n)
+static int send_frame(struct zout *s, const void *p, size_t n, struct zo_buf *zb, int flags)
+{
+    if (!zb)
+        return zmq_send(s->zs.sock, p, n, flags);
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, zb->w.p, zb->w.len, buf_put, zb) != 0)
+        return -1;
+    int rc = zmq_msg_send(&m, s->zs.sock, flags);
+    if (rc < 0) {               /* not sent: the buffer is still ours */
+        int e = zmq_errno();
+        zb->keep = true;        /* zmq_msg_close calls buf_put, here on this thread */
+        zmq_msg_close(&m);
+        errno = e;
+    }
+    return rc;
+}
+
+static int send_one(struct fl_ctx *ctx, struct zout *s, const void *p, size_t n,
+                    struct zo_buf *zb)
 {
     if (s->socket == ZO_PUB) {
         size_t tl = strlen(s->topic_use);
         if (zmq_send(s->zs.sock, s->topic_use, tl, ZMQ_DONTWAIT | ZMQ_SNDMORE) < 0)
             goto err;
         /* the first frame went: the rest of the message always follows it */
-        if (zmq_send(s->zs.sock, p, n, 0) < 0)
+        if (send_frame(s, p, n, zb, 0) < 0)
             goto err;
         return 1;
     }
     uint64_t waited = 0;
     /* once a send has waited out `linger` while stopping, the rest do not
      * wait again: shutdown takes one linger, not one per batch */
-    while (zmq_send(s->zs.sock, p, n, s->gave_up ? ZMQ_DONTWAIT : 0) < 0) {
+    while (send_frame(s, p, n, zb, s->gave_up ? ZMQ_DONTWAIT : 0) < 0) {
         if (zmq_errno() != EAGAIN && zmq_errno() != EINTR)
             goto err;
         waited += ZO_SLICE_MS * 1000000ull;
@@ -234,7 +310,7 @@ static int send_json(struct fl_ctx *ctx, struct zout *s, const struct fl_batch *
         if ((rc = fl_text_layout_rows(l, b, &row, &s->tb, 0)) < 0)
             return rc;
         /* one row, ending in its newline: the message is the object alone */
-        if ((rc = send_one(ctx, s, s->tb.p, s->tb.len - 1)) < 0)
+        if ((rc = send_one(ctx, s, s->tb.p, s->tb.len - 1, NULL)) < 0)
             return rc;
         if (rc) {
             s->c_records++;
@@ -275,18 +351,28 @@ static int zout_process(struct fl_ctx *ctx, void *state, struct fl_batch *b)
     if (s->format == ZO_JSON) {
         rc = send_json(ctx, s, b);
     } else {
-        s->wb.len = 0;
-        if ((rc = fl_wire_encode(b, 0, &s->wb)) < 0) {
-            FL_LOG_ERROR(ctx, "cannot encode a batch of %u rows: %s", b->rows, fl_strerror(rc));
+        struct zo_buf *zb = buf_get(s);
+        if (!zb) {
+            rc = -FL_ENOMEM;
             goto out;
         }
-        if ((rc = send_one(ctx, s, s->wb.p, s->wb.len)) > 0) {
+        if ((rc = fl_wire_encode(b, 0, &zb->w)) < 0) {
+            FL_LOG_ERROR(ctx, "cannot encode a batch of %u rows: %s", b->rows, fl_strerror(rc));
+            buf_put(NULL, zb);
+            goto out;
+        }
+        size_t len = zb->w.len;
+        /* sent: ZeroMQ owns zb until it calls buf_put; not sent: still ours */
+        if ((rc = send_one(ctx, s, zb->w.p, len, zb)) > 0) {
             s->c_records += b->rows;
             s->c_messages++;
-            s->c_bytes += s->wb.len;
-        } else if (rc == 0) {
-            s->c_rec_drop += b->rows;
-            s->c_msg_drop++;
+            s->c_bytes += len;
+        } else {
+            buf_put(NULL, zb);
+            if (rc == 0) {
+                s->c_rec_drop += b->rows;
+                s->c_msg_drop++;
+            }
         }
     }
 out:
@@ -309,8 +395,15 @@ static void zout_fini(struct fl_ctx *ctx, void *state)
     struct zout *s = state;
     if (s->zs.sock)
         fl_zmq_events(ctx, &s->zs);
-    fl_zmq_close(&s->zs);               /* waits at most `linger` for queued messages */
-    fl_wire_buf_free(&s->wb);
+    fl_zmq_close(&s->zs);               /* waits at most `linger` for queued messages;
+                                         * every buffer ZeroMQ held is back after it */
+    if (s->pool_init) {
+        for (unsigned i = 0; i < s->pool.n; i++) {
+            fl_wire_buf_free(&s->pool.free[i]->w);
+            free(s->pool.free[i]);
+        }
+        pthread_mutex_destroy(&s->pool.lock);
+    }
     fl_text_buf_free(&s->tb);
     for (unsigned i = 0; i < ZO_LAYOUTS; i++)
         fl_text_layout_destroy(&s->lay[i]);
