@@ -301,7 +301,7 @@ int main(int argc, char **argv)
                  pub, batches, 8, total);
     snprintf(with, sizeof with, "{endpoint: \"%s\", socket: push, format: json}", ep);
     bench_output("output.zmq json, ipc PUSH (1 message/record)", with, ep, ZMQ_PULL, NULL, batches, 8,
-                 total / 4);
+                 total / 4 / ROWS * ROWS);
 
     w.len = 0;
     if (fl_wire_encode(batches[0], 0, &w) < 0)
