@@ -205,6 +205,8 @@ static int zin_run(struct fl_ctx *ctx, void *state)
             got++;
         }
         count(ctx, s);
+        if (rc > 0)                 /* a full burst: more may be waiting */
+            rc = 0;
         if (rc == -FL_ESTOP) {
             rc = 0;
             break;
