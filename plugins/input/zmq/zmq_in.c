@@ -81,7 +81,7 @@ static int zin_start(struct fl_ctx *ctx, void *state)
 {
     struct zin *s = state;
     int rc = fl_zmq_open(ctx, &s->zs, &s->z, s->socket == ZI_SUB ? ZMQ_SUB : ZMQ_PULL,
-                         false);
+                         false, FL_ZMQ_HWM_BATCH);
     if (rc < 0)
         return rc;
     if (s->socket == ZI_SUB) {

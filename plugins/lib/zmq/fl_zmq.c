@@ -157,13 +157,14 @@ zerr:
 }
 
 int fl_zmq_open(struct fl_ctx *ctx, struct fl_zmq *z, const struct fl_zmq_opts *o, int type,
-                bool bind_auto)
+                bool bind_auto, uint64_t hwm_auto)
 {
     char mon_ep[64];
     int rc = -FL_EIO;
     bool bind = o->mode == 1 || (o->mode == 0 && bind_auto);
     int linger_ms = (int)(o->linger / 1000000u);
-    int hwm = o->hwm > 0x7fffffff ? 0x7fffffff : (int)o->hwm;
+    uint64_t h = o->hwm ? o->hwm : hwm_auto;
+    int hwm = h > 0x7fffffff ? 0x7fffffff : (int)h;
 
     memset(z, 0, sizeof(*z));
     if (!(z->zctx = zmq_ctx_new()) || !(z->sock = zmq_socket(z->zctx, type))) {

@@ -42,9 +42,10 @@ struct fl_zmq_opts {
              "address, tcp://[::1]:5556), ipc:///path/socket" },                           \
     { .name = "mode", .type = FL_OPT_ENUM, .offset = offsetof(T, m.mode), .def = "auto",   \
       .choices = FL_ZMQ_MODES, .doc = "bind the endpoint or connect to it; " AUTO_DOC },    \
-    { .name = "hwm", .type = FL_OPT_UINT, .offset = offsetof(T, m.hwm), .def = "1000",     \
-      .min = "1", .max = "10000000", .unit = "messages",                                   \
-      .doc = "high-water mark: messages ZeroMQ queues per peer" },                         \
+    { .name = "hwm", .type = FL_OPT_UINT, .offset = offsetof(T, m.hwm), .def = "0",        \
+      .max = "10000000", .unit = "messages",                                               \
+      .doc = "high-water mark: messages ZeroMQ queues per peer; 0 = 32 batches (up to "    \
+             "~25 MB of flow records) or 10000 JSON records" },                            \
     { .name = "linger", .type = FL_OPT_DURATION, .offset = offsetof(T, m.linger),          \
       .def = "1s", .max = "1h",                                                            \
       .doc = "at shutdown, how long queued messages may still be sent (ZMQ_LINGER); "      \
@@ -75,11 +76,16 @@ struct fl_zmq {
     uint64_t handshake_failures;    /* also a stage counter */
 };
 
+/* The default high-water marks (messages): a batch message holds thousands
+ * of records, so few of them keep memory bounded (DESIGN.md §4). */
+#define FL_ZMQ_HWM_BATCH 32
+#define FL_ZMQ_HWM_RECORD 10000
+
 /* Make the context and a socket of `type` (ZMQ_PUB ...), set the HWM (both
- * directions), linger, CURVE; bind when o->mode is bind or (auto and
- * bind_auto), else connect. Errors are logged; -FL_EIO. */
+ * directions; hwm_auto when o->hwm is 0), linger, CURVE; bind when o->mode
+ * is bind or (auto and bind_auto), else connect. Errors are logged; -FL_EIO. */
 int fl_zmq_open(struct fl_ctx *ctx, struct fl_zmq *z, const struct fl_zmq_opts *o, int type,
-                bool bind_auto);
+                bool bind_auto, uint64_t hwm_auto);
 /* Read the socket's pending connection events: count them (stage
  * counters handshake_failures, peers_connected, peers_disconnected) and
  * log handshake failures (rate-limited). Cheap when there are none. */

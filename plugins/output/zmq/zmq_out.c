@@ -138,7 +138,8 @@ static int zout_describe(struct fl_ctx *ctx, void *state, const struct fl_schema
 static int zout_start(struct fl_ctx *ctx, void *state)
 {
     struct zout *s = state;
-    int rc = fl_zmq_open(ctx, &s->zs, &s->z, s->socket == ZO_PUB ? ZMQ_XPUB : ZMQ_PUSH, true);
+    int rc = fl_zmq_open(ctx, &s->zs, &s->z, s->socket == ZO_PUB ? ZMQ_XPUB : ZMQ_PUSH, true,
+                         s->format == ZO_JSON ? FL_ZMQ_HWM_RECORD : FL_ZMQ_HWM_BATCH);
     if (rc < 0)
         return rc;
     int one = 1, slice = ZO_SLICE_MS;
