@@ -117,7 +117,7 @@ static int zout_describe(struct fl_ctx *ctx, void *state, const struct fl_schema
     (void)out;
     if (s->fields.n && s->format != ZO_JSON)
         rc = fl_diag(ctx, "fields", "fields selects JSON keys; the batch format sends every "
-                     "field (select them with transform.select)");
+                     "field (choose them with transform.expr's select)");
     if (s->topic && s->socket != ZO_PUB)
         rc = fl_diag(ctx, "topic", "only pub messages carry a topic");
     if (s->send_timeout && s->socket != ZO_PUSH)

@@ -6,8 +6,9 @@
 #  3. CURVE: the right server key gets every record; a wrong one gets
 #     nothing, the handshake failure is counted, and flowline ends in
 #     bounded time (PUB at end of input; PUSH, blocked, on SIGTERM);
-#  4. output.zmq -> input.zmq over PUSH/PULL and over PUB/SUB with CURVE:
-#     the CSV written behind input.zmq equals the one written directly;
+#  4. output.zmq -> input.zmq over PUSH/PULL, over PUB/SUB with CURVE, and
+#     with input.zmq as the CURVE server reading its keys from files: the
+#     CSV written behind input.zmq equals the one written directly;
 #  5. malformed messages to input.zmq are counted and dropped.
 # usage: check.sh ZMQ_PEER   (FLOWLINE_BIN and the test data from ctest's environment)
 set -u
@@ -163,6 +164,15 @@ roundtrip push "endpoint: \"ipc://$tmp/rt.sock\", socket: push" \
 port=$((port + 1))
 roundtrip "pub+curve" "endpoint: \"tcp://127.0.0.1:$port\", curve_secret_key: \"$ssec\", wait_subscribers: 1, topic: fl" \
     "endpoint: \"tcp://127.0.0.1:$port\", socket: sub, topic: fl, curve_server_key: \"$spub\""
+# input.zmq as the CURVE server (binding), keys from files: its secret in
+# ZeroMQ's certificate format, the sender's copy of its public key bare
+printf '#   ZeroMQ CURVE Secret Certificate\nmetadata\ncurve\n    public-key = "%s"\n    secret-key = "%s"\n' \
+    "$spub" "$ssec" >"$tmp/server.key_secret"
+printf '%s\n' "$spub" >"$tmp/server.key"
+port=$((port + 1))
+roundtrip "pull server, key files" \
+    "endpoint: \"tcp://127.0.0.1:$port\", socket: push, mode: connect, curve_server_key: $tmp/server.key" \
+    "endpoint: \"tcp://127.0.0.1:$port\", socket: pull, mode: bind, curve_secret_key: $tmp/server.key_secret"
 
 # ---- 5. malformed messages ------------------------------------------------
 cat >"$tmp/in.yaml" <<EOF
