@@ -519,6 +519,16 @@ int fl_wire_decode(struct fl_wire_dec *d, const void *buf, size_t len, struct fl
     }
     if (s->ncols != ncols)
         return fail(d, -FL_EPROTO, "header says %u columns, its schema has %u", ncols, s->ncols);
+    /* The least the columns can take for these rows: checked before the
+     * batch is allocated, so memory follows the message's own size. */
+    uint64_t need = 0;
+    for (uint32_t i = 0; i < ncols; i++) {
+        enum fl_type t = s->cols[i]->type;
+        need += COL_HEAD + (uint64_t)rows * (is_var(t) ? 4 : fl_type_size(t));
+    }
+    if (need > total - off)
+        return fail(d, -FL_EPROTO, "%u rows of %u columns need at least %llu bytes, %zu are left",
+                    rows, ncols, (unsigned long long)need, total - off);
     if ((rc = fl_batch_new(d->ctx, s, rows ? rows : 1, &b)) < 0)
         return fail(d, rc, "no memory for a batch of %u rows", rows);
     b->rows = rows;

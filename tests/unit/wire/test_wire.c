@@ -258,6 +258,17 @@ static void test_corrupted(void **st)
     expect_refused(f, m, len, "exceed the limits");
     FRESH(); wr32(m + 12, 71);                      /* one row more than the cells */
     expect_refused(f, m, len, "column 0");
+    /* a million rows claimed by a message of a few KB: refused before any
+     * allocation for them (the short form: the decoder knows the schema) */
+    {
+        struct fl_batch *one = make_batch(f->ctx, f->s, 1);
+        struct fl_wire_buf sh = { 0 };
+        assert_int_equal(fl_wire_encode(one, FL_WIRE_NO_SCHEMA, &sh), 0);
+        wr32(sh.p + 12, FL_WIRE_MAX_ROWS);
+        expect_refused(f, sh.p, sh.len, "rows of 13 columns need at least");
+        fl_wire_buf_free(&sh);
+        fl_batch_release(&one);
+    }
     FRESH(); wr32(m + 16, 12);                      /* a schema it knows, one column short */
     expect_refused(f, m, len, "header says 12 columns, its schema has 13");
     struct fl_wire_dec *keep = f->dec;              /* one it has not seen */
