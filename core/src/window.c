@@ -12,8 +12,6 @@
 #define WIN_LATENESS_FLOWS 120000000000ull
 #define WIN_LATENESS_PACKETS 1000000000ull
 
-const char *const fl_window_clocks[] = { "event", "wall", NULL };
-
 struct win_spec {
     uint64_t length, hop;
     struct fl_window *head;          /* newest start first */

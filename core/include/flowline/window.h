@@ -69,10 +69,12 @@ struct fl_window_conf {
  * `.type =` and no table using the macro compiled.) allowed_lateness, when not
  * given, is 2m for flow records (time flow_end: a flow reaches the stage
  * up to the flow meter's idle timeout after it ended) and 1s otherwise. */
-/* The `clock` choices, in enum fl_window_clock order: an object of the
- * core's, not a compound literal, which at block scope is no constant (a
- * table of options inside a function did not compile). */
-FL_API extern const char *const fl_window_clocks[];
+/* The `clock` choices, in enum fl_window_clock order: a file-scope array
+ * in each user, not a compound literal, which at block scope is no
+ * constant (a table of options inside a function did not compile), and
+ * not an exported object (data symbols of the core are one more thing a
+ * plugin binds to at load; the ABI exports functions only). */
+static const char *const fl_window_clocks[] __attribute__((unused)) = { "event", "wall", NULL };
 #define FL_WINDOW_OPTS(stype_, member_, defwin_)                                          \
     { .name = "windows", .type = FL_OPT_LIST, .offset = offsetof(stype_, member_.windows), \
       .def = defwin_,                                                                  \

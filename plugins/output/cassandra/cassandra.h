@@ -18,9 +18,13 @@
 #define CASS_MAX_COLS 256
 
 /* One column of the table that flowline writes. */
+#define CASS_NAME_MAX 128   /* bytes of a column or field name, NUL included */
+
+/* Names are held in place, not allocated: describe() fills them, and
+ * `flowline check` runs describe() without fini(). */
 struct cass_col {
-    char *name;             /* the table's column */
-    char *field;            /* the flowline field it takes */
+    char name[CASS_NAME_MAX];   /* the table's column */
+    char field[CASS_NAME_MAX];  /* the flowline field it takes */
     uint16_t type;          /* CQL type: configured, default, or the table's */
     bool type_known;        /* from columns: / the input schema, or the server */
     bool key;               /* part of the primary key */

@@ -28,10 +28,6 @@ bool cass_ident_ok(const char *s)
 
 void cass_cols_free(struct cass *s)
 {
-    for (size_t i = 0; i < s->ncols; i++) {
-        free(s->cols[i].name);
-        free(s->cols[i].field);
-    }
     s->ncols = 0;
     s->plan.schema = NULL;
 }
@@ -65,11 +61,15 @@ static int words(const char *v, char w[2][64])
     return n;
 }
 
-static int add_col(struct cass *s, const char *name, const char *field, uint16_t type, bool known)
+static int add_col(struct fl_ctx *ctx, struct cass *s, const char *name, const char *field,
+                   uint16_t type, bool known)
 {
     struct cass_col *c = &s->cols[s->ncols];
-    if (!(c->name = strdup(name)) || !(c->field = strdup(field)))
-        return -FL_ENOMEM;
+    if (strlen(name) >= sizeof(c->name) || strlen(field) >= sizeof(c->field))
+        return fl_diag(ctx, "columns", "column \"%.40s...\" or its field: a name longer than %d "
+                       "bytes", name, CASS_NAME_MAX - 1);
+    strcpy(c->name, name);
+    strcpy(c->field, field);
     for (char *p = c->name; *p; p++)   /* unquoted CQL names fold to lower case */
         *p = (char)tolower((unsigned char)*p);
     c->type = type;
@@ -140,9 +140,9 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
             return fl_diag(ctx, NULL, "the input has %u fields, more than %d columns",
                            sch->ncols, CASS_MAX_COLS);
         for (uint32_t i = 0; i < sch->ncols; i++)
-            if (add_col(s, sch->cols[i]->name, sch->cols[i]->name,
-                        cql_type_default(sch->cols[i]->type), false) < 0)
-                return -FL_ENOMEM;
+            if ((rc = add_col(ctx, s, sch->cols[i]->name, sch->cols[i]->name,
+                              cql_type_default(sch->cols[i]->type), false)) < 0)
+                return rc;
         s->cols_from_schema = true;
         return mark_keys(ctx, s);
     }
@@ -202,7 +202,7 @@ int cass_cols_configure(struct fl_ctx *ctx, struct cass *s, const struct fl_sche
                             "not INSERT; output.cassandra writes INSERTs (use bigint)", name);
             continue;
         }
-        int arc = add_col(s, name, field, type, known);
+        int arc = add_col(ctx, s, name, field, type, known);
         if (arc < 0)
             return arc;
     }
