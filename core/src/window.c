@@ -227,16 +227,16 @@ int fl_windows_map(struct fl_ctx *ctx, struct fl_windows *ws, const struct fl_ba
             ws->now_times[r] = now;
         t = ws->now_times;
     } else {
-        if ((rc = fl_bind_batch(ctx, ws->bind, b)) < 0)
-            return rc == -FL_ENOENT ? 0 : rc;
+        if ((rc = fl_bind_batch(ctx, ws->bind, b)) < 0 && rc != -FL_ENOENT)
+            return rc;
         size_t f = ws->named || fl_bind_col(ws->bind, 0) >= 0 ? 0 : 1;
-        t = fl_bind_data(ws->bind, f);
-        valid = fl_bind_col(ws->bind, f) >= 0 ? fl_bind_valid(ws->bind, f) : NULL;
-        if (fl_bind_col(ws->bind, f) < 0) {
+        if (rc < 0 || fl_bind_col(ws->bind, f) < 0) {   /* no time field: no window */
             memset(wins, 0, (size_t)ws->n * rows * sizeof(*wins));
             fl_counter_add(ctx, "records_no_time", rows);
             return 0;
         }
+        t = fl_bind_data(ws->bind, f);
+        valid = fl_bind_valid(ws->bind, f);
     }
     uint64_t late = 0, no_time = 0, max = ws->max_event;
     for (uint32_t r = 0; r < rows; r++) {
