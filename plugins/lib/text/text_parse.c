@@ -120,7 +120,9 @@ static int parse_rfc3339(const char *s, size_t n, uint64_t *out)
         return -FL_EINVAL;
     int64_t secs = parse_days((int64_t)y, mo, d) * 86400 + h * 3600 + mi * 60 + se
                    - sign * (int64_t)(oh * 3600 + om * 60);
-    if (secs < 0 || (uint64_t)secs > UINT64_MAX / 1000000000u - 1)
+    /* every time the formatter writes reads back, up to UINT64_MAX ns */
+    if (secs < 0 || (uint64_t)secs > UINT64_MAX / 1000000000u
+        || (uint64_t)secs * 1000000000u > UINT64_MAX - frac)
         return -FL_EINVAL;
     *out = (uint64_t)secs * 1000000000u + frac;
     return 0;

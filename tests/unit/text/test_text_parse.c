@@ -105,6 +105,10 @@ static void test_vectors(void **st)
     assert_true(ts == 1767225600250000000ull);
     assert_int_equal(parse(FL_T_TS, "1767225600123456789", &ts), 0);  /* ns */
     assert_true(ts == 1767225600123456789ull);
+    /* the latest time a ts holds, as the formatter writes it (fuzz_kafka_msg) */
+    assert_int_equal(parse(FL_T_TS, "2554-07-21T23:34:33.709551615Z", &ts), 0);
+    assert_true(ts == UINT64_MAX);
+    assert_int_equal(parse(FL_T_TS, "2554-07-21T23:34:33.709551616Z", &ts), -FL_EINVAL);
     for (int y = 1970; y < 2400; y += 7)
         for (int mo = 1; mo <= 12; mo++) {
             char s[40];
