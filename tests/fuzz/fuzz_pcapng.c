@@ -10,6 +10,8 @@
  * and every packet block kind (tests/ngw.h), and copies the pcapng
  * captures of the test data dir's pcap folder. */
 #include <dirent.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,31 +37,41 @@ static void fuzz_init(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct pcap_ng g = {.st = &fuzz_st, .base = data, .size = size};
+    struct pcap_ng g = {.st = &fuzz_st};
     struct pcap_out o = {.st = &fuzz_st, .cap = 256};
-    int guard = 0;
+    int guard = 0, fd;
 
     if (!fuzz_ctx)
         fuzz_init();
     g.ctx = o.ctx = fuzz_ctx;
-    if (fl_batch_new(fuzz_ctx, fuzz_st.schema, 256, &o.b) < 0)
+    /* Through a file and a 64-byte window, so that nearly every block
+     * slides the window or grows it, as a big file does at its edges. */
+    fd = memfd_create("fuzz", 0);
+    if (fd < 0 || write(fd, data, size) != (ssize_t)size ||
+        pcap_win_open(&g.win, fd, 0, size, 64) < 0 ||
+        fl_batch_new(fuzz_ctx, fuzz_st.schema, 256, &o.b) < 0)
         abort();
+    g.need = 12;
     while (!g.eof && !g.bad) {
-        size_t off = g.off;
+        uint64_t at = g.win.pos + g.win.off;
         uint64_t read = o.read;
+        if (g.need && pcap_win_fill(&g.win, g.need) < 0)
+            abort();
+        g.need = 0;
         if (o.b->rows == o.b->cap)
             o.b->rows = 0;
         if (pcap_ng_walk(&g, &o, 1024) < 0)
             abort();            /* no bpf: nothing can fail */
-        if (g.off > size)
+        if (g.win.off > g.win.size || g.win.pos + g.win.off > size)
             abort();
         /* no progress and no reason to stop: the walk would spin */
-        if (g.off == off && o.read == read && !g.eof && !g.bad && o.b->rows < o.b->cap &&
-            ++guard > 2)
+        if (g.win.pos + g.win.off == at && o.read == read && !g.eof && !g.bad && !g.need &&
+            o.b->rows < o.b->cap && ++guard > 2)
             abort();
     }
     fl_decoder_flush(fuzz_st.dec, fuzz_ctx);
     pcap_ng_fini(&g);
+    close(fd);
     fl_batch_release(&o.b);
     return 0;
 }

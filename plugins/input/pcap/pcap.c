@@ -2,7 +2,7 @@
  * decoded by the core's packet decoder into packet batches (DESIGN.md §2,
  * §8). This file holds the options, the plugin callbacks, the choice of
  * reader, the batch output the readers share and the BPF filter. Reading is
- * elsewhere: pcap_mmap.c (classic pcap files, the fast path), pcap_ng.c
+ * elsewhere: pcap_classic.c (classic pcap files, the fast path), pcap_ng.c
  * (pcapng files), pcap_lib.c (libpcap: gzip, pipes, live), pcap_gz.c (the gzip stream). */
 #include <stddef.h>
 #include <stdlib.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include "pcap_int.h"
 
-static const char *const pcap_readers[] = { "auto", "mmap", "libpcap", NULL };
+static const char *const pcap_readers[] = { "auto", "own", "libpcap", "mmap", NULL };
 static const char *const pcap_tunnels[] = { "gre", "vxlan", "geneve", "gtp", "erspan", "teredo",
                                             "ayiya", "ipip", "gre_udp", NULL };
 static const char *const pcap_udp_tunnels[] = { "vxlan", "geneve", "gtp", "teredo", "ayiya",
@@ -61,8 +61,9 @@ static const struct fl_opt pcap_opts[] = {
       .doc = "kernel buffer of a live capture; 0 = libpcap's default (2 MiB)" },
     { .name = "reader", .type = FL_OPT_ENUM, .offset = offsetof(struct pcap_in, reader),
       .def = "auto", .choices = pcap_readers,
-      .doc = "how files are read: auto = flowline's mmap readers for classic pcap and "
-             "pcapng, libpcap for the rest (gzip, pipes); mmap or libpcap to force one" },
+      .doc = "how files are read: auto = flowline's own readers for classic pcap and "
+             "pcapng, libpcap for the rest (gzip, pipes); own or libpcap to force one "
+             "(mmap: the former name of own)" },
     { 0 }
 };
 
@@ -181,6 +182,8 @@ static int pcap_in_describe(struct fl_ctx *ctx, void *state, const struct fl_sch
     else if (!file && !live)
         rc = fl_diag(ctx, NULL, "input.pcap needs path (a capture file) or interface "
                      "(a live interface)");
+    if (st->reader == PCAP_READER_MMAP)
+        st->reader = PCAP_READER_OWN;
     if (live && fl_opt_given(ctx, "reader"))
         rc = fl_diag(ctx, "reader", "reader applies to files; a live interface is read "
                      "by libpcap");
@@ -240,18 +243,18 @@ static int pcap_in_init(struct fl_ctx *ctx, void *state)
     return fl_decoder_new(&o, sizeof(o), &st->dec);
 }
 
-/* One file: the mmap readers for classic pcap and pcapng, else libpcap. */
+/* One file: the own readers for classic pcap and pcapng, else libpcap. */
 static int pcap_in_file(struct fl_ctx *ctx, struct pcap_in *st)
 {
     int rc;
     if (st->reader != PCAP_READER_LIBPCAP && strcmp(st->path, "-") != 0) {
-        rc = pcap_mmap_run(st, ctx);
+        rc = pcap_classic_run(st, ctx);
         if (rc == PCAP_FALLBACK)
             rc = pcap_ng_run(st, ctx);
         if (rc != PCAP_FALLBACK)
             return rc;
-        if (st->reader == PCAP_READER_MMAP) {
-            FL_LOG_ERROR(ctx, "%s: not an uncompressed pcap or pcapng file (reader: mmap "
+        if (st->reader == PCAP_READER_OWN) {
+            FL_LOG_ERROR(ctx, "%s: not an uncompressed pcap or pcapng file (reader: own "
                          "reads only those)", st->path);
             return -FL_EPROTO;
         }

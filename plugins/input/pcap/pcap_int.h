@@ -1,6 +1,6 @@
 /* pcap_int.h: what the files of input.pcap share: the instance state (options
  * and run-time objects), the batch output every reader feeds, and the
- * readers themselves (pcap_mmap.c: classic pcap files; pcap_ng.c: pcapng
+ * readers themselves (pcap_classic.c: classic pcap files; pcap_ng.c: pcapng
  * files; pcap_lib.c: libpcap for gzip, pipes and live interfaces; pcap_gz.c: the gzip stream). */
 #ifndef FL_PLUGIN_PCAP_INT_H
 #define FL_PLUGIN_PCAP_INT_H
@@ -14,7 +14,10 @@
 #include "fl_files.h"
 
 /* `reader` option values. */
-enum pcap_reader { PCAP_READER_AUTO, PCAP_READER_MMAP, PCAP_READER_LIBPCAP };
+enum pcap_reader {
+    PCAP_READER_AUTO, PCAP_READER_OWN, PCAP_READER_LIBPCAP,
+    PCAP_READER_MMAP    /* the former name of own: init makes it PCAP_READER_OWN */
+};
 
 struct pcap_in {
     /* options */
@@ -93,18 +96,42 @@ void pcap_filter_fini(struct pcap_filter *f);
 
 /* The largest record libpcap accepts for a LINKTYPE (its
  * max_snaplen_for_dlt), and the DLT libpcap reports for it (for
- * pcap_open_dead). pcap_mmap.c. */
-uint32_t pcap_mmap_max_snaplen(uint32_t linktype);
-int pcap_mmap_dlt(uint32_t linktype);
+ * pcap_open_dead). pcap_classic.c. */
+uint32_t pcap_max_snaplen(uint32_t linktype);
+int pcap_dlt(uint32_t linktype);
 
-/* pcap_mmap_run() leaves a file it cannot map to libpcap. */
+/* The part of a file a reader walks (pcap_win.c): file bytes [pos, pos +
+ * size) at base, of which off are consumed. `last` when it reaches the end
+ * of the file. From a file, pcap_win_fill() slides it on; in memory (the
+ * fuzz targets) it is the whole input at once. */
+struct pcap_win {
+    const uint8_t *base;
+    size_t size, off;
+    uint64_t pos;
+    bool last;
+    int fd;                 /* -1: in memory */
+    uint8_t *buf;
+    size_t cap;
+    uint64_t file_size;     /* as fstat said at open, or where reads ended */
+};
+/* A window of cap bytes (0: the default, 512 KiB) on fd from file offset
+ * start; nothing read yet (fill first). */
+int pcap_win_open(struct pcap_win *w, int fd, uint64_t start, uint64_t file_size, size_t cap);
+void pcap_win_mem(struct pcap_win *w, const uint8_t *data, size_t size);
+/* Keep the unconsumed bytes and read more, at least `need` of them (the
+ * buffer grows for a long record) unless the file ends first. 0, or
+ * -FL_EIO (errno set) or -FL_ENOMEM. A no-op on a last window. */
+int pcap_win_fill(struct pcap_win *w, size_t need);
+void pcap_win_close(struct pcap_win *w);
+
+/* pcap_classic_run() leaves a file it cannot read to libpcap. */
 #define PCAP_FALLBACK 1
 
-/* Classic pcap through mmap. Returns 0 at the end of the file (a truncated
+/* Classic pcap through its window. Returns 0 at the end of the file (a truncated
  * or impossible record ends it cleanly, counted), a negative code on error
  * (logged), or PCAP_FALLBACK without side effects when the file is not a
  * classic pcap file it can map (pcapng, gzip, a pipe, an odd header). */
-int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx);
+int pcap_classic_run(struct pcap_in *st, struct fl_ctx *ctx);
 /* pcap_ng.c: pcapng. One interface of the section being read. */
 struct pcap_ng_if {
     uint32_t linktype;
@@ -123,9 +150,8 @@ struct pcap_ng_if {
 struct pcap_ng {
     struct pcap_in *st;
     struct fl_ctx *ctx;
-    const uint8_t *base;
-    size_t size, off;
-    size_t mapped;              /* page tables filled up to here; SIZE_MAX = do not */
+    struct pcap_win win;
+    size_t need;                /* bytes the next block needs in the window (0: none) */
     bool swap, in_section;
     struct pcap_ng_if *ifs;     /* the section's interfaces */
     size_t n_if, cap_if;
@@ -147,7 +173,7 @@ void pcap_ng_fini(struct pcap_ng *g);
  * progress (the fuzz target's entry). 0 at the end, also of a damaged
  * file (counted), negative on error. */
 int pcap_ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, size_t size);
-/* pcapng through mmap; PCAP_FALLBACK without side effects when the file
+/* pcapng through its window; PCAP_FALLBACK without side effects when the file
  * is not one (no section header magic, a pipe, not mappable). */
 int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx);
 /* The interfaces a pcapng file at path describes before its first packet

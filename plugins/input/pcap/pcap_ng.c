@@ -1,5 +1,5 @@
 /* pcap_ng.c: flowline's own reader of pcapng files (issue 16), next to
- * pcap_mmap.c for classic pcap. libpcap reads a pcapng file only while
+ * pcap_classic.c for classic pcap. libpcap reads a pcapng file only while
  * every interface has the link type and snap length of the first one, and
  * skips the rest of the file at the first that differs (Wireshark writes
  * such files when capturing on several interfaces); this reader takes any
@@ -8,8 +8,8 @@
  * order. Enhanced (6), simple (3) and obsolete (2) packet blocks are read;
  * every other block is skipped by its length.
  *
- * The block walk (pcap_ng_walk) works on a memory buffer, so the fuzz
- * target drives it directly; pcap_ng_run() is the thin mmap wrapper.
+ * The block walk (pcap_ng_walk) works on a window (pcap_win.c): of the
+ * file in pcap_ng_run(), of a memory buffer in the fuzz target.
  *
  * Damage, counted, never read past the buffer:
  * - a block cut short by the end of the file ends it: truncated_record;
@@ -26,7 +26,6 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "pcap_int.h"
@@ -42,17 +41,6 @@
 /* Interfaces per section kept (64 bytes each); later ones are counted as
  * drop_bad_block, and so are their packets. Real captures have a handful. */
 #define NG_MAX_IFS (1u << 16)
-/* As in pcap_mmap.c: page tables filled 8 MiB at a time ahead of the walk
- * (a page fault every few pages is costly in a VM), and blocks prefetched
- * non-temporally 1 KiB ahead. */
-#define NG_POPULATE (8u << 20)
-#define NG_AHEAD 1024
-#ifdef MADV_POPULATE_READ
-#define NG_MADV_POPULATE_READ MADV_POPULATE_READ
-#else
-#define NG_MADV_POPULATE_READ 22   /* Linux 5.14 */
-#endif
-
 static inline uint32_t ng_u32(const uint8_t *p, bool swap)
 {
     uint32_t v;
@@ -106,7 +94,7 @@ static int ng_filter_for(struct pcap_ng *g, uint32_t lt, uint32_t snap, int *idx
     if (!nlt)
         return -FL_ENOMEM;
     g->flt_lt = nlt;
-    if ((rc = pcap_filter_init(&g->flt[g->n_flt], g->st, g->ctx, pcap_mmap_dlt(lt), snap)) < 0)
+    if ((rc = pcap_filter_init(&g->flt[g->n_flt], g->st, g->ctx, pcap_dlt(lt), snap)) < 0)
         return rc;
     g->flt_lt[g->n_flt] = lt;
     *idx = (int)g->n_flt++;
@@ -126,7 +114,7 @@ static int ng_idb(struct pcap_ng *g, const uint8_t *p, size_t n)
         f.unusable = true;
     } else {
         f.linktype = ng_u16(p, swap);
-        f.max = pcap_mmap_max_snaplen(f.linktype);
+        f.max = pcap_max_snaplen(f.linktype);
         f.snap = ng_u32(p + 4, swap);
         if (f.snap == 0 || f.snap > f.max)
             f.snap = f.max;     /* libpcap's rule */
@@ -223,21 +211,17 @@ int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit)
     int rc;
 
     while (o->b->rows < o->b->cap && o->read - first < limit) {
-        const uint8_t *h = g->base + g->off;
-        size_t left = g->size - g->off;
+        const uint8_t *h = g->win.base + g->win.off;
+        size_t left = g->win.size - g->win.off;
         uint32_t type, len;
 
-        if (left == 0) {
-            g->eof = true;
-            break;
-        }
         if (left < 12) {
-            g->eof = g->truncated = true;
+            if (!g->win.last)
+                g->need = 12;
+            else
+                g->eof = true, g->truncated = left != 0;
             break;
         }
-        __builtin_prefetch(h + NG_AHEAD, 0, 0);
-        __builtin_prefetch(h + NG_AHEAD + 64, 0, 0);
-        __builtin_prefetch(h + NG_AHEAD + 128, 0, 0);
         type = ng_u32(h, false);
         if (type == NG_SHB) {
             if (!ng_shb(g, h)) {
@@ -259,7 +243,10 @@ int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit)
             break;
         }
         if (len > left) {
-            g->eof = g->truncated = true;
+            if (!g->win.last)
+                g->need = len;
+            else
+                g->eof = g->truncated = true;
             break;
         }
         if (ng_u32(h + len - 4, g->swap) != len) {
@@ -267,7 +254,7 @@ int pcap_ng_walk(struct pcap_ng *g, struct pcap_out *o, uint64_t limit)
             g->why = "a block whose trailing length differs from its leading one";
             break;
         }
-        g->off += len;
+        g->win.off += len;
         const uint8_t *p = h + 8;   /* the body, n bytes */
         size_t n = len - 12;
         if (type == NG_EPB || type == NG_PB) {
@@ -360,41 +347,34 @@ void pcap_ng_fini(struct pcap_ng *g)
     free(g->flt);
     free(g->flt_lt);
     free(g->ifs);
+    pcap_win_close(&g->win);
     g->flt = NULL;
     g->flt_lt = NULL;
     g->ifs = NULL;
     g->n_flt = g->n_if = g->cap_if = 0;
 }
 
-/* Fill the page tables of the next NG_POPULATE bytes in one call (see
- * pcap_mmap_populate). */
-static void ng_populate(struct pcap_ng *g)
-{
-    size_t n;
-
-    if (g->mapped >= g->size || g->mapped > g->off + NG_POPULATE / 2)
-        return;
-    n = g->size - g->mapped < NG_POPULATE ? g->size - g->mapped : NG_POPULATE;
-    if (madvise((void *)(g->base + g->mapped), n, NG_MADV_POPULATE_READ) != 0)
-        g->mapped = g->size;    /* not supported: stop asking */
-    else
-        g->mapped += n;
-}
-
-static int ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, size_t size,
-                   bool mapped)
+/* The walk over a window that is filled (from a file) or whole (in
+ * memory); pcap_ng_fini() closes it. */
+static int ng_read(struct pcap_ng *g, struct pcap_in *st, struct fl_ctx *ctx)
 {
     struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
-    struct pcap_ng g = { .st = st, .ctx = ctx, .base = data, .size = size,
-                         .mapped = mapped ? 0 : SIZE_MAX };
     uint64_t bad_reported = 0;
     int rc;
 
-    /* Interfaces described up front (as Wireshark writes them) put
-     * `interface` in every row of the file. */
-    o.iface = ng_count_ifs(data, size < 65536 ? size : 65536) > 1;
+    g->need = 12;
     for (;;) {
         bool final;
+        if (g->need && (rc = pcap_win_fill(&g->win, g->need)) < 0) {
+            FL_LOG_ERROR(ctx, "cannot read %s: %s", st->path,
+                         rc == -FL_EIO ? strerror(errno) : "out of memory");
+            goto out;
+        }
+        /* Interfaces described up front (as Wireshark writes them) put
+         * `interface` in every row of the file. */
+        if (g->win.pos + g->win.off == 0)
+            o.iface = ng_count_ifs(g->win.base, g->win.size < 65536 ? g->win.size : 65536) > 1;
+        g->need = 0;
         /* The walk met a second interface: the batch so far keeps its
          * schema, the next rows go in one with `interface`. */
         if (o.b && o.iface && o.b->schema != st->schema_if &&
@@ -402,55 +382,57 @@ static int ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, 
             goto out;
         if ((rc = pcap_out_ready(&o)) < 0)
             goto out;
-        ng_populate(&g);
         /* At most 4 batches' worth of records between reports keeps
          * counters and progress moving through stretches that decode to
          * nothing. */
-        if ((rc = pcap_ng_walk(&g, &o, 4ull * o.cap)) < 0)
+        if ((rc = pcap_ng_walk(g, &o, 4ull * o.cap)) < 0)
             goto out;
-        if (g.bad_blocks > bad_reported) {
-            fl_counter_add(ctx, "drop_bad_block", g.bad_blocks - bad_reported);
-            bad_reported = g.bad_blocks;
+        if (g->bad_blocks > bad_reported) {
+            fl_counter_add(ctx, "drop_bad_block", g->bad_blocks - bad_reported);
+            bad_reported = g->bad_blocks;
         }
-        final = g.eof || g.bad || fl_stopping(ctx);
-        if ((rc = pcap_out_report(&o, g.off, g.size, final)) < 0)
+        final = g->eof || g->bad || fl_stopping(ctx);
+        if ((rc = pcap_out_report(&o, g->win.pos + g->win.off, g->win.file_size, final)) < 0)
             goto out;
         if (final)
             break;
     }
-    if (g.truncated) {
+    if (g->truncated) {
         fl_counter_add(ctx, "truncated_record", 1);
-        FL_LOG_WARN(ctx, "%s: the last block is cut short at byte %zu of %zu", st->path,
-                    g.off, g.size);
-    } else if (g.bad) {
+        FL_LOG_WARN(ctx, "%s: the last block is cut short at byte %llu of %llu", st->path,
+                    (unsigned long long)(g->win.pos + g->win.off),
+                    (unsigned long long)g->win.file_size);
+    } else if (g->bad) {
         fl_counter_add(ctx, "bad_record", 1);
-        FL_LOG_WARN(ctx, "%s: %s at byte %zu: the rest of the file is skipped", st->path,
-                    g.why, g.off);
+        FL_LOG_WARN(ctx, "%s: %s at byte %llu: the rest of the file is skipped", st->path,
+                    g->why, (unsigned long long)(g->win.pos + g->win.off));
     }
-    if (g.bad_blocks)
+    if (g->bad_blocks)
         FL_LOG_WARN(ctx, "%s: %llu unusable blocks skipped (drop_bad_block)", st->path,
-                    (unsigned long long)g.bad_blocks);
+                    (unsigned long long)g->bad_blocks);
     rc = 0;
 out:
     pcap_out_fini(&o);
-    pcap_ng_fini(&g);
+    pcap_ng_fini(g);
     return rc;
 }
 
 int pcap_ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, size_t size)
 {
-    return ng_read(st, ctx, data, size, false);
+    struct pcap_ng g = { .st = st, .ctx = ctx };
+
+    pcap_win_mem(&g.win, data, size);
+    return ng_read(&g, st, ctx);
 }
 
 int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx)
 {
+    struct pcap_ng g = { .st = st, .ctx = ctx };
     struct stat sb;
     uint8_t magic[4];
-    void *map;
-    size_t size;
     int fd, rc;
 
-    /* A pipe or a device is libpcap's (see pcap_mmap_run). */
+    /* A pipe or a device is libpcap's (see pcap_classic_run). */
     if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
         return PCAP_FALLBACK;
     fd = open(st->path, O_RDONLY | O_CLOEXEC);
@@ -464,13 +446,10 @@ int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx)
         close(fd);
         return PCAP_FALLBACK;
     }
-    size = (size_t)sb.st_size;
-    map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if ((rc = pcap_win_open(&g.win, fd, 0, (uint64_t)sb.st_size, 0)) == 0)
+        rc = ng_read(&g, st, ctx);
+    else
+        pcap_ng_fini(&g);
     close(fd);
-    if (map == MAP_FAILED)
-        return PCAP_FALLBACK;
-    madvise(map, size, MADV_SEQUENTIAL);
-    rc = ng_read(st, ctx, map, size, true);
-    munmap(map, size);
     return rc;
 }

@@ -8,7 +8,7 @@
 #include <stdint.h>
 #include "fl_harness.h"
 
-/* input.pcap on `path`, with more options in `extra` ("reader: mmap"), run
+/* input.pcap on `path`, with more options in `extra` ("reader: own"), run
  * to its end; *h is set (fl_harness_destroy) unless creating it failed. */
 int open_run(const char *path, const char *extra, struct fl_harness **h);
 /* Write n bytes to path (asserts on failure). */

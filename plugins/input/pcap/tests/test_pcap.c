@@ -4,7 +4,7 @@
  *   independently (expected.tsv, written by expected.sh): records read,
  *   IP packets, TCP and UDP packets, wire bytes of IP packets.
  * - Every capture in ../shared/data/pcap through both readers (flowline's
- *   mmap reader and libpcap): no crash, and the same rows, cell for cell,
+ *   own reader and libpcap): no crash, and the same rows, cell for cell,
  *   and the same counters.
  * - Files written here: every byte order and timestamp resolution, a cut
  *   last record, an impossible record length, gzip, empty and non-capture
@@ -192,7 +192,7 @@ static void test_every_capture_both_readers(void **state)
         struct fl_harness *a = NULL, *b = NULL;
         int ra, rb;
         data_path(path, sizeof path, names[i]);
-        ra = open_run(path, "reader: mmap", &a);
+        ra = open_run(path, "reader: own", &a);
         rb = open_run(path, "reader: libpcap", &b);
         if (rb < 0)
             fail_msg("%s: libpcap reader failed: %s", names[i], fl_strerror(rb));
@@ -204,9 +204,9 @@ static void test_every_capture_both_readers(void **state)
         } else {
             const char *why;
             if (ra < 0)
-                fail_msg("%s: mmap reader failed: %s", names[i], fl_strerror(ra));
+                fail_msg("%s: own reader failed: %s", names[i], fl_strerror(ra));
             if ((why = same_output(a, b))) {
-                print_error("%s: mmap and libpcap readers differ: %s\n", names[i], why);
+                print_error("%s: own and libpcap readers differ: %s\n", names[i], why);
                 differ++;
             }
             compared++;
@@ -285,7 +285,7 @@ static void test_byte_orders_and_resolutions(void **state)
         write_file(path, buf, n);
         for (int reader = 0; reader < 2; reader++) {
             struct totals t;
-            assert_int_equal(open_run(path, reader ? "reader: libpcap" : "reader: mmap", &h), 0);
+            assert_int_equal(open_run(path, reader ? "reader: libpcap" : "reader: own", &h), 0);
             totals_of(h, &t);
             assert_int_equal(t.rows, 100);
             assert_int_equal(t.udp, 100);
@@ -313,7 +313,7 @@ static void test_byte_orders_and_resolutions(void **state)
 }
 
 /* Old files (version 2.0-2.2) have caplen and len swapped; libpcap swaps
- * them back, and so must the mmap reader. */
+ * them back, and so must the own reader. */
 static void test_old_version_lengths(void **state)
 {
     static uint8_t buf[1 << 14];
@@ -331,7 +331,7 @@ static void test_old_version_lengths(void **state)
     }
     tmp_path(path, sizeof path, "old.pcap");
     write_file(path, buf, n);
-    assert_int_equal(open_run(path, "reader: mmap", &a), 0);
+    assert_int_equal(open_run(path, "reader: own", &a), 0);
     assert_int_equal(open_run(path, "reader: libpcap", &b), 0);
     assert_int_equal(fl_harness_out_rows(a), 10);
     assert_null(same_output(a, b));
@@ -351,7 +351,7 @@ static void test_truncated_and_bad_records(void **state)
     for (size_t cut = 1; cut <= 16 + 46; cut += 15) {
         write_file(path, buf, n - cut);
         struct fl_harness *a = NULL, *b = NULL;
-        assert_int_equal(open_run(path, "reader: mmap", &a), 0);
+        assert_int_equal(open_run(path, "reader: own", &a), 0);
         assert_int_equal(open_run(path, "reader: libpcap", &b), 0);
         assert_int_equal(fl_harness_counter(a, "packets_read"), 19);
         assert_int_equal(fl_harness_counter(a, "truncated_record"), 1);
@@ -369,7 +369,7 @@ static void test_truncated_and_bad_records(void **state)
     tmp_path(path, sizeof path, "bad.pcap");
     write_file(path, buf, n);
     struct fl_harness *a = NULL, *b = NULL;
-    assert_int_equal(open_run(path, "reader: mmap", &a), 0);
+    assert_int_equal(open_run(path, "reader: own", &a), 0);
     assert_int_equal(open_run(path, "reader: libpcap", &b), 0);
     assert_int_equal(fl_harness_counter(a, "packets_read"), 10);
     assert_int_equal(fl_harness_counter(a, "bad_record"), 1);
@@ -381,7 +381,7 @@ static void test_truncated_and_bad_records(void **state)
     n = build_pcap(buf, 20, 0, 0, 4, 40);
     tmp_path(path, sizeof path, "snap.pcap");
     write_file(path, buf, n);
-    assert_int_equal(open_run(path, "reader: mmap", &a), 0);
+    assert_int_equal(open_run(path, "reader: own", &a), 0);
     assert_int_equal(open_run(path, "reader: libpcap", &b), 0);
     assert_int_equal(fl_harness_counter(a, "packets_read"), 20);
     assert_int_equal(fl_harness_counter(a, "drop_truncated"), 20);  /* UDP header cut */
@@ -395,6 +395,59 @@ static void test_truncated_and_bad_records(void **state)
     assert_int_equal(open_run(path, NULL, &a), 0);
     assert_int_equal(fl_harness_out_rows(a), 0);
     fl_harness_destroy(&a);
+}
+
+/* The own readers see a file through a 512 KiB window (pcap_win.c):
+ * records that straddle its edge, a record longer than the window, and
+ * files cut anywhere near an edge read exactly as libpcap reads them. */
+static void test_window_edges(void **state)
+{
+    const unsigned n = 30000;           /* 62-byte records: 1.86 MB */
+    size_t size, big = 700 * 1024;
+    uint8_t *buf = malloc(24 + (size_t)n * 62 + 2 * (16 + big));
+    char path[512];
+    struct fl_harness *a = NULL, *b = NULL;
+    (void)state;
+    assert_non_null(buf);
+    tmp_path(path, sizeof path, "window.pcap");
+    size = build_pcap(buf, n, 0, 0, 4, 65535);
+    for (size_t cut = 0; cut <= 62 * 3; cut += 31) {
+        write_file(path, buf, size - cut);
+        assert_int_equal(open_run(path, "reader: own", &a), 0);
+        assert_int_equal(open_run(path, "reader: libpcap", &b), 0);
+        assert_int_equal(fl_harness_counter(a, "packets_read"), n - (cut + 61) / 62);
+        assert_int_equal(fl_harness_counter(a, "truncated_record"), cut % 62 != 0);
+        assert_null(same_output(a, b));
+        fl_harness_destroy(&a);
+        fl_harness_destroy(&b);
+    }
+
+    /* D-Bus (link type 231) allows records of 128 MiB: one of 700 KiB
+     * between two small ones grows the window; cut inside it, it is a
+     * truncated record and the window grows no further than the file. */
+    size = build_pcap(buf, 2, 0, 0, 4, 0);
+    put32(buf + 20, 231, 0);
+    memmove(buf + 24 + 62 + 16 + big, buf + 24 + 62, 62);
+    put32(buf + 24 + 62, 1700000000, 0);
+    put32(buf + 24 + 62 + 4, 0, 0);
+    put32(buf + 24 + 62 + 8, (uint32_t)big, 0);
+    put32(buf + 24 + 62 + 12, (uint32_t)big, 0);
+    memset(buf + 24 + 62 + 16, 0x5a, big);
+    size += 16 + big;
+    write_file(path, buf, size);
+    assert_int_equal(open_run(path, "reader: own", &a), 0);
+    assert_int_equal(open_run(path, "reader: libpcap", &b), 0);
+    assert_int_equal(fl_harness_counter(a, "packets_read"), 3);
+    assert_int_equal(fl_harness_counter(a, "truncated_record"), 0);
+    assert_null(same_output(a, b));
+    fl_harness_destroy(&a);
+    fl_harness_destroy(&b);
+    write_file(path, buf, 24 + 62 + 16 + big / 2);
+    assert_int_equal(open_run(path, "reader: own", &a), 0);
+    assert_int_equal(fl_harness_counter(a, "packets_read"), 1);
+    assert_int_equal(fl_harness_counter(a, "truncated_record"), 1);
+    fl_harness_destroy(&a);
+    free(buf);
 }
 
 static void test_errors(void **state)
@@ -413,7 +466,7 @@ static void test_errors(void **state)
     write_file(path, "this is not a capture file, but it is long enough\n", 51);
     assert_int_equal(open_run(path, NULL, &h), -FL_EPROTO);
     fl_harness_destroy(&h);
-    assert_int_equal(open_run(path, "reader: mmap", &h), -FL_EPROTO);
+    assert_int_equal(open_run(path, "reader: own", &h), -FL_EPROTO);
     fl_harness_destroy(&h);
 
     tmp_path(path, sizeof path, "empty.pcap");
@@ -432,7 +485,7 @@ static void test_errors(void **state)
                      -FL_EINVAL);
     assert_int_equal(fl_harness_new("input.pcap", "{path: x.pcap, bpf: \"tcp port\"}", NULL, &h),
                      -FL_EINVAL);
-    assert_int_equal(fl_harness_new("input.pcap", "{interface: lo, reader: mmap}", NULL, &h),
+    assert_int_equal(fl_harness_new("input.pcap", "{interface: lo, reader: own}", NULL, &h),
                      -FL_EINVAL);
     assert_int_equal(fl_harness_new("input.pcap", "{path: x.pcap, batch_size: 0}", NULL, &h),
                      -FL_EINVAL);
@@ -547,7 +600,7 @@ static void test_gzip(void **state)
 }
 #endif
 
-/* A capture through a named pipe: libpcap reads it as it comes (the mmap
+/* A capture through a named pipe: libpcap reads it as it comes (the own
  * reader must leave it alone, or the writer's data is lost). */
 struct pipe_writer {
     const char *fifo, *from;
@@ -676,6 +729,7 @@ int main(void)
         cmocka_unit_test(test_byte_orders_and_resolutions),
         cmocka_unit_test(test_old_version_lengths),
         cmocka_unit_test(test_truncated_and_bad_records),
+        cmocka_unit_test(test_window_edges),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_batch_size),
         cmocka_unit_test(test_bpf),

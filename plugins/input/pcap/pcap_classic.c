@@ -1,6 +1,6 @@
-/* pcap_mmap.c: flowline's own reader of classic pcap files (DESIGN.md §8):
- * the file is mapped and its records are walked straight into the decoder,
- * with no copy and no call per packet beyond fl_decode(). It reads both
+/* pcap_classic.c: flowline's own reader of classic pcap files (DESIGN.md §8):
+ * the records are walked in a window of the file (pcap_win.c) straight
+ * into the decoder, with no call per packet beyond fl_decode(). It reads both
  * byte orders and both timestamp resolutions (magic a1b2c3d4: microseconds,
  * a1b23c4d: nanoseconds) and treats odd records the way libpcap does, so
  * the two readers give identical batches: the lengths of files older than
@@ -13,27 +13,16 @@
  * (pcap_lib.c) by returning PCAP_FALLBACK before doing anything. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "pcap_int.h"
 
 #define PCAP_FILE_HDR 24u
 #define PCAP_REC_HDR 16u
-#define PCAP_MMAP_POPULATE (8u << 20)
-/* Records are prefetched this many bytes ahead of the walk, non-temporal:
- * the file streams through once, and should not push the flow meter's
- * table out of the shared caches on its way. */
-#define PCAP_MMAP_AHEAD 1024
-#ifdef MADV_POPULATE_READ
-#define PCAP_MADV_POPULATE_READ MADV_POPULATE_READ
-#else
-#define PCAP_MADV_POPULATE_READ 22   /* Linux 5.14 */
-#endif
-
 /* The file header, decoded. */
-struct pcap_mmap_file {
+struct pcap_classic_file {
     bool swap;              /* byte order differs from the host's */
     uint32_t mult;          /* ns per timestamp fraction unit */
     uint32_t linktype;
@@ -42,15 +31,15 @@ struct pcap_mmap_file {
     int lengths;            /* 0 as written, 1 swapped, 2 swapped if caplen > len */
 };
 
-struct pcap_mmap_walk {
-    const uint8_t *base;
-    size_t size, off;
-    size_t mapped;          /* page tables are filled up to here */
+/* Where the walk stopped, beside the window's own position. */
+struct pcap_classic_state {
+    struct pcap_win win;
+    size_t need;            /* !eof && !bad: bytes the next record needs */
     bool eof, truncated, bad;
     uint32_t bad_caplen;
 };
 
-static inline uint32_t pcap_mmap_u32(const uint8_t *p, bool swap)
+static inline uint32_t pcap_classic_u32(const uint8_t *p, bool swap)
 {
     uint32_t v;
     memcpy(&v, p, sizeof v);
@@ -60,7 +49,7 @@ static inline uint32_t pcap_mmap_u32(const uint8_t *p, bool swap)
 /* The largest record libpcap accepts for a link type (its
  * max_snaplen_for_dlt): 256 KiB but for D-Bus (128 MiB), EBHSCR (8 MiB)
  * and USBPcap (1 MiB). */
-uint32_t pcap_mmap_max_snaplen(uint32_t linktype)
+uint32_t pcap_max_snaplen(uint32_t linktype)
 {
     switch (linktype) {
     case 231: return 128u * 1024 * 1024;    /* DBUS */
@@ -72,12 +61,12 @@ uint32_t pcap_mmap_max_snaplen(uint32_t linktype)
 
 /* The DLT libpcap would report for a LINKTYPE (for pcap_open_dead). Only
  * LINKTYPE_RAW differs among the link types whose filters matter here. */
-int pcap_mmap_dlt(uint32_t linktype)
+int pcap_dlt(uint32_t linktype)
 {
     return linktype == 101 ? DLT_RAW : (int)linktype;
 }
 
-static int pcap_mmap_header(const uint8_t *h, struct pcap_mmap_file *f)
+static int pcap_classic_header(const uint8_t *h, struct pcap_classic_file *f)
 {
     uint32_t magic;
     uint16_t major, minor;
@@ -102,42 +91,25 @@ static int pcap_mmap_header(const uint8_t *h, struct pcap_mmap_file *f)
      * may be either (libpcap's rule). */
     f->lengths = minor < 3 ? 1 : minor == 3 ? 2 : 0;
     /* The upper bits carry FCS information, not the link type. */
-    f->linktype = pcap_mmap_u32(h + 20, f->swap) & 0x03ffffff;
-    f->max = pcap_mmap_max_snaplen(f->linktype);
-    f->snap = pcap_mmap_u32(h + 16, f->swap);
+    f->linktype = pcap_classic_u32(h + 20, f->swap) & 0x03ffffff;
+    f->max = pcap_max_snaplen(f->linktype);
+    f->snap = pcap_classic_u32(h + 16, f->swap);
     if (f->snap == 0 || f->snap > f->max)
         f->snap = f->max;
     return 0;
-}
-
-/* Fill the page tables of the next PCAP_MMAP_POPULATE bytes ahead of the
- * walk in one call, instead of taking a page fault every few pages (16
- * pages per fault with the kernel's fault-around; a fault is costly in a
- * VM). Kernels before 5.14 lack MADV_POPULATE_READ: then faults it is. */
-static void pcap_mmap_populate(struct pcap_mmap_walk *w)
-{
-    size_t n;
-
-    if (w->mapped >= w->size || w->mapped > w->off + PCAP_MMAP_POPULATE / 2)
-        return;
-    n = w->size - w->mapped < PCAP_MMAP_POPULATE ? w->size - w->mapped : PCAP_MMAP_POPULATE;
-    if (madvise((void *)(w->base + w->mapped), n, PCAP_MADV_POPULATE_READ) != 0)
-        w->mapped = w->size;    /* not supported: stop asking */
-    else
-        w->mapped += n;
 }
 
 /* Read records into o->b until it is full, `limit` records were read, or
  * the file ends. `swap` is a constant at each call site, so the compiler
  * makes one loop per byte order. */
 static inline __attribute__((always_inline)) void
-pcap_mmap_walk(struct pcap_mmap_walk *w, const struct pcap_mmap_file *f, struct pcap_out *o,
+pcap_classic_walk(struct pcap_classic_state *w, const struct pcap_classic_file *f, struct pcap_out *o,
                const struct pcap_filter *flt, uint64_t limit, const bool swap)
 {
     struct fl_decoder *dec = o->st->dec;
     struct fl_batch *b = o->b;
-    const uint8_t *base = w->base;
-    size_t off = w->off, size = w->size;
+    const uint8_t *base = w->win.base;
+    size_t off = w->win.off, size = w->win.size;
     uint64_t n = 0;
     const int lt = (int)f->linktype;
 
@@ -146,17 +118,18 @@ pcap_mmap_walk(struct pcap_mmap_walk *w, const struct pcap_mmap_file *f, struct 
         uint32_t sec, frac, caplen, len;
 
         if (size - off < PCAP_REC_HDR) {
+            if (!w->win.last) {
+                w->need = PCAP_REC_HDR;
+                break;
+            }
             w->eof = true;
             w->truncated = size != off;
             break;
         }
-        __builtin_prefetch(h + PCAP_MMAP_AHEAD, 0, 0);
-        __builtin_prefetch(h + PCAP_MMAP_AHEAD + 64, 0, 0);
-        __builtin_prefetch(h + PCAP_MMAP_AHEAD + 128, 0, 0);
-        sec = pcap_mmap_u32(h, swap);
-        frac = pcap_mmap_u32(h + 4, swap);
-        caplen = pcap_mmap_u32(h + 8, swap);
-        len = pcap_mmap_u32(h + 12, swap);
+        sec = pcap_classic_u32(h, swap);
+        frac = pcap_classic_u32(h + 4, swap);
+        caplen = pcap_classic_u32(h + 8, swap);
+        len = pcap_classic_u32(h + 12, swap);
         if (__builtin_expect(f->lengths != 0, 0) && (f->lengths == 1 || caplen > len)) {
             uint32_t t = caplen;
             caplen = len;
@@ -168,6 +141,10 @@ pcap_mmap_walk(struct pcap_mmap_walk *w, const struct pcap_mmap_file *f, struct 
             break;
         }
         if (__builtin_expect(size - off - PCAP_REC_HDR < caplen, 0)) {
+            if (!w->win.last) {
+                w->need = PCAP_REC_HDR + caplen;
+                break;
+            }
             w->eof = w->truncated = true;
             break;
         }
@@ -181,26 +158,26 @@ pcap_mmap_walk(struct pcap_mmap_walk *w, const struct pcap_mmap_file *f, struct 
         }
         fl_decode(dec, lt, pcap_ts(sec, frac, f->mult), h + PCAP_REC_HDR, caplen, len, b);
     }
-    if (size == off)
+    if (size == off && w->win.last)
         w->eof = true;
-    w->off = off;
+    w->win.off = off;
     o->read += n;
 }
 
-int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx)
+int pcap_classic_run(struct pcap_in *st, struct fl_ctx *ctx)
 {
-    struct pcap_mmap_file f;
-    struct pcap_mmap_walk w;
+    struct pcap_classic_file f;
+    struct pcap_classic_state w;
     struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
     struct pcap_filter flt;
     struct stat sb;
     uint8_t hdr[PCAP_FILE_HDR];
-    void *map = MAP_FAILED;
     uint64_t records = 0;
     int fd, rc;
 
     memset(&flt, 0, sizeof flt);
     memset(&w, 0, sizeof w);
+    w.win.fd = -1;
     /* A pipe or a device is libpcap's: opening it here would take the
      * writer's rendezvous and lose what it writes. */
     if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
@@ -213,22 +190,14 @@ int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx)
     }
     if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < PCAP_FILE_HDR ||
         pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-        pcap_mmap_header(hdr, &f) != 0) {
+        pcap_classic_header(hdr, &f) != 0) {
         rc = PCAP_FALLBACK;
         goto out;
     }
-    w.size = (size_t)sb.st_size;
-    w.off = PCAP_FILE_HDR;
-    map = mmap(NULL, w.size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (map == MAP_FAILED) {
-        rc = PCAP_FALLBACK;     /* e.g. a file system without mmap */
+    if ((rc = pcap_win_open(&w.win, fd, PCAP_FILE_HDR, (uint64_t)sb.st_size, 0)) < 0 ||
+        (rc = pcap_filter_init(&flt, st, ctx, pcap_dlt(f.linktype), f.snap)) < 0)
         goto out;
-    }
-    /* Read-ahead for a front-to-back walk, and pages dropped behind it. */
-    madvise(map, w.size, MADV_SEQUENTIAL);
-    w.base = map;
-    if ((rc = pcap_filter_init(&flt, st, ctx, pcap_mmap_dlt(f.linktype), f.snap)) < 0)
-        goto out;
+    w.need = PCAP_REC_HDR;
 
     for (;;) {
         uint64_t before;
@@ -236,36 +205,42 @@ int pcap_mmap_run(struct pcap_in *st, struct fl_ctx *ctx)
         if ((rc = pcap_out_ready(&o)) < 0)
             goto out;
         before = o.read;
-        pcap_mmap_populate(&w);
+        if (w.need && (rc = pcap_win_fill(&w.win, w.need)) < 0) {
+            FL_LOG_ERROR(ctx, "cannot read %s: %s", st->path,
+                         rc == -FL_EIO ? strerror(errno) : "out of memory");
+            goto out;
+        }
+        w.need = 0;
         /* A report at least every 4 batches' worth of records keeps counters
          * and progress moving through stretches that decode to nothing. */
         if (f.swap)
-            pcap_mmap_walk(&w, &f, &o, &flt, 4ull * o.cap, true);
+            pcap_classic_walk(&w, &f, &o, &flt, 4ull * o.cap, true);
         else
-            pcap_mmap_walk(&w, &f, &o, &flt, 4ull * o.cap, false);
+            pcap_classic_walk(&w, &f, &o, &flt, 4ull * o.cap, false);
         records += o.read - before;
         final = w.eof || w.bad || fl_stopping(ctx);
-        if ((rc = pcap_out_report(&o, w.off, w.size, final)) < 0)
+        if ((rc = pcap_out_report(&o, w.win.pos + w.win.off, w.win.file_size, final)) < 0)
             goto out;
         if (final)
             break;
     }
     if (w.truncated) {
         fl_counter_add(ctx, "truncated_record", 1);
-        FL_LOG_WARN(ctx, "%s: the last record is cut short at byte %zu of %zu; "
-                    "%llu records read", st->path, w.off, w.size, (unsigned long long)records);
+        FL_LOG_WARN(ctx, "%s: the last record is cut short at byte %llu of %llu; "
+                    "%llu records read", st->path, (unsigned long long)(w.win.pos + w.win.off),
+                    (unsigned long long)w.win.file_size, (unsigned long long)records);
     } else if (w.bad) {
         fl_counter_add(ctx, "bad_record", 1);
-        FL_LOG_WARN(ctx, "%s: record %llu at byte %zu claims %u captured bytes (at most %u "
+        FL_LOG_WARN(ctx, "%s: record %llu at byte %llu claims %u captured bytes (at most %u "
                     "for this link type): the rest of the file is skipped", st->path,
-                    (unsigned long long)records + 1, w.off, w.bad_caplen, f.max);
+                    (unsigned long long)records + 1,
+                    (unsigned long long)(w.win.pos + w.win.off), w.bad_caplen, f.max);
     }
     rc = 0;
 out:
     pcap_out_fini(&o);
     pcap_filter_fini(&flt);
-    if (map != MAP_FAILED)
-        munmap(map, w.size);
+    pcap_win_close(&w.win);
     close(fd);
     return rc;
 }
