@@ -60,6 +60,7 @@ int pcap_win_fill(struct pcap_win *w, size_t need)
         if (!nb)
             return -FL_ENOMEM;
         w->buf = nb;
+        w->base = nb;       /* a file's window always starts at buf */
         w->cap = need;
     }
     memmove(w->buf, w->base + w->off, keep);
