@@ -1,7 +1,8 @@
 /* fuzz_pcapng.c: libFuzzer target for input.pcap's pcapng reader
- * (plugins/input/pcap/pcap_ng.c). The input is a pcapng file in memory;
- * the block walk runs over it exactly as over a mapped file, so ASan sees
- * any read past its end. The batch is reused when full (nothing is
+ * (plugins/input/pcap/pcap_ng.c). The input is a pcapng file, read from a
+ * memfd through a 64-byte window (pcap_win.c) that nearly every block
+ * slides or grows, so ASan sees any read past the window or the file and
+ * any use of a buffer the window left. The batch is reused when full (nothing is
  * emitted). Checks: the walk never goes past the buffer, stops for a
  * reason, and every record read is a row or a counted decoder drop.
  *

@@ -194,7 +194,7 @@ int pcap_classic_run(struct pcap_in *st, struct fl_ctx *ctx)
         rc = PCAP_FALLBACK;
         goto out;
     }
-    if ((rc = pcap_win_open(&w.win, fd, PCAP_FILE_HDR, (uint64_t)sb.st_size, 0)) < 0 ||
+    if ((rc = pcap_win_open(&w.win, fd, PCAP_FILE_HDR, (uint64_t)sb.st_size, st->win_cap)) < 0 ||
         (rc = pcap_filter_init(&flt, st, ctx, pcap_dlt(f.linktype), f.snap)) < 0)
         goto out;
     w.need = PCAP_REC_HDR;

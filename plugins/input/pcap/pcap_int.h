@@ -36,6 +36,7 @@ struct pcap_in {
     int reader;                 /* enum pcap_reader */
     /* run time */
     const char *path;           /* the file being read */
+    size_t win_cap;             /* the own readers' window (0: 512 KiB; fuzz: small) */
     uint64_t files_done;        /* bytes of the files read before it */
     uint64_t files_total;       /* bytes of all the files (0 = unknown) */
     const struct fl_schema *schema;     /* the packet columns */

@@ -446,7 +446,7 @@ int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx)
         close(fd);
         return PCAP_FALLBACK;
     }
-    if ((rc = pcap_win_open(&g.win, fd, 0, (uint64_t)sb.st_size, 0)) == 0)
+    if ((rc = pcap_win_open(&g.win, fd, 0, (uint64_t)sb.st_size, st->win_cap)) == 0)
         rc = ng_read(&g, st, ctx);
     else
         pcap_ng_fini(&g);
