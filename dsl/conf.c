@@ -22,7 +22,7 @@
 #define CONF_MAX_WORKERS 1024
 
 static const char *const conf_top_keys[] = { "version", "stages", "include", "nodes" };
-static const char *const conf_stage_keys[] = { "id", "use", "from", "with", "workers",
+static const char *const conf_stage_keys[] = { "id", "use", "from", "with", "workers", "chain",
                                                 "partition_by", "node" };
 static const char *const conf_kinds[] = { "input", "transform", "aggregate", "analysis", "output" };
 
@@ -347,6 +347,13 @@ static int conf_stage(struct conf_build *b, const struct fl_ynode *m, const char
                 fl_diags_add(b->d, val->pos, "with: expected a mapping of options");
         } else if (!strcmp(k, "workers"))
             conf_workers(b, &s, val);
+        else if (!strcmp(k, "chain")) {
+            s.chain_pos = val->pos;
+            if (val->kind == FL_Y_SCALAR && !strcmp(val->str, "true"))
+                s.chain = true;
+            else if (val->kind != FL_Y_SCALAR || strcmp(val->str, "false"))
+                fl_diags_add(b->d, val->pos, "chain: expected true or false");
+        }
         else if (!strcmp(k, "partition_by"))
             conf_partition_by(b, &s, val);
         else if (!strcmp(k, "node")) {

@@ -91,6 +91,7 @@ struct fl_stage_conf {
     char **partition_by; struct fl_pos *partition_by_pos;
     struct fl_pos partition_pos;        /* the partition_by: value */
     char *node; struct fl_pos node_pos; /* NULL: node "local" */
+    bool chain; struct fl_pos chain_pos; /* chain: true: run in the source's thread */
     char *dir;                          /* directory of the file that defined the
                                          * stage: base for its relative paths */
 };

@@ -148,6 +148,31 @@ static void describe_all(struct fl_pipeline *p, struct fl_diags *d)
     p->rt.diags = NULL;
 }
 
+/* chain: true runs a stage in the thread of the one stage it reads from
+ * (runtime.c): possible only where that thread is one thread and nothing
+ * needs this stage to wait on its own. */
+static void check_chain(const struct fl_pipeline *p, const struct fl_stage *st, struct fl_diags *d)
+{
+    const struct fl_stage_conf *sc = st->conf;
+    const char *why = NULL;
+
+    if (!sc->chain || !st->plugin)
+        return;
+    if (st->plugin->kind == FL_KIND_INPUT)
+        why = "an input reads no stage to run in";
+    else if (st->n_up != 1)
+        why = "it runs in the thread of the stage it reads from, so it needs exactly one from:";
+    else if (sc->workers > 1)
+        why = "a stage with workers has a thread per worker";
+    else if (p->stages[st->up[0].stage].conf->workers > 1)
+        why = "its source has several workers, each a thread of its own";
+    else if (st->plugin->wall_tick)
+        why = "it acts on the wall clock (flushes, retries) and needs a thread that can wait";
+    if (why)
+        fl_diags_add(d, sc->chain_pos, "stage \"%s\" (%s): chain: true is not possible: %s",
+                     sc->id, sc->use, why);
+}
+
 static int pipeline_bind(struct fl_pipeline *p, struct fl_diags *d)
 {
     int rc;
@@ -169,8 +194,10 @@ static int pipeline_bind(struct fl_pipeline *p, struct fl_diags *d)
         if (p->check_files)
             fl_paths_check(&p->rt, d);
     }
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) {
         fl_part_check(p, &p->stages[i], d);
+        check_chain(p, &p->stages[i], d);
+    }
     return d->errors ? -FL_EINVAL : 0;
 }
 
@@ -326,6 +353,9 @@ void fl_pipeline_graph(const struct fl_pipeline *p, bool dot, FILE *out)
             fprintf(out, "%s%s", i ? ", " : " <- ", sc->from[i]);
         if (sc->workers > 1)
             fprintf(out, "\n%16s   workers: %u %s", "", sc->workers, part);
+        if (sc->chain)
+            fprintf(out, "\n%16s   chain: runs in %.*s's thread", "",
+                    (int)strcspn(sc->from[0], "."), sc->from[0]);
         if (st->described && st->n_ports && st->out[0].schema) {
             const struct fl_schema *s = st->out[0].schema;
             fprintf(out, "\n%16s   out:", "");

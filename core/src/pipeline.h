@@ -20,6 +20,8 @@ struct fl_inst {
     void *state;
     struct fl_link *link;                /* runtime.c */
     int cpu;                             /* pinned to this CPU (affinity.c), or -1 */
+    bool chained;                        /* chain: true: no thread of its own, its
+                                          * source's thread runs it (runtime.c) */
     bool inited;
     _Atomic uint64_t queued;             /* batches sent to it, not yet received */
     uint64_t reload_seen;                /* the rt's reload generation it acted on */

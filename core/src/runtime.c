@@ -68,6 +68,8 @@ struct fl_link {
     _Atomic bool *eos_lost;             /* an EOS was not sent: unblock everyone */
 };
 
+static void chained_push(struct fl_inst *to, struct env *e);
+
 static const char *env_what(uint32_t type)
 {
     return type == ENV_BATCH ? "a batch" : type == ENV_WATERMARK ? "a watermark" : "end of stream";
@@ -80,6 +82,10 @@ static int push_one(struct fl_inst *in, struct fl_outlet *o, uint32_t w, struct 
     const struct fl_stage_conf *sc = in->st->conf;
     if (e->type == ENV_BATCH)   /* counted before it can be received */
         atomic_fetch_add_explicit(&o->to[w].queued, 1, memory_order_relaxed);
+    if (o->to[w].chained) {
+        chained_push(&o->to[w], e);
+        return 0;
+    }
     while (zmq_send(o->push[w], e, sizeof(*e), 0) < 0) {
         if (errno == EINTR)
             continue;
@@ -289,6 +295,71 @@ static bool wait_input(struct fl_inst *in)
     return n != 0 && !(n < 0 && errno == EINTR);
 }
 
+/* One envelope for a consumer instance: the batch to process(), the
+ * source's clock and EOS taken in, then tick() and a watermark downstream
+ * when the stage clock moved. The batch reference is released. */
+static void stage_step(struct fl_inst *in, struct env *e)
+{
+    struct fl_link *l = in->link;
+    const struct fl_plugin *pl = in->st->plugin;
+    size_t i = up_slot(in, e);
+    int rc;
+
+    if (e->clock > l->up_clock[i])
+        l->up_clock[i] = e->clock;
+    if (e->type == ENV_BATCH) {
+        atomic_fetch_sub_explicit(&in->queued, 1, memory_order_relaxed);
+        fl_counter_add(in->ctx, "records_in", e->batch->rows);
+        if (l->rc == 0 && (rc = offer(in, e->batch)) < 0)
+            stage_fail(in, rc, "process");
+        fl_batch_release(&e->batch);
+    } else if (e->type == ENV_EOS) {
+        l->up_done[i] = true;
+        l->n_eos++;
+    }
+    uint64_t gen = atomic_load_explicit(&in->ctx->rt->reload_gen, memory_order_relaxed);
+    if (gen != in->reload_seen) {
+        in->reload_seen = gen;
+        if (pl->reload && l->rc == 0 && (rc = pl->reload(in->ctx, in->state)) < 0)
+            stage_fail(in, rc, "reload");
+    }
+    uint64_t now = stage_clock(in);
+    if (now != UINT64_MAX && now > l->clock) {
+        l->clock = now;
+        if (pl->tick && l->rc == 0 && (rc = pl->tick(in->ctx, in->state, now)) < 0)
+            stage_fail(in, rc, "tick");
+        if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
+            (void)send_all(in, ENV_WATERMARK);   /* failure: stage failed */
+    }
+}
+
+/* After the last input: drain, EOS downstream, and count the instance as
+ * finished. */
+static void stage_finish(struct fl_inst *in)
+{
+    struct fl_link *l = in->link;
+    const struct fl_plugin *pl = in->st->plugin;
+    int rc;
+
+    if (pl->drain && l->rc == 0 && (rc = pl->drain(in->ctx, in->state)) < 0)
+        stage_fail(in, rc, "drain");
+    (void)send_all(in, ENV_EOS);   /* failure: stage failed, eos_lost set */
+    /* Only the last one: a failed run (EOS lost) still ends at the main
+     * thread's poll, which gives the other stages time to drain what is
+     * queued before the context is shut down under them. */
+    if (atomic_fetch_add(l->done, 1) + 1 == l->n_total)
+        pthread_kill(l->main, FL_WAKE_SIG);
+}
+
+/* An envelope for a chained instance (chain: true), in its source's
+ * thread: what that instance's own thread would do with it. */
+static void chained_push(struct fl_inst *to, struct env *e)
+{
+    stage_step(to, e);
+    if (e->type == ENV_EOS && to->link->n_eos == to->link->n_slots)
+        stage_finish(to);
+}
+
 static void *stage_main(void *arg)
 {
     struct fl_inst *in = arg;
@@ -319,43 +390,10 @@ static void *stage_main(void *arg)
                 stage_fail(in, -FL_EIO, "link receive");
                 break;
             }
-            size_t i = up_slot(in, &e);
-            if (e.clock > l->up_clock[i])
-                l->up_clock[i] = e.clock;
-            if (e.type == ENV_BATCH) {
-                atomic_fetch_sub_explicit(&in->queued, 1, memory_order_relaxed);
-                fl_counter_add(in->ctx, "records_in", e.batch->rows);
-                if (l->rc == 0 && (rc = offer(in, e.batch)) < 0)
-                    stage_fail(in, rc, "process");
-                fl_batch_release(&e.batch);
-            } else if (e.type == ENV_EOS) {
-                l->up_done[i] = true;
-                l->n_eos++;
-            }
-            uint64_t gen = atomic_load_explicit(&in->ctx->rt->reload_gen, memory_order_relaxed);
-            if (gen != in->reload_seen) {
-                in->reload_seen = gen;
-                if (pl->reload && l->rc == 0 && (rc = pl->reload(in->ctx, in->state)) < 0)
-                    stage_fail(in, rc, "reload");
-            }
-            uint64_t now = stage_clock(in);
-            if (now != UINT64_MAX && now > l->clock) {
-                l->clock = now;
-                if (pl->tick && l->rc == 0 && (rc = pl->tick(in->ctx, in->state, now)) < 0)
-                    stage_fail(in, rc, "tick");
-                if (l->clock >= l->sent_clock + WATERMARK_EVERY_NS)
-                    (void)send_all(in, ENV_WATERMARK);   /* failure: stage failed */
-            }
+            stage_step(in, &e);
         }
     }
-    if (pl->drain && l->rc == 0 && (rc = pl->drain(in->ctx, in->state)) < 0)
-        stage_fail(in, rc, "drain");
-    (void)send_all(in, ENV_EOS);   /* failure: stage failed, eos_lost set */
-    /* Only the last one: a failed run (EOS lost) still ends at the main
-     * thread's poll, which gives the other stages time to drain what is
-     * queued before the context is shut down under them. */
-    if (atomic_fetch_add(l->done, 1) + 1 == l->n_total)
-        pthread_kill(l->main, FL_WAKE_SIG);
+    stage_finish(in);
     return NULL;
 }
 
@@ -434,7 +472,8 @@ static int insts_new(struct fl_pipeline *p)
         for (uint32_t w = 0; w < n; w++) {
             struct fl_inst *in = &st->inst[w];
             *in = (struct fl_inst){ .st = st, .worker = w, .ctx = &st->ctx, .state = st->state, .cpu = -1,
-                                    .reload_seen = atomic_load(&p->rt.reload_gen) };
+                                    .reload_seen = atomic_load(&p->rt.reload_gen),
+                                    .chained = st->conf->chain };
             if (w > 0) {
                 if (!(in->ctx = calloc(1, sizeof(*in->ctx)))) {
                     st->n_inst = w;     /* the ones set up, for insts_free */
@@ -684,6 +723,10 @@ int fl_pipeline_run(struct fl_pipeline *p, const struct fl_run_opts *o)
         struct fl_stage *st = &p->stages[p->order[k]];
         for (uint32_t w = 0; w < st->n_inst; w++) {
             struct fl_inst *in = &st->inst[w];
+            if (in->chained) {      /* runs in its source's thread */
+                started++;
+                continue;
+            }
             if (pthread_create(&in->link->thread, NULL, stage_main, in) != 0) {
                 FL_LOG_ERROR(in->ctx, "cannot start thread");
                 atomic_store(&p->rt.stopping, true);
@@ -745,11 +788,10 @@ threads_up:;
         struct fl_stage *st = &p->stages[i];
         for (uint32_t w = 0; w < st->n_inst; w++) {
             struct fl_link *l = st->inst[w].link;
-            if (l && l->thread_started) {
+            if (l && l->thread_started)
                 pthread_join(l->thread, NULL);
-                if (l->rc < 0 && rc == 0)
-                    rc = l->rc;
-            }
+            if (l && (l->thread_started || st->inst[w].chained) && l->rc < 0 && rc == 0)
+                rc = l->rc;
         }
     }
     if (o->progress && pg.drawn)

@@ -164,7 +164,7 @@ static void test_stage_errors(void **state)
     ct_expect(HDR "  - id: a\n    use: input.gen\n    form: b\n",
               "p.yaml:5:5: unknown stage key \"form\"; did you mean \"from\"?\n");
     ct_expect(HDR "  - id: a\n    use: input.gen\n    zzz: b\n",
-              "p.yaml:5:5: unknown stage key \"zzz\" (expected one of: id, use, from, with, workers, partition_by, node)\n");
+              "p.yaml:5:5: unknown stage key \"zzz\" (expected one of: id, use, from, with, workers, chain, partition_by, node)\n");
     ct_expect(HDR "  - {id: a, use: input.gen}\n  - {id: b, use: output.csv, from: {a: 1}}\n",
               "p.yaml:4:36: from: expected a stage id or a list of ids\n");
     ct_expect(HDR "  - {id: a, use: input.gen}\n  - {id: b, use: output.csv, from: []}\n",

@@ -29,6 +29,8 @@ static atomic_uint fail_type;      /* envelope type to fail; 0 = none */
 static atomic_uint failed;         /* sends failed so far */
 static unsigned gen_packets = 20000;
 static uint64_t last_run_ns;       /* how long the last fl_pipeline_run took */
+static const char *chain_flows = "", *chain_out = "";   /* "    chain: true\n" or "" */
+static char *last_csv;             /* what the last run wrote */
 
 int zmq_send(void *s, const void *buf, size_t len, int flags)
 {
@@ -56,7 +58,7 @@ int zmq_send(void *s, const void *buf, size_t len, int flags)
  * an EOS that never comes) into a failure. */
 static int run_failing(unsigned type, unsigned workers, uint64_t *csv_bytes)
 {
-    char dir[256], yaml[1024], path[300];
+    char dir[256], yaml[1200], path[300];
     assert_int_equal(fl_test_tmpdir("runtime", dir, sizeof(dir)), 0);
     snprintf(path, sizeof(path), "%s/flows.csv", dir);
     int n = snprintf(yaml, sizeof(yaml),
@@ -69,10 +71,13 @@ static int run_failing(unsigned type, unsigned workers, uint64_t *csv_bytes)
                      "    use: aggregate.flowmeter\n"
                      "    from: gen\n"
                      "    workers: %u\n"
+                     "%s"
                      "  - id: out\n"
                      "    use: output.csv\n"
                      "    from: flows\n"
-                     "    with: { path: \"%s\" }\n", gen_packets, workers, path);
+                     "%s"
+                     "    with: { path: \"%s\" }\n", gen_packets, workers, chain_flows,
+                     chain_out, path);
     struct fl_pipeline *p = NULL;
     int rc = fl_pipeline_parse("runtime.yaml", yaml, (size_t)n, NULL, &p);
     if (rc < 0)
@@ -91,7 +96,8 @@ static int run_failing(unsigned type, unsigned workers, uint64_t *csv_bytes)
     size_t len = 0;
     char *text = fl_test_slurp(path, &len);
     *csv_bytes = text ? len : 0;
-    free(text);
+    free(last_csv);
+    last_csv = text;
     assert_int_equal(fl_test_rmdir(dir), 0);
     return rc;
 }
@@ -165,6 +171,31 @@ static void test_ends_promptly(void **st)
         fail_msg("fastest run took %.1f ms", (double)best / 1e6);
 }
 
+/* chain: true: the flow meter in gen's thread, then the csv output too
+ * (a chain of two). The same bytes as with a thread per stage (one flow
+ * meter: the same order), no zmq message on a chained edge, and a lost
+ * EOS on the edge that is still a link fails the run without a hang. */
+static void test_chain(void **st)
+{
+    uint64_t bytes;
+    char *plain;
+    assert_int_equal(run_failing(0, 1, &bytes), 0);
+    plain = last_csv;
+    last_csv = NULL;
+    assert_true(bytes > 1000);
+    chain_flows = "    chain: true\n";
+    assert_int_equal(run_failing(0, 1, &bytes), 0);
+    assert_string_equal(last_csv, plain);
+    assert_true(run_failing(ENV_EOS, 1, &bytes) < 0);   /* flows -> out is a link */
+    assert_true(atomic_load(&failed) >= 1);
+    chain_out = "    chain: true\n";
+    assert_int_equal(run_failing(ENV_BATCH, 1, &bytes), 0);   /* no link left to fail */
+    assert_int_equal(atomic_load(&failed), 0);
+    assert_string_equal(last_csv, plain);
+    chain_flows = chain_out = "";
+    free(plain);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -173,7 +204,10 @@ int main(void)
         cmocka_unit_test(test_watermark_lost),
         cmocka_unit_test(test_batch_lost),
         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_chain),
         cmocka_unit_test(test_ends_promptly),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(last_csv);
+    return rc;
 }
