@@ -21,6 +21,7 @@
 
 #define PCAP_FILE_HDR 24u
 #define PCAP_REC_HDR 16u
+
 /* The file header, decoded. */
 struct pcap_classic_file {
     bool swap;              /* byte order differs from the host's */
@@ -103,8 +104,9 @@ static int pcap_classic_header(const uint8_t *h, struct pcap_classic_file *f)
  * the file ends. `swap` is a constant at each call site, so the compiler
  * makes one loop per byte order. */
 static inline __attribute__((always_inline)) void
-pcap_classic_walk(struct pcap_classic_state *w, const struct pcap_classic_file *f, struct pcap_out *o,
-               const struct pcap_filter *flt, uint64_t limit, const bool swap)
+pcap_classic_walk(struct pcap_classic_state *w, const struct pcap_classic_file *f,
+                  struct pcap_out *o, const struct pcap_filter *flt, uint64_t limit,
+                  const bool swap)
 {
     struct fl_decoder *dec = o->st->dec;
     struct fl_batch *b = o->b;
