@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fl_text.h"
-#include "text_int.h"
+#include "text_num.h"
 
 /* ---- Buffer ------------------------------------------------------------ */
 
@@ -36,93 +36,16 @@ void fl_text_buf_free(struct fl_text_buf *b)
     b->len = b->cap = 0;
 }
 
-/* ---- Integers ---------------------------------------------------------- */
-
-/* Two digits at a time halves the divisions. */
-static const char text_digits2[201] =
-    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
-
-static const uint64_t text_pow10[20] = {
-    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
-    100000000ull, 1000000000ull, 10000000000ull, 100000000000ull,
-    1000000000000ull, 10000000000000ull, 100000000000000ull,
-    1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
-    1000000000000000000ull, 10000000000000000000ull
-};
-
-/* Decimal digits of v: floor(log10) estimated from the bit length
- * (1233 / 4096 ~ log10(2)), then corrected by one comparison. */
-static inline unsigned text_ndigits(uint64_t v)
-{
-    v |= 1;   /* 0 has one digit; no power of ten above 1 is odd */
-    unsigned t = ((64 - (unsigned)__builtin_clzll(v)) * 1233) >> 12;
-    return t + 1 - (v < text_pow10[t]);
-}
-
-/* 8 ASCII digits of x < 10^8, zero-padded, as a little-endian word (the
- * first digit in the lowest byte), computed in parallel lanes (SWAR): x
- * splits into two 4-digit halves in the 32-bit lanes, each of those into
- * 2-digit pairs in 16-bit lanes, each pair into digits in bytes. x * 10486
- * >> 20 is x / 100 for x < 10^4, x * 103 >> 10 is x / 10 for x < 100, and
- * no lane's product reaches the next lane. About two instructions a digit
- * where dividing by 100 in a loop takes six. */
-static inline uint64_t text_swar8(uint32_t x)
-{
-    uint64_t v = (uint64_t)(x / 10000) | (uint64_t)(x % 10000) << 32;
-    uint64_t h = (v * 10486 >> 20) & 0x0000007f0000007full;
-    v = h | (v - h * 100) << 16;
-    uint64_t t = (v * 103 >> 10) & 0x000f000f000f000full;
-    v = t | (v - t * 10) << 8;
-    return v + 0x3030303030303030ull;
-}
-
-static inline void text_store8(char *p, uint64_t w)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    w = __builtin_bswap64(w);
-#endif
-    memcpy(p, &w, 8);
-}
-
-/* Exactly n digits of v (v < 10^n, n <= 20), zero-padded, at p; returns
- * the end. May write up to 7 bytes past the end (whole 8-byte stores),
- * which FL_TEXT_CELL_MAX leaves room for. */
-static char *text_digits_n(char *p, uint64_t v, unsigned n)
-{
-    if (n <= 8) {
-        if (n)
-            text_store8(p, text_swar8((uint32_t)v) >> (8 * (8 - n)));
-        return p + n;
-    }
-    uint64_t lo = v % 100000000u;
-    v /= 100000000u;
-    if (n <= 16) {
-        p = text_digits_n(p, v, n - 8);
-    } else {
-        uint64_t mid = v % 100000000u;
-        p = text_digits_n(p, v / 100000000u, n - 16);
-        text_store8(p, text_swar8((uint32_t)mid));
-        p += 8;
-    }
-    text_store8(p, text_swar8((uint32_t)lo));
-    return p + 8;
-}
+/* ---- Integers (text_num.h) --------------------------------------------- */
 
 char *fl_text_u64(char *p, uint64_t v)
 {
-    return text_digits_n(p, v, text_ndigits(v));
+    return text_u64(p, v);
 }
 
 char *fl_text_i64(char *p, int64_t v)
 {
-    uint64_t u = (uint64_t)v;
-    if (v < 0) {
-        *p++ = '-';
-        u = 0 - u;   /* well defined for INT64_MIN too */
-    }
-    return fl_text_u64(p, u);
+    return text_i64(p, v);
 }
 
 char *fl_text_bool(char *p, bool v)
@@ -146,15 +69,16 @@ static char *text_fixed(char *p, uint64_t v, unsigned fd)
     unsigned n = text_ndigits(v);
     if (n > fd) {
         /* All digits at once (no division by a variable power of ten),
-         * then the point slid in. */
-        char tmp[32];
+         * then the point slid in; fixed-size copies (n <= 20, the cell
+         * has room) compile to a few moves where memcpy(n) is a call. */
+        char tmp[48];
         text_digits_n(tmp, v, n);
-        memcpy(p, tmp, n - fd);
-        p += n - fd;
+        memcpy(p, tmp, 24);
         if (!fd)
-            return p;
+            return p + n;
+        p += n - fd;
         *p++ = '.';
-        memcpy(p, tmp + n - fd, fd);
+        memcpy(p, tmp + n - fd, 24);
         return p + fd;
     }
     *p++ = '0';
@@ -206,25 +130,18 @@ static char *text_f64_fast(char *p, uint64_t bits)
     uint64_t lo = (uint64_t)(lnum >> s) + 1;                    /* > L */
     uint64_t hi = (uint64_t)(hnum >> s) - ((hnum & mask) == 0); /* < H */
     uint64_t r = (uint64_t)((vnum + ((text_u128)1 << (s - 1))) >> s);
-    /* Drop as many trailing digits as the interval allows. "Can drop k" is
-     * monotone in k and at most 18, so try 16, 8, 4, 2, 1 in turn; constant
-     * divisors compile to multiplications. */
+    /* Drop trailing digits while the interval still holds a multiple of
+     * ten. Values that get here mostly need 16 or 17 digits: one or two
+     * steps, each two divisions by a constant (multiplications). */
     unsigned cut = 0;
-#define TEXT_DROP(k, pw)                                      \
-    do {                                                      \
-        uint64_t a_ = (lo + (pw) - 1) / (pw), b_ = hi / (pw); \
-        if (a_ <= b_) {                                       \
-            lo = a_;                                          \
-            hi = b_;                                          \
-            cut += (k);                                       \
-        }                                                     \
-    } while (0)
-    TEXT_DROP(16, 10000000000000000ull);
-    TEXT_DROP(8, 100000000u);
-    TEXT_DROP(4, 10000u);
-    TEXT_DROP(2, 100u);
-    TEXT_DROP(1, 10u);
-#undef TEXT_DROP
+    for (;;) {
+        uint64_t a = (lo + 9) / 10, b = hi / 10;
+        if (a > b)
+            break;
+        lo = a;
+        hi = b;
+        cut++;
+    }
     /* Several candidates left (fewer than ten): the one nearest v. */
     uint64_t t = lo;
     if (lo != hi) {
@@ -287,7 +204,21 @@ char *fl_text_f64(char *p, double v)
         return p;
     }
     if (v < 1e17 && v == (double)(uint64_t)v)
-        return fl_text_u64(p, (uint64_t)v);   /* integral: exact digits */
+        return text_u64(p, (uint64_t)v);      /* integral: exact digits */
+    if (v >= 1e-4 && v < 67108864.0) {
+        /* Averages of a few integers (316.1, 89.25, 0.015625) have a short
+         * decimal, found by scaling by 10^6 and checking that the quotient
+         * reads back as v. Exact, and what the general path gives: below
+         * 2^26 an ulp of v is under 2^-27, so at most one 6-decimal number
+         * lies within half an ulp of v (and none on a midpoint); when one
+         * does, v * 10^6 (at most 2^-21 off in floating point) rounds to its
+         * digits, and the correctly rounded t / 10^6 is what strtod reads.
+         * A shorter decimal is the same number with trailing zeros, which
+         * text_fixed() trims; integers were handled above. */
+        int64_t t = (int64_t)(v * 1e6 + 0.5);
+        if ((double)t / 1e6 == v)
+            return text_fixed(p, (uint64_t)t, 6);
+    }
     if (v >= 1e-4 && v < 1e17)
         return text_f64_fast(p, bits);        /* non-integral, so < 2^52 */
     return text_f64_slow(p, v);
@@ -311,62 +242,43 @@ static void text_civil(uint64_t days, unsigned *y, unsigned *mo, unsigned *d)
     *y = (unsigned)(era * 400 + yoe) + (*mo <= 2);
 }
 
-static char *text_rfc3339(char *p, uint64_t ns, struct text_day_cache *c)
+void fl_text_ts_fill(struct text_ts_cache *c, uint64_t ns)
 {
     uint64_t secs = ns / 1000000000u;
-    uint32_t frac = (uint32_t)(ns % 1000000000u);
     uint64_t day = secs / 86400;
-    uint32_t sod = (uint32_t)(secs % 86400);
+    uint32_t sod = (uint32_t)(secs - day * 86400);
+    char *q = c->pre;
     if (day != c->day) {
         unsigned y, mo, d;
-        char tmp[24], *q = tmp;   /* room for text_digits_n's wide stores */
+        char tmp[16];   /* room for text_digits_n's wide store */
         text_civil(day, &y, &mo, &d);
-        q = text_digits_n(q, y, 4);
-        *q++ = '-';
-        memcpy(q, text_digits2 + 2 * mo, 2);
-        q[2] = '-';
-        memcpy(q + 3, text_digits2 + 2 * d, 2);
-        memcpy(c->ymd, tmp, 10);
+        text_digits_n(tmp, y, 4);
+        memcpy(q, tmp, 4);
+        q[4] = '-';
+        memcpy(q + 5, text_digits2 + 2 * mo, 2);
+        q[7] = '-';
+        memcpy(q + 8, text_digits2 + 2 * d, 2);
+        q[10] = 'T';
         c->day = day;
     }
-    memcpy(p, c->ymd, 10);
-    p += 10;
-    *p++ = 'T';
-    memcpy(p, text_digits2 + 2 * (sod / 3600), 2);
-    p[2] = ':';
-    memcpy(p + 3, text_digits2 + 2 * (sod / 60 % 60), 2);
-    p[5] = ':';
-    memcpy(p + 6, text_digits2 + 2 * (sod % 60), 2);
-    p[8] = '.';
-    p = text_digits_n(p + 9, frac, 9);
-    *p++ = 'Z';
-    return p;
-}
-
-/* ".ddddddddd" of a nanosecond fraction, trailing zeros trimmed; nothing
- * for 0. */
-static char *text_frac9(char *p, unsigned frac)
-{
-    if (!frac)
-        return p;
-    unsigned fd = 9;
-    while (frac % 10 == 0) {
-        frac /= 10;
-        fd--;
-    }
-    *p++ = '.';
-    return text_digits_n(p, frac, fd);
+    memcpy(q + 11, text_digits2 + 2 * (sod / 3600), 2);
+    q[13] = ':';
+    memcpy(q + 14, text_digits2 + 2 * (sod / 60 % 60), 2);
+    q[16] = ':';
+    c->min_ns = (secs - sod % 60) * 1000000000u;
 }
 
 char *fl_text_ts_cached(char *p, uint64_t ns, enum fl_text_time tf,
-                        struct text_day_cache *c)
+                        struct text_ts_cache *c)
 {
     switch (tf) {
     case FL_TEXT_TIME_EPOCH_NS:
-        return fl_text_u64(p, ns);
-    case FL_TEXT_TIME_EPOCH_S:
-        p = fl_text_u64(p, ns / 1000000000u);
-        return text_frac9(p, (unsigned)(ns % 1000000000u));
+        return text_u64(p, ns);
+    case FL_TEXT_TIME_EPOCH_S: {
+        uint64_t s = ns / 1000000000u;
+        p = text_u64(p, s);
+        return text_frac9(p, (uint32_t)(ns - s * 1000000000u));
+    }
     case FL_TEXT_TIME_RFC3339:
     default:
         return text_rfc3339(p, ns, c);
@@ -375,40 +287,18 @@ char *fl_text_ts_cached(char *p, uint64_t ns, enum fl_text_time tf,
 
 char *fl_text_ts(char *p, uint64_t ns, enum fl_text_time tf)
 {
-    struct text_day_cache c = { .day = UINT64_MAX };
+    struct text_ts_cache c = TEXT_TS_CACHE_INIT;
     return fl_text_ts_cached(p, ns, tf, &c);
 }
 
 char *fl_text_dur(char *p, int64_t ns)
 {
-    uint64_t u = (uint64_t)ns;
-    if (ns < 0) {
-        *p++ = '-';
-        u = 0 - u;
-    }
-    p = fl_text_u64(p, u / 1000000000u);
-    return text_frac9(p, (unsigned)(u % 1000000000u));
+    return text_dur(p, ns);
 }
 
 /* ---- Addresses --------------------------------------------------------- */
 
 static const char text_hexdig[16] = "0123456789abcdef";
-
-/* A byte in decimal: 1 to 3 digits. */
-static inline char *text_dec8(char *p, unsigned v)
-{
-    if (v >= 100) {
-        *p++ = (char)('0' + v / 100);
-        memcpy(p, text_digits2 + 2 * (v % 100), 2);
-        return p + 2;
-    }
-    if (v >= 10) {
-        memcpy(p, text_digits2 + 2 * v, 2);
-        return p + 2;
-    }
-    *p++ = (char)('0' + v);
-    return p;
-}
 
 /* A 16-bit group in lowercase hex without leading zeros (RFC 5952 §4.1). */
 static char *text_hex16(char *p, unsigned w)
@@ -423,14 +313,8 @@ static char *text_hex16(char *p, unsigned w)
 char *fl_text_addr(char *p, const struct fl_addr *a)
 {
     const uint8_t *b = a->b;
-    if (fl_addr_is_v4(a)) {
-        for (int i = 12; i < 16; i++) {
-            if (i > 12)
-                *p++ = '.';
-            p = text_dec8(p, b[i]);
-        }
-        return p;
-    }
+    if (text_addr_is_v4(a))
+        return text_ipv4(p, b + 12);
     unsigned w[8];
     for (int i = 0; i < 8; i++)
         w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];

@@ -7,14 +7,52 @@
 #include <string.h>
 #include <flowline/plugin.h>
 #include "fl_text.h"
-#include "text_int.h"
+#include "text_num.h"
 
+/* Literals (separators, JSON keys) are copied TEXT_LIT_FAST bytes at a
+ * time, one fixed-size copy per step (longer ones take several steps); the
+ * literal buffer and row_max have the slack. */
 #define TEXT_LIT_FAST 16
+/* Timestamp columns with a prefix cache of their own (text_num.h); more
+ * share the last one. */
+#define TEXT_TS_SLOTS 4
 
+/* What a step of a row does, decided once per layout from the column
+ * type, the format and the time form, so the row loop has one switch per
+ * cell and no format tests. */
+enum text_op {
+    TEXT_OP_MISSING = 0,   /* the schema lacks the field: always missing */
+    TEXT_OP_LIT,           /* only the literal: a piece of a long one */
+    TEXT_OP_U8, TEXT_OP_U16, TEXT_OP_U32, TEXT_OP_U64, TEXT_OP_I64,
+    TEXT_OP_BOOL, TEXT_OP_DUR,
+    TEXT_OP_F64,           /* CSV: nan/inf as text */
+    TEXT_OP_F64_JSON,      /* non-finite: null */
+    TEXT_OP_TS_RFC,        /* RFC 3339, quoted in JSON */
+    TEXT_OP_TS_NUM,        /* epoch_ns / epoch_s */
+    TEXT_OP_ADDR, TEXT_OP_MAC,   /* quoted in JSON */
+    TEXT_OP_STR, TEXT_OP_BYTES
+};
+
+/* An output field as the user named it. */
 struct text_field {
     int col;             /* schema column, -1 = always missing */
     enum fl_type type;
-    uint32_t pre, pre_len;   /* literal before the value in lay->lit */
+};
+
+/* The per-schema plan of a row: literal, then cell, for each field. */
+struct text_step {
+    uint32_t pre;        /* literal before the cell, in lay->lit */
+    uint8_t pre_len;     /* <= TEXT_LIT_FAST */
+    uint8_t op;          /* enum text_op */
+    uint8_t slot;        /* TEXT_OP_TS_RFC: its prefix cache */
+    int col;             /* schema column; -1 for MISSING and LIT */
+};
+
+/* A str or bytes cell's bytes. */
+struct text_span_ref {
+    const char *s;
+    uint32_t n;
+    bool str;
 };
 
 struct fl_text_layout {
@@ -22,10 +60,19 @@ struct fl_text_layout {
     const struct fl_schema *schema;
     size_t n;
     struct text_field *f;
+    struct text_step *step;
+    size_t nstep;
     char **names;        /* as given, for the CSV header */
     struct fl_text_buf lit;   /* separators and JSON keys */
-    uint32_t end, end_len;    /* literal after the last value */
+    uint32_t end, end_len;    /* literal after the last value (<= 3 bytes) */
     size_t row_max;      /* bytes a row takes at most, besides str/bytes cells */
+    bool quote;          /* JSON: quote times, addresses, MACs */
+    char miss[4];        /* a missing value: "null", "\"\"" or nothing */
+    uint8_t miss_len;
+    /* Bytes a str cell cannot be copied as is with: CSV, the separator,
+     * '"', CR, LF; JSON, '"', '\\' and controls; both, non-ASCII (UTF-8
+     * is checked on the general path). */
+    uint8_t special[256];
 };
 
 static int text_lit_add(struct fl_text_layout *l, const char *s, size_t n)
@@ -33,11 +80,52 @@ static int text_lit_add(struct fl_text_layout *l, const char *s, size_t n)
     return fl_text_buf_put(&l->lit, s, n);
 }
 
-/* Most bytes a fixed-size cell takes, quotes included. */
-static size_t text_cell_max(enum fl_type t)
+static uint8_t text_op_of(enum fl_type t, const struct fl_text_style *st)
 {
-    (void)t;
-    return FL_TEXT_CELL_MAX + 2;
+    switch (t) {
+    case FL_T_U8:    return TEXT_OP_U8;
+    case FL_T_U16:   return TEXT_OP_U16;
+    case FL_T_U32:   return TEXT_OP_U32;
+    case FL_T_U64:   return TEXT_OP_U64;
+    case FL_T_I64:   return TEXT_OP_I64;
+    case FL_T_BOOL:  return TEXT_OP_BOOL;
+    case FL_T_DUR:   return TEXT_OP_DUR;
+    case FL_T_F64:   return st->format == FL_TEXT_JSON ? TEXT_OP_F64_JSON : TEXT_OP_F64;
+    case FL_T_TS:    return st->time == FL_TEXT_TIME_RFC3339 ? TEXT_OP_TS_RFC : TEXT_OP_TS_NUM;
+    case FL_T_ADDR:  return TEXT_OP_ADDR;
+    case FL_T_MAC:   return TEXT_OP_MAC;
+    case FL_T_STR:   return TEXT_OP_STR;
+    case FL_T_BYTES: return TEXT_OP_BYTES;
+    default:         return TEXT_OP_MISSING;
+    }
+}
+
+/* Most bytes a fixed-size cell takes, quotes included. */
+#define TEXT_CELL_ROOM (FL_TEXT_CELL_MAX + 2)
+
+/* The steps of field i, whose literal is lit[pre, pre + len). */
+static int text_plan_field(struct fl_text_layout *l, size_t cap, const struct text_field *f,
+                           uint32_t pre, uint32_t len, unsigned *nts)
+{
+    while (len > TEXT_LIT_FAST) {
+        if (l->nstep == cap)
+            return -FL_ENOMEM;   /* cannot happen: cap counts every piece */
+        l->step[l->nstep++] = (struct text_step){
+            .pre = pre, .pre_len = TEXT_LIT_FAST, .op = TEXT_OP_LIT, .col = -1
+        };
+        pre += TEXT_LIT_FAST;
+        len -= TEXT_LIT_FAST;
+    }
+    if (l->nstep == cap)
+        return -FL_ENOMEM;
+    struct text_step *s = &l->step[l->nstep++];
+    *s = (struct text_step){ .pre = pre, .pre_len = (uint8_t)len, .col = f->col,
+                             .op = f->col >= 0 ? text_op_of(f->type, &l->st) : TEXT_OP_MISSING };
+    if (s->op == TEXT_OP_MISSING)
+        s->col = -1;
+    if (s->op == TEXT_OP_TS_RFC)
+        s->slot = (uint8_t)(*nts < TEXT_TS_SLOTS ? (*nts)++ : TEXT_TS_SLOTS - 1);
+    return 0;
 }
 
 int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s,
@@ -45,6 +133,7 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
                        struct fl_text_layout **out)
 {
     int rc = -FL_ENOMEM;
+    uint32_t *pre = NULL;   /* each field's literal in l->lit; [n]: the end */
     struct fl_text_layout *l = calloc(1, sizeof *l);
     if (!l)
         return -FL_ENOMEM;
@@ -59,10 +148,24 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
     l->n = names ? n : s->ncols;
     l->f = calloc(l->n ? l->n : 1, sizeof *l->f);
     l->names = calloc(l->n ? l->n : 1, sizeof *l->names);
-    if (!l->f || !l->names)
+    pre = calloc(l->n + 1, sizeof *pre);
+    if (!l->f || !l->names || !pre)
         goto fail;
     bool json = l->st.format == FL_TEXT_JSON;
-    l->row_max = 8;
+    l->quote = json;
+    if (json) {
+        memcpy(l->miss, "null", 4);
+        l->miss_len = 4;
+    } else if (l->n == 1) {
+        memcpy(l->miss, "\"\"", 2);   /* a blank line would be skipped */
+        l->miss_len = 2;
+    }
+    for (unsigned c = 0; c < 256; c++)
+        l->special[c] = c >= 0x80 ||
+                        (json ? c < 0x20 || c == '"' || c == '\\'
+                              : c == (unsigned char)l->st.sep || c == '"' || c == '\n' || c == '\r');
+    /* The literals first (the buffer moves while it grows), then the plan. */
+    size_t nstep = 0;
     for (size_t i = 0; i < l->n; i++) {
         const char *name = names ? names[i] : s->cols[i]->name;
         struct text_field *f = &l->f[i];
@@ -71,7 +174,7 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
             goto fail;
         f->col = !names ? (int)i : cols ? cols[i] : fl_schema_find(s, name);
         f->type = f->col >= 0 ? s->cols[f->col]->type : FL_T_NONE;
-        f->pre = (uint32_t)l->lit.len;
+        pre[i] = (uint32_t)l->lit.len;
         if (json) {
             if ((rc = text_lit_add(l, i ? "," : "{", 1)) < 0 ||
                 (rc = fl_text_json_str(&l->lit, name, strlen(name))) < 0 ||
@@ -80,23 +183,35 @@ int fl_text_layout_new(const struct fl_text_style *st, const struct fl_schema *s
         } else if (i && (rc = text_lit_add(l, &l->st.sep, 1)) < 0) {
             goto fail;
         }
-        f->pre_len = (uint32_t)(l->lit.len - f->pre);
-        l->row_max += f->pre_len + text_cell_max(f->type);
+        size_t len = l->lit.len - pre[i];
+        nstep += 1 + (len ? (len - 1) / TEXT_LIT_FAST : 0);
+        l->row_max += len + TEXT_LIT_FAST + TEXT_CELL_ROOM;
     }
     l->end = (uint32_t)l->lit.len;
+    pre[l->n] = l->end;
     if (json && (rc = text_lit_add(l, l->n ? "}\n" : "{}\n", l->n ? 2 : 3)) < 0)
         goto fail;
     if (!json && (rc = text_lit_add(l, "\n", 1)) < 0)
         goto fail;
     l->end_len = (uint32_t)(l->lit.len - l->end);
-    l->row_max += l->end_len + TEXT_LIT_FAST;
+    l->row_max += 8 + TEXT_LIT_FAST;
     /* Padding, so fixed-size copies of the last literals stay inside. */
     if ((rc = fl_text_buf_reserve(&l->lit, TEXT_LIT_FAST)) < 0)
         goto fail;
     memset(l->lit.p + l->lit.len, 0, TEXT_LIT_FAST);
+    rc = -FL_ENOMEM;
+    l->step = calloc(nstep ? nstep : 1, sizeof *l->step);
+    if (!l->step)
+        goto fail;
+    unsigned nts = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if ((rc = text_plan_field(l, nstep, &l->f[i], pre[i], pre[i + 1] - pre[i], &nts)) < 0)
+            goto fail;
+    free(pre);
     *out = l;
     return 0;
 fail:
+    free(pre);
     fl_text_layout_destroy(&l);
     return rc;
 }
@@ -111,6 +226,7 @@ void fl_text_layout_destroy(struct fl_text_layout **lp)
             free(l->names[i]);
     free(l->names);
     free(l->f);
+    free(l->step);
     fl_text_buf_free(&l->lit);
     free(l);
     *lp = NULL;
@@ -146,67 +262,175 @@ int fl_text_layout_header(const struct fl_text_layout *l, struct fl_text_buf *b)
 }
 
 /* A str or bytes cell: these grow the buffer, so they go through it. */
-static int text_var_cell(const struct fl_text_layout *l, const struct fl_batch *bt,
-                         const struct text_field *f, uint32_t row, struct fl_text_buf *buf)
+static int text_var_cell(const struct fl_text_layout *l, const struct text_span_ref *ref,
+                         struct fl_text_buf *buf)
 {
-    struct fl_span sp = FL_COL(bt, f->col, struct fl_span)[row];
-    const char *s = sp.len ? fl_batch_bytes(bt, sp) : "";
+    const char *s = ref->s;
+    uint32_t n = ref->n;
     bool json = l->st.format == FL_TEXT_JSON;
     int rc;
-    if (f->type == FL_T_STR)
-        return json ? fl_text_json_str(buf, s, sp.len)
-                    : fl_text_csv_str(buf, s, sp.len, l->st.sep);
+    if (ref->str)
+        return json ? fl_text_json_str(buf, s, n) : fl_text_csv_str(buf, s, n, l->st.sep);
     /* Quoted in JSON; in CSV only when empty, as "" tells an empty value
      * from a missing one. */
-    bool q = json || !sp.len;
+    bool q = json || !n;
     if (q && (rc = fl_text_buf_put(buf, "\"", 1)) < 0)
         return rc;
-    if ((rc = fl_text_hex(buf, s, sp.len)) < 0)
+    if ((rc = fl_text_hex(buf, s, n)) < 0)
         return rc;
     return q ? fl_text_buf_put(buf, "\"", 1) : 0;
 }
 
-/* One fixed-size cell at p (room guaranteed by row_max). */
-static char *text_cell(const struct fl_text_layout *l, const void *col,
-                       enum fl_type t, uint32_t row, char *p, struct text_day_cache *dc)
+/* A str cell that needs neither quoting nor escaping nor UTF-8 repair, as
+ * most are (names, states, reasons): copied at p with its JSON quotes,
+ * checked while copying. Returns the end, or NULL (p's bytes are then
+ * scratch) for the general path. Short cells only, so the copy stays in
+ * the room row_max keeps for a cell. */
+static inline char *text_str_plain(const struct fl_text_layout *l, char *p,
+                                   const char *s, uint32_t n)
 {
-    bool json = l->st.format == FL_TEXT_JSON;
-    switch (t) {
-    case FL_T_U8:   return fl_text_u64(p, ((const uint8_t *)col)[row]);
-    case FL_T_U16:  return fl_text_u64(p, ((const uint16_t *)col)[row]);
-    case FL_T_U32:  return fl_text_u64(p, ((const uint32_t *)col)[row]);
-    case FL_T_U64:  return fl_text_u64(p, ((const uint64_t *)col)[row]);
-    case FL_T_I64:  return fl_text_i64(p, ((const int64_t *)col)[row]);
-    case FL_T_BOOL: return fl_text_bool(p, ((const uint8_t *)col)[row] != 0);
-    case FL_T_DUR:  return fl_text_dur(p, ((const int64_t *)col)[row]);
-    case FL_T_F64: {
-        double v = ((const double *)col)[row];
-        if (json && !isfinite(v)) {
-            memcpy(p, "null", 4);
-            return p + 4;
+    if (n == 0 || n > FL_TEXT_CELL_MAX - 2)
+        return NULL;   /* CSV quotes an empty string: the general path */
+    unsigned bad = 0;
+    char *q = p + l->quote;
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        q[i] = (char)c;
+        bad |= l->special[c];
+    }
+    if (bad)
+        return NULL;
+    q += n;
+    if (l->quote) {
+        *p = '"';
+        *q++ = '"';
+    }
+    return q;
+}
+
+/* Cells that do not fit a fixed-size cell's room: the general path, which
+ * appends to buf and makes room for the rest of the row again. */
+static int text_var_step(const struct fl_text_layout *l, const struct text_step *st,
+                         const void *d, uint32_t r, const char *arena, struct fl_text_buf *buf,
+                         char **pp)
+{
+    struct fl_span sp = ((const struct fl_span *)d)[r];
+    struct text_span_ref ref = {
+        .s = sp.len ? arena + sp.off : "", .n = sp.len, .str = st->op == TEXT_OP_STR,
+    };
+    char *e = ref.str ? text_str_plain(l, *pp, ref.s, ref.n) : NULL;
+    if (e) {
+        *pp = e;
+        return 0;
+    }
+    int rc;
+    buf->len = (size_t)(*pp - buf->p);
+    if ((rc = text_var_cell(l, &ref, buf)) < 0 ||
+        (rc = fl_text_buf_reserve(buf, l->row_max)) < 0)
+        return rc;
+    *pp = buf->p + buf->len;
+    return 0;
+}
+
+/* One row at buf->p + buf->len (room for row_max bytes reserved), buf->len
+ * advanced past it. `check`: some column of the batch has a validity
+ * bitmap (constant in each caller, so the loop without the test is its
+ * own copy). */
+static inline __attribute__((always_inline)) int
+text_row(const struct fl_text_layout *l, const struct fl_batch *bt, uint32_t r,
+         const char *arena, struct text_ts_cache *tc, struct fl_text_buf *buf, bool check)
+{
+    const char *lit = l->lit.p;
+    const bool q = l->quote;
+    void *const *data = bt->data;
+    char *p = buf->p + buf->len;
+    int rc;
+    for (const struct text_step *st = l->step, *se = l->step + l->nstep; st < se; st++) {
+        memcpy(p, lit + st->pre, TEXT_LIT_FAST);
+        p += st->pre_len;
+        if (check && st->col >= 0) {
+            const uint64_t *vb = bt->valid[st->col];
+            if (vb && !(vb[r >> 6] >> (r & 63) & 1)) {
+                memcpy(p, l->miss, 4);
+                p += l->miss_len;
+                continue;
+            }
         }
-        return fl_text_f64(p, v);
+        const void *d = st->col >= 0 ? data[st->col] : NULL;
+        uint64_t u;
+        switch ((enum text_op)st->op) {
+        case TEXT_OP_LIT:
+            break;
+        case TEXT_OP_MISSING:
+            memcpy(p, l->miss, 4);
+            p += l->miss_len;
+            break;
+        case TEXT_OP_U8:  u = ((const uint8_t *)d)[r];  goto dec;
+        case TEXT_OP_U16: u = ((const uint16_t *)d)[r]; goto dec;
+        case TEXT_OP_U32: u = ((const uint32_t *)d)[r]; goto dec;
+        case TEXT_OP_U64: u = ((const uint64_t *)d)[r];
+        dec:
+            p = text_u64(p, u);
+            break;
+        case TEXT_OP_I64:
+            p = text_i64(p, ((const int64_t *)d)[r]);
+            break;
+        case TEXT_OP_BOOL:
+            p = fl_text_bool(p, ((const uint8_t *)d)[r] != 0);
+            break;
+        case TEXT_OP_DUR:
+            p = text_dur(p, ((const int64_t *)d)[r]);
+            break;
+        case TEXT_OP_F64:
+            p = text_f64(p, ((const double *)d)[r]);
+            break;
+        case TEXT_OP_F64_JSON: {
+            double v = ((const double *)d)[r];
+            if (!isfinite(v)) {
+                memcpy(p, "null", 4);
+                p += 4;
+            } else {
+                p = text_f64(p, v);
+            }
+            break;
+        }
+        case TEXT_OP_TS_RFC:
+            *p = '"';
+            p = text_rfc3339(p + q, ((const uint64_t *)d)[r], &tc[st->slot]);
+            *p = '"';
+            p += q;
+            break;
+        case TEXT_OP_TS_NUM:
+            p = fl_text_ts_cached(p, ((const uint64_t *)d)[r], l->st.time, &tc[0]);
+            break;
+        case TEXT_OP_ADDR: {
+            const struct fl_addr *a = &((const struct fl_addr *)d)[r];
+            *p = '"';
+            p += q;
+            p = text_addr_is_v4(a) ? text_ipv4(p, a->b + 12) : fl_text_addr(p, a);
+            *p = '"';
+            p += q;
+            break;
+        }
+        case TEXT_OP_MAC:
+            *p = '"';
+            p = fl_text_mac(p + q, (const uint8_t *)d + 6 * (size_t)r);
+            *p = '"';
+            p += q;
+            break;
+        case TEXT_OP_STR:
+        case TEXT_OP_BYTES:
+            if ((rc = text_var_step(l, st, d, r, arena, buf, &p)) < 0)
+                return rc;
+            break;
+        default:
+            __builtin_unreachable();
+        }
     }
-    case FL_T_TS: {
-        bool q = json && l->st.time == FL_TEXT_TIME_RFC3339;
-        if (q) *p++ = '"';
-        p = fl_text_ts_cached(p, ((const uint64_t *)col)[row], l->st.time, dc);
-        if (q) *p++ = '"';
-        return p;
-    }
-    case FL_T_ADDR:
-        if (json) *p++ = '"';
-        p = fl_text_addr(p, &((const struct fl_addr *)col)[row]);
-        if (json) *p++ = '"';
-        return p;
-    case FL_T_MAC:
-        if (json) *p++ = '"';
-        p = fl_text_mac(p, (const uint8_t *)col + 6 * (size_t)row);
-        if (json) *p++ = '"';
-        return p;
-    default:
-        return p;   /* FL_T_NONE and variable types are handled by the caller */
-    }
+    memcpy(p, lit + l->end, TEXT_LIT_FAST);
+    p += l->end_len;
+    buf->len = (size_t)(p - buf->p);
+    return 0;
 }
 
 int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *bt,
@@ -214,54 +438,31 @@ int fl_text_layout_rows(const struct fl_text_layout *l, const struct fl_batch *b
 {
     if (bt->schema != l->schema)
         return -FL_EINVAL;
-    const char *lit = l->lit.p;
-    bool json = l->st.format == FL_TEXT_JSON;
+    const char *arena = fl_batch_bytes(bt, (struct fl_span){ 0, 0 });
+    /* Flow records rarely have missing values: without a bitmap in any
+     * column the row loop skips the test. */
+    bool check = false;
+    for (size_t i = 0; i < l->nstep; i++)
+        check |= l->step[i].col >= 0 && bt->valid[l->step[i].col];
     uint32_t r = *row;
     int rc = 0;
-    struct text_day_cache dc = { .day = UINT64_MAX };
+    struct text_ts_cache tc[TEXT_TS_SLOTS];
+    for (int i = 0; i < TEXT_TS_SLOTS; i++)
+        tc[i] = (struct text_ts_cache)TEXT_TS_CACHE_INIT;
     size_t row_start = buf->len;
     while (r < bt->rows) {
         row_start = buf->len;
-        if ((rc = fl_text_buf_reserve(buf, l->row_max)) < 0)
+        if (buf->cap - buf->len < l->row_max &&
+            (rc = fl_text_buf_reserve(buf, l->row_max)) < 0)
             break;
-        char *p = buf->p + buf->len;
-        for (size_t i = 0; i < l->n; i++) {
-            const struct text_field *f = &l->f[i];
-            /* Separators and short keys: a fixed-size copy the compiler
-             * inlines (the literal buffer and row_max have the slack). */
-            if (f->pre_len <= TEXT_LIT_FAST)
-                memcpy(p, lit + f->pre, TEXT_LIT_FAST);
-            else
-                memcpy(p, lit + f->pre, f->pre_len);
-            p += f->pre_len;
-            if (f->col < 0 || !fl_batch_is_valid(bt, (uint32_t)f->col, r)) {
-                if (json) {
-                    memcpy(p, "null", 4);
-                    p += 4;
-                } else if (l->n == 1) {
-                    memcpy(p, "\"\"", 2);   /* a blank line would be skipped */
-                    p += 2;
-                }
-                continue;
-            }
-            if (f->type == FL_T_STR || f->type == FL_T_BYTES) {
-                buf->len = (size_t)(p - buf->p);
-                if ((rc = text_var_cell(l, bt, f, r, buf)) < 0 ||
-                    (rc = fl_text_buf_reserve(buf, l->row_max)) < 0)
-                    goto out;
-                p = buf->p + buf->len;
-                continue;
-            }
-            p = text_cell(l, bt->data[f->col], f->type, r, p, &dc);
-        }
-        memcpy(p, lit + l->end, l->end_len);
-        p += l->end_len;
-        buf->len = (size_t)(p - buf->p);
+        rc = check ? text_row(l, bt, r, arena, tc, buf, true)
+                   : text_row(l, bt, r, arena, tc, buf, false);
+        if (rc < 0)
+            break;
         r++;
         if (buf->len >= limit)
             break;
     }
-out:
     if (rc < 0)
         buf->len = row_start;   /* never leave half a row to be written */
     *row = r;
