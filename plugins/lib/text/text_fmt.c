@@ -184,6 +184,36 @@ static char *text_f64_slow(char *p, double v)
     return p;
 }
 
+char *fl_text_f64_frac(char *p, double v)
+{
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    if (v >= 1e-4 && v < 67108864.0) {
+        /* Averages of a few integers (316.1, 89.25, 0.015625) have a short
+         * decimal, found by scaling by 10^6 and checking that the quotient
+         * reads back as v. Exact, and what the general path gives: below
+         * 2^26 an ulp of v is under 2^-27, so at most one 6-decimal number
+         * lies within half an ulp of v (and none on a midpoint); when one
+         * does, v * 10^6 (at most 2^-21 off in floating point) rounds to its
+         * digits, and the correctly rounded t / 10^6 is what strtod reads.
+         * A shorter decimal is the same number with trailing zeros, which
+         * are trimmed; v is not an integer, so the fraction is not 0. */
+        int64_t t = (int64_t)(v * 1e6 + 0.5);
+        if ((double)t / 1e6 == v) {
+            uint64_t ip = (uint64_t)t / 1000000u;
+            uint32_t f = (uint32_t)((uint64_t)t - ip * 1000000u);
+            p = text_u64(p, ip);
+            if (!f)
+                return p;
+            *p++ = '.';
+            return text_frac_digits(p, f, 6);
+        }
+    }
+    if (v >= 1e-4 && v < 1e17)
+        return text_f64_fast(p, bits);        /* non-integral, so < 2^52 */
+    return text_f64_slow(p, v);
+}
+
 char *fl_text_f64(char *p, double v)
 {
     uint64_t bits;
@@ -196,7 +226,6 @@ char *fl_text_f64(char *p, double v)
     }
     if (bits >> 63) {
         *p++ = '-';
-        bits &= ~(1ull << 63);
         v = -v;
     }
     if (v == 0) {
@@ -205,23 +234,7 @@ char *fl_text_f64(char *p, double v)
     }
     if (v < 1e17 && v == (double)(uint64_t)v)
         return text_u64(p, (uint64_t)v);      /* integral: exact digits */
-    if (v >= 1e-4 && v < 67108864.0) {
-        /* Averages of a few integers (316.1, 89.25, 0.015625) have a short
-         * decimal, found by scaling by 10^6 and checking that the quotient
-         * reads back as v. Exact, and what the general path gives: below
-         * 2^26 an ulp of v is under 2^-27, so at most one 6-decimal number
-         * lies within half an ulp of v (and none on a midpoint); when one
-         * does, v * 10^6 (at most 2^-21 off in floating point) rounds to its
-         * digits, and the correctly rounded t / 10^6 is what strtod reads.
-         * A shorter decimal is the same number with trailing zeros, which
-         * text_fixed() trims; integers were handled above. */
-        int64_t t = (int64_t)(v * 1e6 + 0.5);
-        if ((double)t / 1e6 == v)
-            return text_fixed(p, (uint64_t)t, 6);
-    }
-    if (v >= 1e-4 && v < 1e17)
-        return text_f64_fast(p, bits);        /* non-integral, so < 2^52 */
-    return text_f64_slow(p, v);
+    return fl_text_f64_frac(p, v);
 }
 
 /* ---- Time -------------------------------------------------------------- */

@@ -125,6 +125,10 @@ static inline char *text_i64(char *p, int64_t v)
     return text_u64(p, u);
 }
 
+/* Out of line (text_fmt.c): fl_text_f64() for v > 0, finite and not an
+ * integer below 1e17 (the checks text_f64() made already). */
+char *fl_text_f64_frac(char *p, double v);
+
 /* fl_text_f64() with its commonest cases inline: 0 and integral values
  * (packet-size minima, maxima, averages over equal sizes). */
 static inline char *text_f64(char *p, double v)
@@ -139,8 +143,20 @@ static inline char *text_f64(char *p, double v)
         int64_t i = (int64_t)v;
         if ((double)i == v)
             return text_u64(p, (uint64_t)i);
+        return fl_text_f64_frac(p, v);
     }
     return fl_text_f64(p, v);
+}
+
+/* The digits of 0 < f < 10^n (n <= 8) as a fraction: n digits, zero-padded
+ * in front, trailing zeros dropped (counted as the zero bytes at the top of
+ * the digits' SWAR word). */
+static inline char *text_frac_digits(char *p, uint32_t f, unsigned n)
+{
+    uint64_t w = text_swar8(f) >> (8 * (8 - n));
+    uint64_t dv = w - (0x3030303030303030ull >> (8 * (8 - n)));
+    text_store8(p, w);
+    return p + n - (((unsigned)__builtin_clzll(dv) - 8 * (8 - n)) >> 3);
 }
 
 /* ".ddddddddd" of a nanosecond fraction, trailing zeros trimmed; nothing
@@ -149,13 +165,12 @@ static inline char *text_frac9(char *p, uint32_t frac)
 {
     if (!frac)
         return p;
-    unsigned fd = 9;
-    while (frac % 10 == 0) {
-        frac /= 10;
-        fd--;
-    }
-    *p++ = '.';
-    return text_digits_n(p, frac, fd);
+    uint32_t f1 = frac / 100000000u, rest = frac - f1 * 100000000u;
+    p[0] = '.';
+    p[1] = (char)('0' + f1);
+    if (!rest)
+        return p + 2;
+    return text_frac_digits(p + 2, rest, 8);
 }
 
 /* Seconds with the fraction trimmed ("1.25", "3", "-0.5"). */
