@@ -98,7 +98,7 @@ static char *text_fixed(char *p, uint64_t v, unsigned fd)
  * else goes through snprintf with a round-trip check. */
 typedef unsigned __int128 text_u128;
 
-static char *text_f64_fast(char *p, uint64_t bits)
+static char *text_f64_fast(char *p, double v, uint64_t bits)
 {
     int bexp = (int)(bits >> 52 & 0x7ff);
     uint64_t fr = bits & ((1ull << 52) - 1);
@@ -155,7 +155,18 @@ static char *text_f64_fast(char *p, uint64_t bits)
             *p++ = '0';
         return p;
     }
-    return text_fixed(p, t, (unsigned)(d - (int)cut));
+    /* t has no trailing zero (the interval holds no multiple of ten), and
+     * its integer part is v's (a decimal reading back as a non-integer v
+     * cannot lie across an integer, which would then read back as itself):
+     * the integer part from v, the fraction digits from t. */
+    unsigned fd = (unsigned)(d - (int)cut);
+    uint64_t ip = (uint64_t)v;
+    if (ip && fd < 20 && ip * text_pow10[fd] <= t) {
+        p = text_u64(p, ip);
+        *p++ = '.';
+        return text_digits_n(p, t - ip * text_pow10[fd], fd);
+    }
+    return text_fixed(p, t, fd);
 }
 
 /* Slow path (|v| < 1e-4 or >= 1e17): the fewest significant digits that
@@ -210,7 +221,7 @@ char *fl_text_f64_frac(char *p, double v)
         }
     }
     if (v >= 1e-4 && v < 1e17)
-        return text_f64_fast(p, bits);        /* non-integral, so < 2^52 */
+        return text_f64_fast(p, v, bits);        /* non-integral, so < 2^52 */
     return text_f64_slow(p, v);
 }
 
