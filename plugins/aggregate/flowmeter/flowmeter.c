@@ -461,6 +461,13 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         }
         if (p.ts > fm->clock)
             fm->clock = p.ts;
+        /* Flows that went idle end as the batch's time passes their
+         * deadline, as a tick there would end them: how many packets a
+         * batch holds then changes nothing downstream (a batch spanning
+         * minutes would otherwise hold them back until its end, and
+         * windows after the meter would find them late). */
+        if (p.ts >= fm->wheel_now + fm->wheel_w && (rc = flowmeter_expire_due(fm, ctx, p.ts)) < 0)
+            goto out;
         if ((rc = flowmeter_packet(fm, ctx, &p, hint[k % FLOWMETER_RING])) < 0)
             goto out;
     }

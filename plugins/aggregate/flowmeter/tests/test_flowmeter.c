@@ -239,9 +239,10 @@ static void test_active_short(void **st)
     struct fl_harness *h = fm_new("{idle_timeout: 10s, active_timeout: 2s, flush_interval: 0s}");
     struct fm_pkt p[] = { pk(0, A, 1, B, 2, 17, 0, 100, 72), pk(1000, B, 2, A, 1, 17, 0, 100, 72),
                           pk(2500, B, 2, A, 1, 17, 0, 100, 72), pk(6000, A, 7, B, 8, 17, 0, 60, 32) };
-    fm_push(h, p, 4);
+    fm_push(h, p, 3);
     assert_int_equal(fl_harness_tick(h, FM_T0 + 4499 * MS), 0);
     assert_int_equal(fl_harness_out_rows(h), 1);
+    fm_push(h, p + 3, 1);
     assert_int_equal(fl_harness_tick(h, FM_T0 + 6000 * MS), 0);
     assert_int_equal(fl_harness_out_rows(h), 2);
     size_t n;
@@ -251,6 +252,30 @@ static void test_active_short(void **st)
     assert_string_equal(r[1].reason, "active");
     assert_int_equal(r[1].sa, A);   /* continuation keeps the initiator */
     assert_int_equal(r[1].rev_p, 1);
+    free(r);
+    fl_harness_destroy(&h);
+}
+
+/* A batch that spans more than the idle timeout ends the flows that went
+ * idle inside it as its packets pass their deadlines, without waiting for a
+ * tick after the batch: how many packets a batch holds must not change
+ * when records leave (windows after the meter would find them late). */
+static void test_idle_inside_batch(void **st)
+{
+    struct fl_harness *h = fm_new("{idle_timeout: 10s, flush_interval: 0s}");
+    struct fm_pkt p[] = { pk(0, A, 1, B, 2, 17, 0, 100, 72), pk(5000, A, 3, B, 4, 17, 0, 100, 72),
+                          pk(50000, A, 5, B, 6, 17, 0, 100, 72) };
+    fm_push(h, p, 3);
+    /* ended at 10 s and 15 s, inside the batch (rows wait for a flush) */
+    assert_int_equal(fl_harness_counter(h, "flows_idle"), 2);
+    size_t n;
+    struct fm_rec *r = run_drain(h, &n);
+    assert_int_equal(n, 3);
+    assert_string_equal(r[0].reason, "idle");
+    assert_int_equal(r[0].sp, 1);
+    assert_string_equal(r[1].reason, "idle");
+    assert_int_equal(r[1].sp, 3);
+    assert_string_equal(r[2].reason, "eof");
     free(r);
     fl_harness_destroy(&h);
 }
@@ -687,6 +712,7 @@ int main(void)
         cmocka_unit_test(test_idle),
         cmocka_unit_test(test_active),
         cmocka_unit_test(test_active_short),
+        cmocka_unit_test(test_idle_inside_batch),
         cmocka_unit_test(test_fin),
         cmocka_unit_test(test_rst),
         cmocka_unit_test(test_max_flows),
