@@ -405,7 +405,9 @@ static struct fl_batch *pool_get(struct fl_batch_pool *p, const struct fl_schema
 {
     struct fl_batch *b = NULL;
     pthread_mutex_lock(&p->lock);
-    for (uint32_t i = p->n; i-- > 0;)
+    /* Oldest first: a batch the consumer has just read is still in that
+     * core's cache, and rewriting it here would wait on that core. */
+    for (uint32_t i = 0; i < p->n; i++)
         if (p->free[i]->schema == schema && p->free[i]->cap == cap) {
             b = p->free[i];
             memmove(&p->free[i], &p->free[i + 1], (p->n - i - 1) * sizeof(p->free[0]));

@@ -37,8 +37,9 @@ static const struct fl_opt pcap_opts[] = {
       .offset = offsetof(struct pcap_in, promiscuous), .def = "true",
       .doc = "put a live interface into promiscuous mode" },
     { .name = "batch_size", .type = FL_OPT_UINT, .offset = offsetof(struct pcap_in, batch_size),
-      .def = "1024", .min = "1", .max = "65536", .unit = "rows",
-      .doc = "packets per emitted batch" },
+      .def = "8192", .min = "1", .max = "65536", .unit = "rows",
+      .doc = "packets per emitted batch at most (a live capture sends what the kernel has "
+             "without waiting to fill one)" },
     { .name = "decap", .type = FL_OPT_LIST, .offset = offsetof(struct pcap_in, decap),
       .def = "false", .choices = pcap_tunnels, .flags = FL_OPT_ALL_NONE,
       .doc = "describe the inner packet of these tunnels instead of the outer one: true "
