@@ -12,10 +12,8 @@
  * Anything else (pcapng, gzip, pipes, other versions) is left to libpcap
  * (pcap_lib.c) by returning PCAP_FALLBACK before doing anything. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "pcap_int.h"
 
@@ -172,31 +170,21 @@ int pcap_classic_run(struct pcap_in *st, struct fl_ctx *ctx)
     struct pcap_classic_state w;
     struct pcap_out o = { .ctx = ctx, .st = st, .cap = (uint32_t)st->batch_size };
     struct pcap_filter flt;
-    struct stat sb;
     uint8_t hdr[PCAP_FILE_HDR];
-    uint64_t records = 0;
+    uint64_t records = 0, size;
     int fd, rc;
 
     memset(&flt, 0, sizeof flt);
     memset(&w, 0, sizeof w);
     w.win.fd = -1;
-    /* A pipe or a device is libpcap's: opening it here would take the
-     * writer's rendezvous and lose what it writes. */
-    if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
-        return PCAP_FALLBACK;
-    fd = open(st->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;
-        FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
+    if ((rc = pcap_win_file(st, ctx, &fd, &size)) != 0)
         return rc;
-    }
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < PCAP_FILE_HDR ||
-        pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+    if (size < PCAP_FILE_HDR || pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
         pcap_classic_header(hdr, &f) != 0) {
         rc = PCAP_FALLBACK;
         goto out;
     }
-    if ((rc = pcap_win_open(&w.win, fd, PCAP_FILE_HDR, (uint64_t)sb.st_size, st->win_cap)) < 0 ||
+    if ((rc = pcap_win_open(&w.win, fd, PCAP_FILE_HDR, size, st->win_cap)) < 0 ||
         (rc = pcap_filter_init(&flt, st, ctx, pcap_dlt(f.linktype), f.snap)) < 0)
         goto out;
     w.need = PCAP_REC_HDR;

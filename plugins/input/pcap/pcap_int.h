@@ -115,6 +115,10 @@ struct pcap_win {
     size_t cap;
     uint64_t file_size;     /* as fstat said at open, or where reads ended */
 };
+/* Open st->path for an own reader: 0 with *fd and *size, PCAP_FALLBACK
+ * (nothing open) when it is not a regular file (libpcap's), or a negative
+ * code, logged, when it cannot be opened. */
+int pcap_win_file(struct pcap_in *st, struct fl_ctx *ctx, int *fd, uint64_t *size);
 /* A window of cap bytes (0: the default, 512 KiB) on fd from file offset
  * start; nothing read yet (fill first). */
 int pcap_win_open(struct pcap_win *w, int fd, uint64_t start, uint64_t file_size, size_t cap);

@@ -428,25 +428,17 @@ int pcap_ng_read(struct pcap_in *st, struct fl_ctx *ctx, const uint8_t *data, si
 int pcap_ng_run(struct pcap_in *st, struct fl_ctx *ctx)
 {
     struct pcap_ng g = { .st = st, .ctx = ctx };
-    struct stat sb;
     uint8_t magic[4];
+    uint64_t size;
     int fd, rc;
 
-    /* A pipe or a device is libpcap's (see pcap_classic_run). */
-    if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
-        return PCAP_FALLBACK;
-    fd = open(st->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;
-        FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
+    if ((rc = pcap_win_file(st, ctx, &fd, &size)) != 0)
         return rc;
-    }
-    if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size < 12 ||
-        pread(fd, magic, 4, 0) != 4 || ng_u32(magic, false) != NG_SHB) {
+    if (size < 12 || pread(fd, magic, 4, 0) != 4 || ng_u32(magic, false) != NG_SHB) {
         close(fd);
         return PCAP_FALLBACK;
     }
-    if ((rc = pcap_win_open(&g.win, fd, 0, (uint64_t)sb.st_size, st->win_cap)) == 0)
+    if ((rc = pcap_win_open(&g.win, fd, 0, size, st->win_cap)) == 0)
         rc = ng_read(&g, st, ctx);
     else
         pcap_ng_fini(&g);

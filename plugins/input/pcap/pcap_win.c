@@ -12,12 +12,37 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "pcap_int.h"
 
 /* Big enough that a refill is rare, small enough to stay in L2 with the
  * batch being written. */
 #define PCAP_WIN_BUF (512u << 10)
+
+int pcap_win_file(struct pcap_in *st, struct fl_ctx *ctx, int *fd, uint64_t *size)
+{
+    struct stat sb;
+    int rc;
+
+    /* A pipe or a device is libpcap's: opening it here would take the
+     * writer's rendezvous and lose what it writes. */
+    if (stat(st->path, &sb) == 0 && !S_ISREG(sb.st_mode))
+        return PCAP_FALLBACK;
+    *fd = open(st->path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) {
+        rc = errno == ENOENT ? -FL_ENOENT : -FL_EIO;
+        FL_LOG_ERROR(ctx, "cannot open %s: %s", st->path, strerror(errno));
+        return rc;
+    }
+    if (fstat(*fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+        close(*fd);
+        *fd = -1;
+        return PCAP_FALLBACK;
+    }
+    *size = (uint64_t)sb.st_size;
+    return 0;
+}
 
 int pcap_win_open(struct pcap_win *w, int fd, uint64_t start, uint64_t file_size, size_t cap)
 {
