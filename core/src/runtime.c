@@ -1,7 +1,9 @@
 /* runtime.c: running a bound pipeline (DESIGN.md §4).
  *
  * One thread per stage instance (`workers: N` gives a stage N instances,
- * each with its own state and counters). Every edge is a ZeroMQ inproc
+ * each with its own state and counters), but for a stage with `chain:
+ * true`, which runs in its source's thread: push_one() hands it each
+ * envelope instead of a socket (chained_push). Every other edge is a ZeroMQ inproc
  * PUSH -> PULL pair carrying envelopes (BATCH with a batch pointer,
  * WATERMARK, EOS); an instance has one bound PULL that all its sources
  * connect to (fan-in, fair-queued, so a stage always reads whichever source
