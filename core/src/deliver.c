@@ -7,10 +7,12 @@
  * dropped, and the pipeline runs on). Any successful send leaves degraded.
  * While the spool holds anything, new payloads go behind it, so the server
  * sees payloads in the order they were made. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <flowline/deliver.h>
+#include "internal.h"
 #include "rt.h"
 #include "spool.h"
 
@@ -38,19 +40,26 @@ struct fl_deliver {
     uint64_t rng;                /* xorshift64 state for jitter */
 };
 
+int fl_bytes_reserve(uint8_t **p, size_t *cap, size_t len, size_t more)
+{
+    if (*cap - len >= more)
+        return 0;
+    if (more > SIZE_MAX / 2 - len)
+        return -FL_ENOMEM;
+    size_t n = *cap ? *cap : 4096;
+    while (n - len < more)
+        n *= 2;
+    uint8_t *q = realloc(*p, n);
+    if (!q)
+        return -FL_ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
 int fl_dbuf_reserve(struct fl_dbuf *b, size_t more)
 {
-    if (b->cap - b->len >= more)
-        return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < more)
-        cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (!p)
-        return -FL_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return 0;
+    return fl_bytes_reserve(&b->p, &b->cap, b->len, more);
 }
 
 int fl_dbuf_append(struct fl_dbuf *b, const void *p, size_t n)

@@ -15,6 +15,11 @@
 
 #define FL_HIDDEN __attribute__((visibility("hidden")))
 
+/* Make room for `more` bytes after the first `len` of *p (capacity *cap),
+ * doubling from 4 KiB: the growable buffers of deliver.c and wire.c. 0, or
+ * -FL_ENOMEM (also when the size would overflow). deliver.c. */
+int fl_bytes_reserve(uint8_t **p, size_t *cap, size_t len, size_t more);
+
 /* ---- Diagnostics ------------------------------------------------------ */
 struct fl_pos { const char *file; uint32_t line, col; };  /* 1-based; file interned in the diags */
 

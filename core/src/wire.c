@@ -61,23 +61,6 @@ void fl_wire_buf_free(struct fl_wire_buf *b)
     memset(b, 0, sizeof(*b));
 }
 
-static int buf_reserve(struct fl_wire_buf *b, size_t n)
-{
-    if (b->cap - b->len >= n)
-        return 0;
-    if (n > SIZE_MAX / 2 - b->len)
-        return -FL_ENOMEM;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap - b->len < n)
-        cap *= 2;
-    uint8_t *p = realloc(b->p, cap);
-    if (!p)
-        return -FL_ENOMEM;
-    b->p = p;
-    b->cap = cap;
-    return 0;
-}
-
 /* ---- encoding --------------------------------------------------------- */
 static size_t schema_block_size(const struct fl_schema *s)
 {
@@ -204,7 +187,7 @@ int fl_wire_encode(const struct fl_batch *b, unsigned flags, struct fl_wire_buf 
         return -FL_ERANGE;
     /* the schema block is written in place: room for it even when left out,
      * so the fingerprint is computed from the same bytes */
-    if ((rc = buf_reserve(out, total + sblock)) < 0)
+    if ((rc = fl_bytes_reserve(&out->p, &out->cap, out->len, total + sblock)) < 0)
         return rc;
     uint8_t *h = out->p + out->len, *p = h + FL_WIRE_HEADER_SIZE;
     schema_block_write(s, p);

@@ -379,9 +379,27 @@ static void test_drain_without_spool(void **st)
     fl_test_ctx_destroy(&ctx);
 }
 
+/* The growable buffer doubles from 4 KiB, keeps what it holds, and says
+ * no to a size it cannot reach (it used to double until the size wrapped,
+ * and loop for ever). */
+static void test_dbuf_growth(void **state)
+{
+    struct fl_dbuf b = { 0 };
+    (void)state;
+    assert_int_equal(fl_dbuf_append(&b, "abc", 3), 0);
+    assert_int_equal(b.cap, 4096);
+    assert_int_equal(fl_dbuf_reserve(&b, 10000), 0);
+    assert_int_equal(b.cap, 16384);
+    assert_memory_equal(b.p, "abc", 3);
+    assert_int_equal(fl_dbuf_reserve(&b, SIZE_MAX - 1), -FL_ENOMEM);
+    assert_int_equal(b.len, 3);
+    free(b.p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dbuf_growth),
         cmocka_unit_test(test_batch_by_size_and_time),
         cmocka_unit_test(test_backoff_bounds),
         cmocka_unit_test(test_backpressure_then_recovery),
