@@ -254,11 +254,66 @@ static void flowmeter_tcp_end(struct flowmeter *fm, uint32_t idx, const struct f
         flowmeter_wheel_move(fm, idx, d);   /* the wheel must not see it late */
 }
 
+/* What every packet adds to its record, besides the packet count and the
+ * times: bytes, flags, payload, sums of squares, extremes, TCP state. */
+static inline __attribute__((always_inline)) void flowmeter_add(struct flowmeter *fm, uint32_t idx, uint32_t iplen,
+                                 uint32_t paylen, uint8_t flags, uint8_t proto, int dir)
+{
+    struct flowmeter_flow *f = &fm->pool[idx];
+    struct flowmeter_cold *c = &fm->cold[idx];   /* touched only on a carry */
+
+    if (dir == 1) {
+        f->fwd_bytes += iplen;
+        f->fwd_flags |= flags;
+    } else {
+        f->rev_bytes += iplen;
+        f->rev_flags |= flags;
+        f->state |= FLOWMETER_REV;
+    }
+    f->pay_sum += paylen;
+    f->nopay_lo += !paylen;
+    if (__builtin_expect(!f->nopay_lo && !paylen, 0))
+        c->nopay_hi++;
+    uint64_t sq = (uint64_t)iplen * iplen;
+    if (__builtin_expect((f->ps_sq_lo += sq) < sq, 0))
+        c->ps_sq_hi++;
+    sq = (uint64_t)paylen * paylen;
+    if (__builtin_expect((f->pay_sq_lo += sq) < sq, 0))
+        c->pay_sq_hi++;
+    if (iplen < f->ps_min)
+        f->ps_min = iplen;
+    if (iplen > f->ps_max)
+        f->ps_max = iplen;
+    if (paylen < f->pay_min)
+        f->pay_min = paylen;
+    if (paylen > f->pay_max)
+        f->pay_max = paylen;
+    if (proto == 6)
+        flowmeter_conn_update(fm, f, flags, paylen, dir);
+}
+
+/* A packet after the first of its record: its count and the times. */
+static inline __attribute__((always_inline)) void flowmeter_more(struct flowmeter *fm, uint32_t idx, uint64_t ts, int dir)
+{
+    struct flowmeter_flow *f = &fm->pool[idx];
+
+    if (dir == 1) {
+        if (__builtin_expect(!++f->fwd_pkts_lo, 0))
+            fm->cold[idx].fwd_pkts_hi++;
+    } else if (__builtin_expect(!++f->rev_pkts_lo, 0)) {
+        fm->cold[idx].rev_pkts_hi++;
+    }
+    if (ts > f->last_ts)
+        f->last_ts = ts;
+    else if (ts < f->first_ts)
+        f->first_ts = ts;
+}
+
 static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
                                     const struct flowmeter_pkt *p, int dir)
 {
     struct flowmeter_flow *f = &fm->pool[idx];
-    struct flowmeter_cold *c = &fm->cold[idx];   /* touched only on a carry */
+    struct flowmeter_cold *c = &fm->cold[idx];
 
     if (!(f->state & FLOWMETER_PKTS)) {
         /* First packet of a record: a new flow or a continuation. */
@@ -275,24 +330,7 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
         if (d < c->sched)
             flowmeter_wheel_move(fm, idx, d);
     } else {
-        if (dir == 1) {
-            if (__builtin_expect(!++f->fwd_pkts_lo, 0))
-                c->fwd_pkts_hi++;
-        } else if (__builtin_expect(!++f->rev_pkts_lo, 0)) {
-            c->rev_pkts_hi++;
-        }
-        if (p->ts > f->last_ts)
-            f->last_ts = p->ts;
-        else if (p->ts < f->first_ts)
-            f->first_ts = p->ts;
-    }
-    if (dir == 1) {
-        f->fwd_bytes += p->iplen;
-        f->fwd_flags |= p->flags;
-    } else {
-        f->rev_bytes += p->iplen;
-        f->rev_flags |= p->flags;
-        f->state |= FLOWMETER_REV;
+        flowmeter_more(fm, idx, p->ts, dir);
     }
     if (__builtin_expect(p->rate != 0, 0)) {     /* sampled: the packet's rate */
         uint32_t v = p->rate < FLOWMETER_RATE_MAX ? p->rate : FLOWMETER_RATE_MAX;
@@ -300,30 +338,10 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
         c->rate[1] = (uint8_t)(v >> 8);
         c->rate[2] = (uint8_t)v;
     }
-    f->pay_sum += p->paylen;
-    f->nopay_lo += !p->paylen;
-    if (__builtin_expect(!f->nopay_lo && !p->paylen, 0))
-        c->nopay_hi++;
-    uint64_t sq = (uint64_t)p->iplen * p->iplen;
-    if (__builtin_expect((f->ps_sq_lo += sq) < sq, 0))
-        c->ps_sq_hi++;
-    sq = (uint64_t)p->paylen * p->paylen;
-    if (__builtin_expect((f->pay_sq_lo += sq) < sq, 0))
-        c->pay_sq_hi++;
-    if (p->iplen < f->ps_min)
-        f->ps_min = p->iplen;
-    if (p->iplen > f->ps_max)
-        f->ps_max = p->iplen;
-    if (p->paylen < f->pay_min)
-        f->pay_min = p->paylen;
-    if (p->paylen > f->pay_max)
-        f->pay_max = p->paylen;
-    if (p->proto == 6) {
-        flowmeter_conn_update(fm, f, p->flags, p->paylen, dir);
-        if (fm->tcp_end && (p->flags & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))
-            && !(f->state & FLOWMETER_CLOSED))
-            flowmeter_tcp_end(fm, idx, p, dir);
-    }
+    flowmeter_add(fm, idx, p->iplen, p->paylen, p->flags, p->proto, dir);
+    if (p->proto == 6 && fm->tcp_end && (p->flags & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))
+        && !(f->state & FLOWMETER_CLOSED))
+        flowmeter_tcp_end(fm, idx, p, dir);
 }
 
 /* hint: the flow the prefetch stage guessed, verified here, because the
@@ -388,6 +406,7 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
     const uint32_t *rate = fm->sampled ? flowmeter_field(fm, FLOWMETER_F_SAMPLING) : NULL;
     const bool pairs = fm->icmp_pairs;
+    const bool fast = !fm->key_tunnel && !rate;   /* see the loop */
     struct flowmeter_tunc tc = { .b = b, .ck = -1, .cid = -1, .last_kind = -1 };
     struct flowmeter_pkt tun[FLOWMETER_RING];
 
@@ -432,8 +451,37 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         if (i < FLOWMETER_AHEAD)
             continue;
         uint32_t k = i - FLOWMETER_AHEAD;
+        uint64_t t = ts[k];
+        if (t > fm->clock)
+            fm->clock = t;
+        /* Flows that went idle end as the batch's time passes their
+         * deadline, as a tick there would end them: how many packets a
+         * batch holds then changes nothing downstream (a batch spanning
+         * minutes would otherwise hold them back until its end, and
+         * windows after the meter would find them late). */
+        if (t >= fm->wheel_now + fm->wheel_w && (rc = flowmeter_expire_due(fm, ctx, t)) < 0)
+            goto out;
+        /* Most packets: the guessed flow is theirs, has packets, is open
+         * and not due, and the packet neither ends nor samples it nor
+         * needs an ICMP key. They skip building a flowmeter_pkt. */
+        uint32_t x = hint[k % FLOWMETER_RING];
+        uint8_t pr = proto[k], fl = flags ? flags[k] : 0;
+        if (x != FLOWMETER_NIL && fast && pr != 1 && pr != 58
+            && !(fl & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))) {
+            const struct flowmeter_flow *f = &fm->pool[x];
+            int dir;
+            if ((f->state & (FLOWMETER_LIVE | FLOWMETER_PKTS | FLOWMETER_CLOSED))
+                    == (FLOWMETER_LIVE | FLOWMETER_PKTS)
+                && t < f->last_ts + fm->idle && t < f->first_ts + fm->active
+                && f->proto == pr && (!fm->key_vlan || f->vlan == (vlan ? vlan[k] : 0))
+                && (dir = flowmeter_match_ends(f, &src[k], &dst[k], sport[k], dport[k]))) {
+                flowmeter_more(fm, x, t, dir);
+                flowmeter_add(fm, x, iplen[k], paylen[k], fl, pr, dir);
+                continue;
+            }
+        }
         struct flowmeter_pkt p = {
-            .ts = ts[k], .h = h[k % FLOWMETER_RING], .src = &src[k], .dst = &dst[k],
+            .ts = t, .h = h[k % FLOWMETER_RING], .src = &src[k], .dst = &dst[k],
             .sport = sport[k], .dport = dport[k], .vlan = vlan ? vlan[k] : 0,
             .proto = proto[k], .flags = flags ? flags[k] : 0,
             .iplen = iplen[k], .paylen = paylen[k],
@@ -459,16 +507,7 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
                 }
             }
         }
-        if (p.ts > fm->clock)
-            fm->clock = p.ts;
-        /* Flows that went idle end as the batch's time passes their
-         * deadline, as a tick there would end them: how many packets a
-         * batch holds then changes nothing downstream (a batch spanning
-         * minutes would otherwise hold them back until its end, and
-         * windows after the meter would find them late). */
-        if (p.ts >= fm->wheel_now + fm->wheel_w && (rc = flowmeter_expire_due(fm, ctx, p.ts)) < 0)
-            goto out;
-        if ((rc = flowmeter_packet(fm, ctx, &p, hint[k % FLOWMETER_RING])) < 0)
+        if ((rc = flowmeter_packet(fm, ctx, &p, x)) < 0)
             goto out;
     }
 out:

@@ -227,6 +227,20 @@ static inline uint64_t flowmeter_deadline(const struct flowmeter *fm, uint32_t i
     return d;
 }
 
+/* Which way a packet between these ends goes in flow f: 1 forward (from
+ * the initiator), 2 reverse, 0 not f's ends. */
+static inline int flowmeter_match_ends(const struct flowmeter_flow *f, const struct fl_addr *src,
+                                       const struct fl_addr *dst, uint16_t sport, uint16_t dport)
+{
+    if (f->pa == sport && f->pb == dport && memcmp(&f->a, src, 16) == 0
+        && memcmp(&f->b, dst, 16) == 0)
+        return 1;
+    if (f->pa == dport && f->pb == sport && memcmp(&f->a, dst, 16) == 0
+        && memcmp(&f->b, src, 16) == 0)
+        return 2;
+    return 0;
+}
+
 /* Which way a packet goes in a flow: 1 forward (from the initiator),
  * 2 reverse, 0 not this flow's key. */
 static inline int flowmeter_match(const struct flowmeter *fm, const struct flowmeter_flow *f,
@@ -240,13 +254,7 @@ static inline int flowmeter_match(const struct flowmeter *fm, const struct flowm
             c->tunnel_id != p->tunnel_id)
             return 0;
     }
-    if (f->pa == p->sport && f->pb == p->dport && memcmp(&f->a, p->src, 16) == 0
-        && memcmp(&f->b, p->dst, 16) == 0)
-        return 1;
-    if (f->pa == p->dport && f->pb == p->sport && memcmp(&f->a, p->dst, 16) == 0
-        && memcmp(&f->b, p->src, 16) == 0)
-        return 2;
-    return 0;
+    return flowmeter_match_ends(f, p->src, p->dst, p->sport, p->dport);
 }
 
 /* Pool index of the first slot whose tag matches h, or FLOWMETER_NIL: a
