@@ -446,6 +446,16 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
                 const char *r = (const char *)&fm->pool[x];
                 __builtin_prefetch(r, 1);
                 __builtin_prefetch(r + 64, 1);
+                /* FIN and RST write the cold part (close time, wheel). */
+                if (flags && (flags[j] & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST)))
+                    __builtin_prefetch(&fm->cold[x], 1);
+            } else if (fm->free_head != FLOWMETER_NIL) {
+                /* Likely a new flow: the record flowmeter_insert will
+                 * take (a guess; other inserts may take it first). */
+                const char *r = (const char *)&fm->pool[fm->free_head];
+                __builtin_prefetch(r, 1);
+                __builtin_prefetch(r + 64, 1);
+                __builtin_prefetch(&fm->cold[fm->free_head], 1);
             }
         }
         if (i < FLOWMETER_AHEAD)

@@ -420,6 +420,10 @@ static int flowmeter_visit(struct flowmeter *fm, struct fl_ctx *ctx, uint32_t b,
 
     for (uint32_t idx = fm->wheel[b], next; idx != FLOWMETER_NIL; idx = next) {
         next = fm->cold[idx].wnext;
+        if (next != FLOWMETER_NIL) {   /* a list walk: fetch the next while this one is done */
+            __builtin_prefetch(&fm->cold[next], 1);
+            __builtin_prefetch(&fm->pool[next]);
+        }
         for (;;) {
             uint64_t d = flowmeter_deadline(fm, idx, &r);
             if (d > now) {
