@@ -200,24 +200,18 @@ static inline struct flowmeter_icmpk flowmeter_icmp_key(uint8_t proto, uint16_t 
     return k;
 }
 
-/* The hash of row i when the decoder's (dflt) is not the key's: inputs
- * without flow_hash, and ICMP query/reply messages, which the decoder
- * hashes by identifier, not by the key used here with icmp_pairs: false. */
+/* The hash of a packet when the decoder's (dflt, 0 without flow_hash)
+ * is not the key's: inputs without flow_hash, and ICMP query/reply
+ * messages, which the decoder hashes by identifier, not by the key used
+ * here with icmp_pairs: false. */
 static __attribute__((noinline)) uint64_t flowmeter_hash_own(const struct flowmeter *fm,
-                                                             uint32_t i, uint64_t dflt)
+                                                             struct flowmeter_pkt q, uint16_t id,
+                                                             bool has_hash, uint64_t dflt)
 {
-    const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
-    struct flowmeter_pkt q = {
-        .src = (const struct fl_addr *)fl_bind_data(fm->bind, FLOWMETER_F_SRC) + i,
-        .dst = (const struct fl_addr *)fl_bind_data(fm->bind, FLOWMETER_F_DST) + i,
-        .sport = ((const uint16_t *)fl_bind_data(fm->bind, FLOWMETER_F_SPORT))[i],
-        .dport = ((const uint16_t *)fl_bind_data(fm->bind, FLOWMETER_F_DPORT))[i],
-        .proto = ((const uint8_t *)fl_bind_data(fm->bind, FLOWMETER_F_PROTO))[i],
-    };
     struct flowmeter_icmpk k = { 0 };
     if (q.proto == 1 || q.proto == 58)
-        k = flowmeter_icmp_key(q.proto, q.dport, icmp_id ? icmp_id[i] : 0);
-    if (flowmeter_field(fm, FLOWMETER_F_HASH) && !k.qr)
+        k = flowmeter_icmp_key(q.proto, q.dport, id);
+    if (has_hash && !k.qr)
         return dflt;
     if (k.qr && fm->icmp_pairs) {
         const struct fl_addr *t = q.src;
@@ -429,7 +423,9 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         if (i < rows) {
             uint64_t fh = hash ? hash[i] : 0;
             if (__builtin_expect(!hash || proto[i] == 1 || proto[i] == 58, 0))
-                fh = flowmeter_hash_own(fm, i, fh);
+                fh = flowmeter_hash_own(fm, (struct flowmeter_pkt){ .src = &src[i], .dst = &dst[i],
+                                            .sport = sport[i], .dport = dport[i], .proto = proto[i] },
+                                        icmp_id ? icmp_id[i] : 0, hash != NULL, fh);
             if (__builtin_expect(fm->key_tunnel, 0)) {
                 flowmeter_tunnel_of(&tc, i, &tun[i % FLOWMETER_RING]);
                 fh = flowmeter_mix_tunnel(fh, &tun[i % FLOWMETER_RING]);
