@@ -227,16 +227,26 @@ static inline uint64_t flowmeter_deadline(const struct flowmeter *fm, uint32_t i
     return d;
 }
 
+/* Two addresses as two 64-bit words each: GCC turns memcmp(.., 16) == 0
+ * into a call to memcmp in some inlined copies, and this is per packet. */
+static inline bool flowmeter_addr_eq(const struct fl_addr *x, const struct fl_addr *y)
+{
+    uint64_t a[2], b[2];
+    memcpy(a, x, 16);
+    memcpy(b, y, 16);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1])) == 0;
+}
+
 /* Which way a packet between these ends goes in flow f: 1 forward (from
  * the initiator), 2 reverse, 0 not f's ends. */
 static inline int flowmeter_match_ends(const struct flowmeter_flow *f, const struct fl_addr *src,
                                        const struct fl_addr *dst, uint16_t sport, uint16_t dport)
 {
-    if (f->pa == sport && f->pb == dport && memcmp(&f->a, src, 16) == 0
-        && memcmp(&f->b, dst, 16) == 0)
+    if (f->pa == sport && f->pb == dport && flowmeter_addr_eq(&f->a, src)
+        && flowmeter_addr_eq(&f->b, dst))
         return 1;
-    if (f->pa == dport && f->pb == sport && memcmp(&f->a, dst, 16) == 0
-        && memcmp(&f->b, src, 16) == 0)
+    if (f->pa == dport && f->pb == sport && flowmeter_addr_eq(&f->a, dst)
+        && flowmeter_addr_eq(&f->b, src))
         return 2;
     return 0;
 }
