@@ -120,6 +120,20 @@ int fl_emit(struct fl_ctx *ctx, struct fl_batch **b)
     return emit_port(ctx, 0, b);
 }
 
+int fl_emit_keep(struct fl_ctx *ctx, struct fl_batch **b)
+{
+    struct fl_batch *copy;
+    int rc;
+
+    if (!*b || !fl_emits_across(ctx))
+        return fl_emit(ctx, b);
+    if (!(*b)->rows)
+        return 0;
+    if ((rc = fl_batch_take_rows(ctx, *b, &copy)) < 0)
+        return rc;
+    return fl_emit(ctx, &copy);
+}
+
 int fl_emit_port(struct fl_ctx *ctx, const char *port, struct fl_batch **b)
 {
     int i = fl_plugin_port(ctx->plugin, port);

@@ -20,6 +20,14 @@
  * -FL_ENOMEM (also when the size would overflow). deliver.c. */
 int fl_bytes_reserve(uint8_t **p, size_t *cap, size_t len, size_t more);
 
+/* runtime.c: whether a consumer of ctx's default port runs in another
+ * thread (not chain: true). False outside a running pipeline. */
+bool fl_emits_across(const struct fl_ctx *ctx);
+/* record.c: a new batch (from ctx's pool) holding b's rows, validity, time
+ * range and arena; b is left empty, every column valid, no arena. b must
+ * be the caller's alone: -FL_EINVAL if it or a column is shared. */
+int fl_batch_take_rows(struct fl_ctx *ctx, struct fl_batch *b, struct fl_batch **out);
+
 /* ---- Diagnostics ------------------------------------------------------ */
 struct fl_pos { const char *file; uint32_t line, col; };  /* 1-based; file interned in the diags */
 

@@ -473,6 +473,36 @@ int fl_batch_new(struct fl_ctx *ctx, const struct fl_schema *schema, uint32_t ca
     return 0;
 }
 
+int fl_batch_take_rows(struct fl_ctx *ctx, struct fl_batch *b, struct fl_batch **out)
+{
+    struct fl_batch *c;
+    int rc;
+
+    if (__atomic_load_n(&b->refs_, __ATOMIC_RELAXED) != 1)
+        return -FL_EINVAL;
+    for (uint32_t i = 0; i < b->schema->ncols; i++)
+        if (atomic_load(&b->col_[i]->refs) > 1)
+            return -FL_EINVAL;
+    if ((rc = fl_batch_new(ctx, b->schema, b->cap, &c)) < 0)
+        return rc;
+    for (uint32_t i = 0; i < b->schema->ncols; i++) {
+        struct fl_column *from = b->col_[i], *to = c->col_[i];
+        memcpy(to->data, from->data, (size_t)b->rows * from->cell);
+        /* The bitmap moves with the rows; b's column is all valid again. */
+        to->valid = c->valid[i] = from->valid;
+        from->valid = b->valid[i] = NULL;
+    }
+    c->rows = b->rows;
+    c->t_min = b->t_min;
+    c->t_max = b->t_max;
+    c->arena_ = b->arena_;   /* a fresh batch has none */
+    b->arena_ = NULL;
+    b->rows = 0;
+    b->t_min = b->t_max = 0;
+    *out = c;
+    return 0;
+}
+
 struct fl_batch *fl_batch_retain(struct fl_batch *b)
 {
     __atomic_fetch_add(&b->refs_, 1, __ATOMIC_RELAXED);

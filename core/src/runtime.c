@@ -191,6 +191,19 @@ static int runtime_emit(struct fl_ctx *ctx, int port, struct fl_batch *b)
     return link_send(in, port, &e);
 }
 
+bool fl_emits_across(const struct fl_ctx *ctx)
+{
+    const struct fl_inst *in = ctx->inst;
+    if (!in || !in->link || !ctx->emit)
+        return false;
+    const struct fl_link *l = in->link;
+    for (size_t k = 0; k < l->n_out[0]; k++)
+        for (uint32_t w = 0; w < l->out[0][k].n; w++)
+            if (!l->out[0][k].to[w].chained)
+                return true;
+    return false;
+}
+
 void fl_watermark(struct fl_ctx *ctx, uint64_t ts_ns)
 {
     struct fl_inst *in = ctx->inst;

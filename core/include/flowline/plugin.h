@@ -35,9 +35,9 @@ extern "C" {
  * 2.1: fl_plugin.flags, fl_workers(). 2.2: flowline/expr.h, fl_diag_at(),
  * fl_name_suggest(). 2.3: flowline/window.h; fl_plugin.wall_tick, fl_wake_at(),
  * flowline/deliver.h (the delivery layer of network outputs), flowline/wire.h
- * (the binary batch encoding). */
+ * (the binary batch encoding). 2.4: fl_emit_keep(). */
 #define FL_ABI_MAJOR 2
-#define FL_ABI_MINOR 3
+#define FL_ABI_MINOR 4
 
 enum fl_kind {
     FL_KIND_INPUT = 1, FL_KIND_TRANSFORM, FL_KIND_AGGREGATE, FL_KIND_ANALYSIS,
@@ -124,6 +124,14 @@ struct fl_plugin {
 FL_API int fl_emit(struct fl_ctx *ctx, struct fl_batch **b);
 /* The same on a named port (plugin->ports). */
 FL_API int fl_emit_port(struct fl_ctx *ctx, const char *port, struct fl_batch **b);
+/* For a source that fills its batches row by row (a decoder): when a
+ * consumer runs in another thread, emit a copy of the rows and keep *b,
+ * emptied (no rows, all valid, no strings), to fill again; its lines stay
+ * in this core's cache, and the consumer gets lines written once, in
+ * order (docs/performance.md, "Fourth round"). Otherwise it is fl_emit()
+ * and *b becomes NULL. *b must be the caller's alone (from fl_batch_new(),
+ * nothing derived from it). On error *b stays the caller's. Since 2.4. */
+FL_API int fl_emit_keep(struct fl_ctx *ctx, struct fl_batch **b);
 
 /* Inputs: true once the pipeline is stopping (signal, or a stage failed). */
 FL_API bool fl_stopping(struct fl_ctx *ctx);

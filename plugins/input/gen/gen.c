@@ -429,7 +429,7 @@ static int gen_run(struct fl_ctx *ctx, void *state)
     /* `active` only runs out early if flow sizes did not add up: never loop
      * on an empty wheel */
     while (g->emitted < g->packets && g->active && !fl_stopping(ctx)) {
-        if (g->emit && (rc = fl_batch_new(ctx, g->schema, (uint32_t)g->batch_size, &b)) < 0)
+        if (g->emit && !b && (rc = fl_batch_new(ctx, g->schema, (uint32_t)g->batch_size, &b)) < 0)
             goto fail;
         /* without a batch, check for a stop every 64 Ki packets */
         uint64_t end = g->emitted + 65536;
@@ -438,7 +438,7 @@ static int gen_run(struct fl_ctx *ctx, void *state)
                 goto fail;
         if (b) {
             fl_decoder_flush(g->dec, ctx);
-            if ((rc = fl_emit(ctx, &b)) == -FL_ESTOP)
+            if ((rc = fl_emit_keep(ctx, &b)) == -FL_ESTOP)
                 break;
             if (rc < 0)
                 goto fail;
@@ -447,6 +447,7 @@ static int gen_run(struct fl_ctx *ctx, void *state)
         }
         fl_progress_records(ctx, g->emitted, g->packets);
     }
+    fl_batch_release(&b);   /* kept by fl_emit_keep, or left by a stop */
     /* Stopped early: the file and its truth still describe what was written. */
     g->truth.complete = g->emitted == g->packets;
     fl_watermark(ctx, g->start_ns + g->now);

@@ -90,9 +90,10 @@ int pcap_out_report(struct pcap_out *o, uint64_t done, uint64_t total, bool fina
     if (total)   /* the files before this one count too */
         fl_progress(o->ctx, o->st->files_done + done,
                     o->st->files_total ? o->st->files_total : total);
-    /* An empty batch is kept for the next rows (pcap_out_fini frees it). */
+    /* An empty batch is kept for the next rows (pcap_out_fini frees it);
+     * so is a full one whose rows went out as a copy (fl_emit_keep). */
     if (o->b && o->b->rows && (final || o->b->rows >= o->b->cap))
-        rc = fl_emit(o->ctx, &o->b);
+        rc = fl_emit_keep(o->ctx, &o->b);
     return rc;
 }
 

@@ -1,7 +1,8 @@
 /* test_record.c: schemas and batches (record.c): interning, name lookup
  * through aliases, derived batches sharing columns, filtering with
  * validity, copy-on-write of the string arena, reference counting,
- * recycling of released batches through their ctx's pool. */
+ * recycling of released batches through their ctx's pool, taking a
+ * batch's rows into a copy (fl_emit_keep). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 #include "fl_harness.h"
+#include "internal.h"
 
 static const struct fl_col_def flow_cols[] = {
     { "src_port", FL_T_U16 }, { "bytes", FL_T_U64 }, { "end_reason", FL_T_STR },
@@ -176,6 +178,61 @@ static void test_missing_copy_on_write(void **st)
     fl_test_ctx_destroy(&ctx);
 }
 
+/* fl_batch_take_rows: the copy holds the rows, missing cells, time range
+ * and strings; the source is empty and all valid, and refilling it
+ * (strings included) leaves the copy as it was. Shared sources are
+ * refused. */
+static void test_take_rows(void **st)
+{
+    struct fl_ctx *ctx = fl_test_ctx_new();
+    const struct fl_schema *s;
+    struct fl_batch *c, *d;
+    assert_int_equal(fl_schema_intern(ctx, flow_cols, 3, sizeof(flow_cols[0]), &s), 0);
+    struct fl_batch *b = filled(ctx, s, 100);
+    assert_int_equal(fl_batch_set_missing(b, 1, 42), 0);
+    assert_int_equal(fl_batch_take_rows(ctx, b, &c), 0);
+    assert_ptr_not_equal(c, b);
+    assert_int_equal(c->rows, 100);
+    assert_int_equal(c->t_min, 5);
+    assert_int_equal(c->t_max, 9);
+    assert_int_equal(b->rows, 0);
+    assert_int_equal(b->t_min, 0);
+    assert_null(b->valid[1]);
+    assert_false(fl_batch_is_valid(c, 1, 42));
+    assert_true(fl_batch_is_valid(c, 1, 41));
+    /* b is filled again: new strings, other values, all valid. */
+    for (uint32_t r = 0; r < 100; r++) {
+        FL_COL(b, 0, uint16_t)[r] = 7;
+        FL_COL(b, 1, uint64_t)[r] = 0;
+        assert_int_equal(fl_batch_put_bytes(b, "x-long-enough-to-grow-the-arena", 31,
+                                            &FL_COL(b, 2, struct fl_span)[r]), 0);
+    }
+    b->rows = 100;
+    assert_true(fl_batch_is_valid(b, 1, 42));
+    for (uint32_t r = 0; r < 100; r++) {
+        char text[16];
+        int len = snprintf(text, sizeof(text), "row%u", r);
+        struct fl_span sp = FL_COL(c, 2, struct fl_span)[r];
+        assert_int_equal(FL_COL(c, 0, uint16_t)[r], r);
+        if (r != 42)
+            assert_int_equal(FL_COL(c, 1, uint64_t)[r], 1000u + r);
+        assert_int_equal(sp.len, len);
+        assert_memory_equal(fl_batch_bytes(c, sp), text, (size_t)len);
+    }
+    /* Shared: another reference, or a batch derived from it. */
+    struct fl_batch *r = fl_batch_retain(b);
+    assert_int_equal(fl_batch_take_rows(ctx, b, &d), -FL_EINVAL);
+    fl_batch_release(&r);
+    int map[3] = { 0, 1, 2 };
+    assert_int_equal(fl_batch_derive(ctx, b, s, map, &d), 0);
+    assert_int_equal(fl_batch_take_rows(ctx, b, &r), -FL_EINVAL);
+    assert_int_equal(b->rows, 100);
+    fl_batch_release(&d);
+    fl_batch_release(&c);
+    fl_batch_release(&b);
+    fl_test_ctx_destroy(&ctx);
+}
+
 static void test_refcount(void **st)
 {
     struct fl_ctx *ctx = fl_test_ctx_new();
@@ -283,6 +340,7 @@ int main(void)
         cmocka_unit_test(test_arena_copy_on_write),
         cmocka_unit_test(test_filter_and_missing),
         cmocka_unit_test(test_missing_copy_on_write),
+        cmocka_unit_test(test_take_rows),
         cmocka_unit_test(test_refcount),
         cmocka_unit_test(test_recycle_resets),
         cmocka_unit_test(test_recycle_not_shared),
