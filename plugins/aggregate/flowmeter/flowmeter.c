@@ -249,9 +249,12 @@ static void flowmeter_tcp_end(struct flowmeter *fm, uint32_t idx, const struct f
 }
 
 /* What every packet adds to its record, besides the packet count and the
- * times: bytes, flags, payload, sums of squares, extremes, TCP state. */
-static inline __attribute__((always_inline)) void flowmeter_add(struct flowmeter *fm, uint32_t idx, uint32_t iplen,
-                                 uint32_t paylen, uint8_t flags, uint8_t proto, int dir)
+ * times: bytes, flags, payload, sums of squares, extremes, TCP state.
+ * Forced inline: with two callers GCC kept it out of line, a call per
+ * packet. */
+static inline __attribute__((always_inline)) void
+flowmeter_add(struct flowmeter *fm, uint32_t idx, uint32_t iplen, uint32_t paylen, uint8_t flags,
+              uint8_t proto, int dir)
 {
     struct flowmeter_flow *f = &fm->pool[idx];
     struct flowmeter_cold *c = &fm->cold[idx];   /* touched only on a carry */
@@ -287,7 +290,8 @@ static inline __attribute__((always_inline)) void flowmeter_add(struct flowmeter
 }
 
 /* A packet after the first of its record: its count and the times. */
-static inline __attribute__((always_inline)) void flowmeter_more(struct flowmeter *fm, uint32_t idx, uint64_t ts, int dir)
+static inline __attribute__((always_inline)) void
+flowmeter_more(struct flowmeter *fm, uint32_t idx, uint64_t ts, int dir)
 {
     struct flowmeter_flow *f = &fm->pool[idx];
 
@@ -336,6 +340,17 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
     if (p->proto == 6 && fm->tcp_end && (p->flags & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST))
         && !(f->state & FLOWMETER_CLOSED))
         flowmeter_tcp_end(fm, idx, p, dir);
+}
+
+/* The lines a packet of flow x touches: its record, and the cold part
+ * when `cold`. */
+static inline void flowmeter_prefetch(const struct flowmeter *fm, uint32_t x, bool cold)
+{
+    const char *r = (const char *)&fm->pool[x];
+    __builtin_prefetch(r, 1);
+    __builtin_prefetch(r + 64, 1);
+    if (cold)
+        __builtin_prefetch(&fm->cold[x], 1);
 }
 
 /* hint: the flow the prefetch stage guessed, verified here, because the
@@ -400,7 +415,7 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
     const uint16_t *icmp_id = flowmeter_field(fm, FLOWMETER_F_ICMP_ID);
     const uint32_t *rate = fm->sampled ? flowmeter_field(fm, FLOWMETER_F_SAMPLING) : NULL;
     const bool pairs = fm->icmp_pairs;
-    const bool fast = !fm->key_tunnel && !rate;   /* see the loop */
+    const bool fast = !fm->key_tunnel && !rate;   /* the loop's fast path may run */
     struct flowmeter_tunc tc = { .b = b, .ck = -1, .cid = -1, .last_kind = -1 };
     struct flowmeter_pkt tun[FLOWMETER_RING];
 
@@ -438,21 +453,13 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         if (i >= probe_at && j < rows) {
             uint32_t x = flowmeter_hint(fm, h[j % FLOWMETER_RING]);
             hint[j % FLOWMETER_RING] = x;
-            if (x != FLOWMETER_NIL) {
-                const char *r = (const char *)&fm->pool[x];
-                __builtin_prefetch(r, 1);
-                __builtin_prefetch(r + 64, 1);
-                /* FIN and RST write the cold part (close time, wheel). */
-                if (flags && (flags[j] & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST)))
-                    __builtin_prefetch(&fm->cold[x], 1);
-            } else if (fm->free_head != FLOWMETER_NIL) {
-                /* Likely a new flow: the record flowmeter_insert will
-                 * take (a guess; other inserts may take it first). */
-                const char *r = (const char *)&fm->pool[fm->free_head];
-                __builtin_prefetch(r, 1);
-                __builtin_prefetch(r + 64, 1);
-                __builtin_prefetch(&fm->cold[fm->free_head], 1);
-            }
+            /* FIN and RST write the cold part (close time, wheel). No
+             * flow: likely a new one, which takes the free list's head (a
+             * guess; other inserts may take it first). */
+            if (x != FLOWMETER_NIL)
+                flowmeter_prefetch(fm, x, flags && (flags[j] & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST)));
+            else if (fm->free_head != FLOWMETER_NIL)
+                flowmeter_prefetch(fm, fm->free_head, true);
         }
         if (i < FLOWMETER_AHEAD)
             continue;
@@ -489,8 +496,7 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         struct flowmeter_pkt p = {
             .ts = t, .h = h[k % FLOWMETER_RING], .src = &src[k], .dst = &dst[k],
             .sport = sport[k], .dport = dport[k], .vlan = vlan ? vlan[k] : 0,
-            .proto = proto[k], .flags = flags ? flags[k] : 0,
-            .iplen = iplen[k], .paylen = paylen[k],
+            .proto = pr, .flags = fl, .iplen = iplen[k], .paylen = paylen[k],
         };
         p.ipv = ipv ? ipv[k] : fl_addr_is_v4(&src[k]) ? 4 : 6;
         if (rate)
