@@ -342,17 +342,6 @@ static inline void flowmeter_update(struct flowmeter *fm, uint32_t idx,
         flowmeter_tcp_end(fm, idx, p, dir);
 }
 
-/* The lines a packet of flow x touches: its record, and the cold part
- * when `cold`. */
-static inline void flowmeter_prefetch(const struct flowmeter *fm, uint32_t x, bool cold)
-{
-    const char *r = (const char *)&fm->pool[x];
-    __builtin_prefetch(r, 1);
-    __builtin_prefetch(r + 64, 1);
-    if (cold)
-        __builtin_prefetch(&fm->cold[x], 1);
-}
-
 /* hint: the flow the prefetch stage guessed, verified here, because the
  * packets before this one may have ended, moved or created flows. A flow
  * found past one of its deadlines ends right here, exactly as a tick at the
@@ -453,13 +442,21 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         if (i >= probe_at && j < rows) {
             uint32_t x = flowmeter_hint(fm, h[j % FLOWMETER_RING]);
             hint[j % FLOWMETER_RING] = x;
-            /* FIN and RST write the cold part (close time, wheel). No
-             * flow: likely a new one, which takes the free list's head (a
-             * guess; other inserts may take it first). */
-            if (x != FLOWMETER_NIL)
-                flowmeter_prefetch(fm, x, flags && (flags[j] & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST)));
-            else if (fm->free_head != FLOWMETER_NIL)
-                flowmeter_prefetch(fm, fm->free_head, true);
+            if (x != FLOWMETER_NIL) {
+                const char *r = (const char *)&fm->pool[x];
+                __builtin_prefetch(r, 1);
+                __builtin_prefetch(r + 64, 1);
+                /* FIN and RST write the cold part (close time, wheel). */
+                if (flags && (flags[j] & (FLOWMETER_TCP_FIN | FLOWMETER_TCP_RST)))
+                    __builtin_prefetch(&fm->cold[x], 1);
+            } else if (fm->free_head != FLOWMETER_NIL) {
+                /* Likely a new flow: the record flowmeter_insert will
+                 * take (a guess; other inserts may take it first). */
+                const char *r = (const char *)&fm->pool[fm->free_head];
+                __builtin_prefetch(r, 1);
+                __builtin_prefetch(r + 64, 1);
+                __builtin_prefetch(&fm->cold[fm->free_head], 1);
+            }
         }
         if (i < FLOWMETER_AHEAD)
             continue;
@@ -496,7 +493,8 @@ static int flowmeter_process(struct fl_ctx *ctx, void *state, struct fl_batch *b
         struct flowmeter_pkt p = {
             .ts = t, .h = h[k % FLOWMETER_RING], .src = &src[k], .dst = &dst[k],
             .sport = sport[k], .dport = dport[k], .vlan = vlan ? vlan[k] : 0,
-            .proto = pr, .flags = fl, .iplen = iplen[k], .paylen = paylen[k],
+            .proto = proto[k], .flags = flags ? flags[k] : 0,
+            .iplen = iplen[k], .paylen = paylen[k],
         };
         p.ipv = ipv ? ipv[k] : fl_addr_is_v4(&src[k]) ? 4 : 6;
         if (rate)
